@@ -45,16 +45,18 @@ public final class Main {
                 System.exit(2);
             }
         }
-        start("barn-door-holder", Main::holdBarnDoor);
-        Thread.sleep(50); // let the holder take the monitor before the cows queue for it
-        start("cow-waiting-1", Main::enterBarn);
-        start("cow-waiting-2", Main::enterBarn);
-        start("cow-sleeper-1", Main::sleepForever);
-        start("cow-sleeper-2", Main::sleepForever);
-        start("milker", Main::waitForPail);
+        Thread holder = start("barn-door-holder", Main::holdBarnDoor);
+        settle(holder, Thread.State.TIMED_WAITING); // holds the monitor before cows queue
+        settle(start("cow-waiting-1", Main::enterBarn), Thread.State.BLOCKED);
+        settle(start("cow-waiting-2", Main::enterBarn), Thread.State.BLOCKED);
+        settle(start("cow-sleeper-1", Main::sleepForever), Thread.State.TIMED_WAITING);
+        settle(start("cow-sleeper-2", Main::sleepForever), Thread.State.TIMED_WAITING);
+        settle(start("milker", Main::waitForPail), Thread.State.WAITING);
         if (deadlock) {
-            start("worker-3", () -> lockBoth(HAY, MILK));
-            start("worker-4", () -> lockBoth(MILK, HAY));
+            Thread w3 = start("worker-3", () -> lockBoth(HAY, MILK));
+            Thread w4 = start("worker-4", () -> lockBoth(MILK, HAY));
+            settle(w3, Thread.State.BLOCKED);
+            settle(w4, Thread.State.BLOCKED);
         }
         ServerSocket server = new ServerSocket(port, 50, InetAddress.getLoopbackAddress());
         System.out.println("cowweb listening on port " + server.getLocalPort()
@@ -65,10 +67,19 @@ public final class Main {
         acceptor.join();
     }
 
-    static void start(String name, Runnable body) {
+    static Thread start(String name, Runnable body) {
         Thread t = new Thread(body, name);
         t.setDaemon(true);
         t.start();
+        return t;
+    }
+
+    /** Wait until `t` reaches `state`, so the banner means "every thread is in place". */
+    static void settle(Thread t, Thread.State state) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (t.getState() != state && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
     }
 
     static void holdBarnDoor() {

@@ -1,0 +1,1 @@
+"""Test support: starting real JVMs and processes, and cleaning them up by pid."""

