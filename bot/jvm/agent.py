@@ -1,0 +1,233 @@
+"""The Python side of the in-container agent: build its argv, read its framed output.
+
+The agent (`agent.sh`, package data) is the only thing that runs next to the JVM. It is
+started as `["/bin/sh", "-c", AGENT_SCRIPT, "jdebug-agent", *args]`, so user values only
+ever travel as argv. Its output frames (see agent.sh) are parsed here into steps, and its
+failures into the user-facing errors of `bot.errors`.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Literal
+
+from bot.errors import (
+    AmbiguousTarget,
+    AttachFailed,
+    DeadlineExceeded,
+    JdebugError,
+    StrategyUnavailable,
+    TargetNotFound,
+)
+from bot.jvm.jps import JvmInfo, parse_jvm_lines
+from bot.request import Options
+from bot.results import StepOutput
+
+AttachTool = Literal["auto", "jattach", "jcmd"]
+
+AGENT_SCRIPT: str = files("bot.jvm").joinpath("agent.sh").read_text(encoding="utf-8")
+
+EXIT_USAGE, EXIT_NO_JVM, EXIT_AMBIGUOUS, EXIT_IDENTITY = 2, 3, 4, 5
+EXIT_TOOL_FAILED, EXIT_NO_TOOL, EXIT_ATTACH_DISABLED = 6, 7, 8
+EXIT_TMP_READ_ONLY, EXIT_NOT_READY, EXIT_DEADLINE = 9, 10, 124
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """One agent run: its argv (after `sh -c SCRIPT jdebug-agent`) and its frame nonce."""
+
+    args: tuple[str, ...]
+    nonce: str
+    deadline_s: int
+
+    def argv(self, shell: str = "/bin/sh") -> list[str]:
+        """The full command, ready for exec (locally, or as a container's command)."""
+        return [shell, "-c", AGENT_SCRIPT, "jdebug-agent", *self.args]
+
+
+def plan_agent_call(
+    jcmd_line: str | None,
+    step_name: str,
+    options: Options,
+    *,
+    deadline_s: int,
+    pid: int | None = None,
+    match: str | None = None,
+    attach_tool: AttachTool = "auto",
+) -> AgentCall:
+    """The agent call for one tool: `count` runs of `jcmd_line`, `interval_s` apart.
+
+    With `jcmd_line` None (jps) the agent only lists the JVMs it can see. `attach_tool`
+    `auto` prefers jattach (milliseconds, works across mount namespaces) over jcmd.
+    """
+    nonce = secrets.token_hex(6)
+    args: list[str] = ["-n", nonce, "-d", str(deadline_s), "-t", attach_tool]
+    if pid is not None:
+        args += ["-p", str(pid)]
+    if match:
+        args += ["-m", match]
+    if jcmd_line is not None:
+        for i in range(1, options.count + 1):
+            if i > 1:
+                args.append(f"sleep:{options.interval_s}")
+            name = step_name if options.count == 1 else f"{step_name}.{i}"
+            args.append(f"jcmd:{name}:{jcmd_line}")
+    return AgentCall(tuple(args), nonce, deadline_s)
+
+
+@dataclass(frozen=True)
+class AgentOutput:
+    """The agent's stdout split into the JVM list, the tool steps, and any failure."""
+
+    jvms: tuple[JvmInfo, ...]
+    jvm_text: str
+    steps: tuple[StepOutput, ...]
+    tools: tuple[str, ...]
+    fail_rc: int | None
+    fail_message: str | None
+    unframed: str
+
+    @property
+    def target(self) -> JvmInfo | None:
+        """The JVM the tool steps ran against, when any ran."""
+        pids = {s.pid for s in self.steps}
+        return next((j for j in self.jvms if j.pid in pids), None)
+
+
+_FIELD = re.compile(r"(\w+)=(\S*)")
+
+
+def parse_agent_output(stdout: str, nonce: str) -> AgentOutput:
+    """Split framed agent output; lines outside frames are kept (they explain odd failures)."""
+    marker = f"@@jdebug:{nonce} "
+    steps: list[StepOutput] = []
+    tools: list[str] = []
+    jvm_lines: list[str] = []
+    unframed: list[str] = []
+    fail_rc: int | None = None
+    fail_message: str | None = None
+    current: dict[str, str] | None = None
+    body: list[str] = []
+    for line in stdout.splitlines(keepends=True):
+        if not line.startswith(marker):
+            (body if current is not None else unframed).append(line)
+            continue
+        kind, _, rest = line[len(marker) :].rstrip("\n").partition(" ")
+        fields = dict(_FIELD.findall(rest))
+        if kind == "begin":
+            current, body = fields, []
+        elif kind == "end" and current is not None:
+            if current.get("step") == "jvms":
+                jvm_lines = body
+            else:
+                pid = current.get("pid", "-")
+                steps.append(
+                    StepOutput(
+                        name=current.get("step", "?"),
+                        pid=int(pid) if pid.isdigit() else None,
+                        exit_code=int(fields.get("rc", "-1"))
+                        if fields.get("rc", "").isdigit()
+                        else -1,
+                        text="".join(body),
+                    )
+                )
+                tools.append(current.get("tool", "?"))
+            current, body = None, []
+        elif kind == "fail":
+            fail_rc = int(fields.get("rc", "1")) if fields.get("rc", "").isdigit() else 1
+            fail_message = rest.partition(" ")[2]
+    if current is not None:  # cut off mid-step: keep what arrived
+        unframed += body
+    return AgentOutput(
+        jvms=parse_jvm_lines("".join(jvm_lines)),
+        jvm_text="".join(jvm_lines),
+        steps=tuple(steps),
+        tools=tuple(tools),
+        fail_rc=fail_rc,
+        fail_message=fail_message,
+        unframed="".join(unframed),
+    )
+
+
+# What the tools print when an attach or a command fails, with the sentence a user reads.
+# Exit codes alone are unreliable (facts/jvm-attach.md), so the text decides.
+_TOOL_FAILURES: tuple[tuple[str, str], ...] = (
+    (
+        "Unknown diagnostic command",
+        "the JVM does not know this diagnostic command (it may be too old for it)",
+    ),
+    (
+        "The VM does not support the attach mechanism",
+        "the JVM refuses attach (-XX:+DisableAttachMechanism)",
+    ),
+    ("Could not start attach mechanism", "the JVM did not start its attach listener"),
+    (
+        "Read-only file system",
+        "the JVM's /tmp is read-only, so the attach socket cannot be "
+        "created; mount an emptyDir at /tmp",
+    ),
+    (
+        "is not secure",
+        "the attach socket belongs to another user; the debug process must run "
+        "as the JVM's uid and gid",
+    ),
+    (
+        "Unable to open socket file",
+        "the JVM did not answer the attach handshake (its /tmp is "
+        "not reachable from here, it is busy, or it ignores SIGQUIT)",
+    ),
+    ("AttachNotSupportedException", "the JVM did not accept the attach"),
+    (
+        "Permission denied",
+        "permission denied while attaching; the debug process must run as the JVM's uid and gid",
+    ),
+    ("Connection refused", "the JVM's attach socket refused the connection"),
+)
+
+
+def tool_failure(step: StepOutput) -> str | None:
+    """Why a step failed, in one sentence, or None when its text looks like a real answer."""
+    for needle, sentence in _TOOL_FAILURES:
+        if needle in step.text:
+            detail = next((ln.strip() for ln in step.text.splitlines() if needle in ln), "")
+            return f"{sentence}. The tool said: {detail[:300]}"
+    if step.exit_code != 0:
+        first = next((ln.strip() for ln in step.text.splitlines() if ln.strip()), "no output")
+        return f"the tool exited with {step.exit_code}: {first[:300]}"
+    return None
+
+
+def raise_for_agent(out: AgentOutput, exit_code: int, stderr: str) -> None:
+    """Turn an agent failure into the matching user-facing error; return when all went well."""
+    rc = out.fail_rc if out.fail_rc is not None else exit_code
+    message = out.fail_message or _last_words(stderr) or _last_words(out.unframed)
+    if rc == EXIT_AMBIGUOUS:
+        candidates = tuple(j.describe() for j in out.jvms)
+        raise AmbiguousTarget(
+            f"{len(candidates)} JVMs match; pick one with pid=N: " + "; ".join(candidates),
+            candidates,
+        )
+    if rc == EXIT_NO_JVM:
+        raise TargetNotFound(message or "no JVM is running in the target")
+    if rc == EXIT_DEADLINE:
+        raise DeadlineExceeded(message or "the agent's deadline passed")
+    if rc == EXIT_NO_TOOL:
+        raise StrategyUnavailable(message or "the debug image has no JDK tool")
+    if rc in (EXIT_IDENTITY, EXIT_ATTACH_DISABLED, EXIT_TMP_READ_ONLY, EXIT_NOT_READY):
+        raise AttachFailed(message or f"attach refused (agent exit {rc})")
+    for step in out.steps:
+        reason = tool_failure(step)
+        if reason:
+            raise AttachFailed(f"{step.name} failed on pid {step.pid}: {reason}")
+    if rc not in (0, EXIT_TOOL_FAILED):
+        raise JdebugError(
+            f"the debug agent failed (exit {rc})" + (f": {message}" if message else "")
+        )
+
+
+def _last_words(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""

@@ -1,0 +1,237 @@
+#!/bin/sh
+# jdebug in-container agent: find the JVM, become its uid/gid, run the JDK tool, frame output.
+#
+# Run as: sh -c "$AGENT" jdebug-agent -n NONCE [-p PID] [-m MATCH] [-d SECONDS] [-t TOOL] [STEP...]
+#   TOOL is auto (jattach, else jcmd), jattach or jcmd.
+#   STEP is `jcmd:NAME:COMMAND LINE` (e.g. `jcmd:threaddump.1:Thread.print -l`) or `sleep:N`.
+# User values arrive only as argv; nothing here is ever evaluated as shell text.
+# Every run prints a `jvms` frame (one line per JVM: pid, uid, gid, nspid, command line),
+# then one frame per step:
+#   @@jdebug:NONCE begin step=NAME pid=PID tool=TOOL
+#   ...the tool's output, its own header lines removed...
+#   @@jdebug:NONCE end step=NAME pid=PID rc=RC
+# Agent-level failures print `@@jdebug:NONCE fail rc=RC MESSAGE` and exit with RC:
+#   2 usage, 3 no such JVM, 4 several JVMs match, 5 identity mismatch, 6 a tool failed,
+#   7 no attach tool, 8 attach disabled, 9 target /tmp read-only, 10 JVM not ready, 124 deadline.
+
+nonce=x
+want_pid=
+match=
+deadline_s=60
+prefer=auto
+
+mark() { printf '@@jdebug:%s %s\n' "$nonce" "$*"; }
+fail() {
+    rc=$1
+    shift
+    mark "fail rc=$rc $*"
+    exit "$rc"
+}
+
+while getopts n:p:m:d:t: opt; do
+    case $opt in
+        n) nonce=$OPTARG ;;
+        p) want_pid=$OPTARG ;;
+        m) match=$OPTARG ;;
+        d) deadline_s=$OPTARG ;;
+        t) prefer=$OPTARG ;;
+        *) fail 2 "usage: jdebug-agent -n NONCE [-p PID] [-m MATCH] [-d SECONDS] [-t TOOL] [STEP...]" ;;
+    esac
+done
+shift $((OPTIND - 1))
+
+case $want_pid in *[!0-9]*) fail 2 "pid must be a number, got '$want_pid'" ;; esac
+case $deadline_s in '' | *[!0-9]*) fail 2 "deadline must be whole seconds, got '$deadline_s'" ;; esac
+case $prefer in auto | jattach | jcmd) ;; *) fail 2 "tool must be auto, jattach or jcmd, got '$prefer'" ;; esac
+ends_at=$(($(date +%s) + deadline_s))
+
+# Seconds left before the deadline; fails the run (in this shell, not a subshell) at 0.
+remaining() {
+    left=$((ends_at - $(date +%s)))
+    [ "$left" -gt 0 ] || fail 124 "the agent's deadline of ${deadline_s}s passed"
+}
+
+# status_field PID KEY INDEX: the INDEX-th value of "KEY:" in /proc/PID/status.
+status_field() {
+    while read -r key a b c d; do
+        if [ "$key" = "$2:" ]; then
+            case $3 in 1) echo "$a" ;; 2) echo "$b" ;; 3) echo "$c" ;; 4) echo "$d" ;; esac
+            return 0
+        fi
+    done <"/proc/$1/status"
+    return 1
+}
+
+# The last NSpid field is the pid inside the JVM's own namespace: it names the socket.
+ns_pid() {
+    last=$1
+    while read -r key rest; do
+        if [ "$key" = "NSpid:" ]; then
+            for p in $rest; do last=$p; done
+        fi
+    done <"/proc/$1/status"
+    echo "$last"
+}
+
+command_line() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
+
+# A JVM is a process whose executable (or argv[0]) is `java`, or that maps libjvm.so.
+# JDK tools are JVMs too; they are never a target.
+is_jvm() {
+    exe=$(readlink "/proc/$1/exe" 2>/dev/null)
+    argv0=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1)
+    case "$exe $argv0" in
+        */java\ * | *\ java | *\ */java) ;;
+        *) grep -q 'libjvm\.so' "/proc/$1/maps" 2>/dev/null || return 1 ;;
+    esac
+    case $(command_line "$1") in
+        *sun.tools.jcmd.JCmd* | *sun.tools.jps.Jps* | *jattach*) return 1 ;;
+    esac
+    return 0
+}
+
+list_jvms() {
+    for dir in /proc/[0-9]*; do
+        pid=${dir#/proc/}
+        [ "$pid" = "$$" ] && continue
+        is_jvm "$pid" || continue
+        cmd=$(command_line "$pid")
+        [ -n "$cmd" ] || continue
+        if [ -n "$match" ]; then
+            case $cmd in *"$match"*) ;; *) continue ;; esac
+        fi
+        uid=$(status_field "$pid" Uid 2) || continue
+        gid=$(status_field "$pid" Gid 2) || continue
+        printf '%s\t%s\t%s\t%s\t%s\n' "$pid" "$uid" "$gid" "$(ns_pid "$pid")" "$cmd"
+    done
+}
+
+mark "begin step=jvms pid=- tool=proc"
+jvms=$(list_jvms)
+[ -n "$jvms" ] && printf '%s\n' "$jvms"
+mark "end step=jvms pid=- rc=0"
+
+[ $# -gt 0 ] || exit 0
+
+# Pick the target: the pid asked for, or the only JVM found.
+if [ -n "$want_pid" ]; then
+    [ -d "/proc/$want_pid" ] || fail 3 "no process with pid $want_pid is visible here"
+    printf '%s\n' "$jvms" | cut -f 1 | grep -qx "$want_pid" \
+        || fail 3 "pid $want_pid is not a JVM (or does not match '$match')"
+    pid=$want_pid
+else
+    count=$(printf '%s\n' "$jvms" | grep -c .)
+    matching=
+    [ -z "$match" ] || matching=" matching '$match'"
+    [ "$count" -gt 0 ] || fail 3 "no JVM is running here$matching"
+    [ "$count" -eq 1 ] || fail 4 "$count JVMs match; pick one with pid=N (see the jvms list)"
+    pid=$(printf '%s\n' "$jvms" | cut -f 1)
+fi
+
+case " $(command_line "$pid") " in
+    *" -XX:+DisableAttachMechanism "*)
+        fail 8 "the JVM (pid $pid) runs with -XX:+DisableAttachMechanism, so no JDK tool can attach; remove that flag and restart it to diagnose it" ;;
+esac
+
+# Become the JVM's uid and gid: HotSpot only answers its own euid/egid (or root), and the
+# kernel lets a same-uid caller without extra capabilities into /proc/PID/root.
+tuid=$(status_field "$pid" Uid 2)
+tgid=$(status_field "$pid" Gid 2)
+myuid=$(id -u)
+mygid=$(id -g)
+runner=
+if [ "$myuid" = 0 ]; then
+    if [ "$tuid" != 0 ] || [ "$tgid" != 0 ]; then
+        if command -v setpriv >/dev/null 2>&1; then
+            runner="setpriv --reuid=$tuid --regid=$tgid --clear-groups"
+        elif ! command -v jattach >/dev/null 2>&1; then
+            fail 5 "the JVM (pid $pid) runs as uid $tuid gid $tgid and this image has neither setpriv nor jattach to switch to it; run the debug container as runAsUser: $tuid, runAsGroup: $tgid"
+        fi
+    fi
+elif [ "$myuid" != "$tuid" ] || [ "$mygid" != "$tgid" ]; then
+    fail 5 "the JVM (pid $pid) runs as uid $tuid gid $tgid but this debug process runs as uid $myuid gid $mygid; run it as runAsUser: $tuid, runAsGroup: $tgid"
+fi
+
+tool=
+if [ "$prefer" != jcmd ] && command -v jattach >/dev/null 2>&1; then
+    tool=jattach
+elif [ "$prefer" != jattach ]; then
+    if [ -n "$JAVA_HOME" ] && [ -x "$JAVA_HOME/bin/jcmd" ]; then
+        PATH="$JAVA_HOME/bin:$PATH"
+    fi
+    command -v jcmd >/dev/null 2>&1 && tool=jcmd
+fi
+[ -n "$tool" ] || fail 7 "this image has no ${prefer#auto} attach tool (neither jattach nor jcmd); use a JDK image (e.g. eclipse-temurin:25-jdk) for the debug container"
+
+# Before the first attach, make sure the handshake can work: attaching to a JVM whose /tmp
+# is read-only, or that does not handle SIGQUIT yet, only makes it print a thread dump into
+# the app's log (or kills a JVM that is still starting).
+nspid=$(ns_pid "$pid")
+created_trigger=
+# shellcheck disable=SC2086
+if [ ! -S "/proc/$pid/root/tmp/.java_pid$nspid" ] && ! $runner test -S "/proc/$pid/root/tmp/.java_pid$nspid"; then
+    # shellcheck disable=SC2086
+    if ! $runner test -w "/proc/$pid/root/tmp"; then
+        fail 9 "the JVM's /tmp is read-only (or not reachable), so the attach handshake cannot create its socket; mount an emptyDir at /tmp in the app container"
+    fi
+    sigcgt=$(status_field "$pid" SigCgt 1)
+    last2=${sigcgt#"${sigcgt%??}"}
+    if [ $((0x$last2 & 4)) -eq 0 ]; then
+        fail 10 "the JVM (pid $pid) does not handle SIGQUIT yet (it may still be starting); try again in a few seconds"
+    fi
+    created_trigger=yes
+fi
+
+# jcmd leaves its .attach_pid trigger file behind; remove ours when we started the listener.
+# shellcheck disable=SC2086,SC2317
+remove_trigger() {
+    [ -n "$created_trigger" ] || return 0
+    $runner rm -f "/proc/$pid/cwd/.attach_pid$nspid" "/proc/$pid/root/tmp/.attach_pid$nspid" 2>/dev/null
+    return 0
+}
+trap remove_trigger EXIT
+
+strip_header() {
+    if [ "$tool" = jattach ]; then
+        awk 'NR <= 2 && (/^Connected to remote JVM$/ || /^JVM response code = /) { next } { print }'
+    else
+        awk 'NR == 1 && /^[0-9]+:$/ { next } { print }'
+    fi
+}
+
+# $runner is empty or a fixed setpriv command: word splitting is intended there.
+# shellcheck disable=SC2086
+run_tool() {
+    if [ "$tool" = jattach ]; then
+        timeout -k 2 "$1" $runner jattach "$pid" jcmd "$2"
+    else
+        timeout -k 2 "$1" $runner jcmd "$pid" "$2"
+    fi
+}
+
+status=0
+exec 4>&1
+for step in "$@"; do
+    case $step in
+        sleep:*)
+            secs=${step#sleep:}
+            case $secs in '' | *[!0-9]*) fail 2 "bad step '$step'" ;; esac
+            remaining
+            [ "$secs" -lt "$left" ] || fail 124 "the agent's deadline of ${deadline_s}s passed"
+            sleep "$secs"
+            ;;
+        jcmd:*:*)
+            rest=${step#jcmd:}
+            name=${rest%%:*}
+            line=${rest#*:}
+            remaining
+            mark "begin step=$name pid=$pid tool=$tool"
+            rc=$({ { run_tool "$left" "$line" 2>&1; echo $? >&3; } | strip_header >&4; } 3>&1)
+            mark "end step=$name pid=$pid rc=$rc"
+            [ "$rc" = 124 ] && fail 124 "the agent's deadline of ${deadline_s}s passed during $name"
+            [ "$rc" = 0 ] || status=6
+            ;;
+        *) fail 2 "bad step '$step'" ;;
+    esac
+done
+exit "$status"

@@ -1,0 +1,67 @@
+"""Reading the agent's framed output: real runs, cut-off runs, and hostile text."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.errors import JdebugError
+from bot.jvm.agent import parse_agent_output, plan_agent_call, raise_for_agent
+from bot.request import Options
+
+
+def run_agent(*extra: str, count: int = 1, pid: int | None = None) -> tuple[str, str, int]:
+    call = plan_agent_call(
+        "VM.version", "version", Options(count=count, interval_s=1), deadline_s=30, pid=pid
+    )
+    proc = subprocess.run([*call.argv(), *extra], capture_output=True, text=True, timeout=60)
+    return proc.stdout, call.nonce, proc.returncode
+
+
+def test_repeated_steps_are_framed_separately_with_their_pid(cowweb_factory):
+    jvm = cowweb_factory(21)
+    stdout, nonce, rc = run_agent(count=2, pid=jvm.pid)
+    out = parse_agent_output(stdout, nonce)
+    assert rc == 0
+    assert [s.name for s in out.steps] == ["version.1", "version.2"]
+    assert all(s.pid == jvm.pid and s.exit_code == 0 and "JDK 21" in s.text for s in out.steps)
+    assert any(j.pid == jvm.pid and j.main == "cowweb.jar" for j in out.jvms)
+    assert out.target is not None and out.target.pid == jvm.pid
+
+
+def test_a_pid_that_is_not_a_jvm_is_refused(cowweb_factory):
+    cowweb_factory(21)
+    stdout, nonce, rc = run_agent(pid=1)
+    out = parse_agent_output(stdout, nonce)
+    assert rc == 3 and out.fail_rc == 3
+    with pytest.raises(JdebugError, match="pid 1 is not a JVM"):
+        raise_for_agent(out, rc, "")
+
+
+def test_markers_with_another_nonce_are_just_text():
+    stdout = (
+        "@@jdebug:aaaa begin step=jvms pid=- tool=proc\n"
+        "@@jdebug:bbbb end step=jvms pid=- rc=0\n"
+        "@@jdebug:aaaa end step=jvms pid=- rc=0\n"
+    )
+    out = parse_agent_output(stdout, "aaaa")
+    assert out.jvm_text == "@@jdebug:bbbb end step=jvms pid=- rc=0\n"
+
+
+def test_output_cut_off_mid_step_keeps_what_arrived():
+    stdout = '@@jdebug:n begin step=threaddump pid=7 tool=jattach\n"main" #1 prio=5\n'
+    out = parse_agent_output(stdout, "n")
+    assert out.steps == ()
+    assert '"main" #1' in out.unframed
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_parsing_any_text_never_raises(text):
+    out = parse_agent_output(text, "n")
+    with contextlib.suppress(JdebugError):
+        raise_for_agent(out, 0, text)
