@@ -22,7 +22,11 @@ class StepOutput:
 
 @dataclass(frozen=True)
 class RawOutput:
-    """Everything one agent run printed, plus where and how it ran."""
+    """Everything one agent run printed, plus where and how it ran.
+
+    A strategy fills `stdout` (the agent's framed output); the session splits it into
+    `steps`, whose texts are what users get as snippets.
+    """
 
     steps: tuple[StepOutput, ...]
     exit_code: int
@@ -30,6 +34,7 @@ class RawOutput:
     strategy: str
     where: str
     duration_s: float
+    stdout: str = ""
 
 
 @dataclass(frozen=True)

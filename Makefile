@@ -1,0 +1,29 @@
+# make demo: the main job on the embedded default.  make test: install what the tests need, run them all.
+.PHONY: bootstrap lint typecheck test demo bench readme clean
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+lint: bootstrap
+	uv run ruff check .
+	uv run ruff format --check .
+	shellcheck -s sh bot/jvm/agent.sh
+	shellcheck scripts/*.sh .ci/run
+
+typecheck: bootstrap
+	uv run mypy
+
+test: lint typecheck
+	@bash scripts/pytest.sh tests
+
+demo: bootstrap
+	@bash scripts/demo.sh
+
+bench: bootstrap
+	@bash scripts/pytest.sh tests/bench --benchmark-only --benchmark-columns=min,median,max,ops -p no:randomly
+
+clean:
+	rm -rf build .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks
+
+readme: bootstrap
+	uv run python -m scripts.readme_reference

@@ -1,0 +1,61 @@
+"""The `jdebug` command: `run "<text>"` once, or `console` to read commands from stdin.
+
+The text is exactly what a user types after `/jdebug` in Slack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.local.strategy import LocalStrategy
+from bot.logs import configure_logging
+from bot.session import DEFAULT_STEP_DEADLINE_S
+from bot.strategy import Strategy
+from handlers.terminal import console, run_text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jdebug", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--java-home",
+        type=Path,
+        default=os.environ.get("JDEBUG_LOCAL_JAVA_HOME") or None,
+        help="JDK whose jcmd the local strategy uses when jattach is missing "
+        "(env JDEBUG_LOCAL_JAVA_HOME)",
+    )
+    common.add_argument(
+        "--deadline",
+        type=int,
+        default=int(os.environ.get("JDEBUG_STEP_DEADLINE_SECONDS", DEFAULT_STEP_DEADLINE_S)),
+        help="seconds one diagnostic may take next to the JVM (env JDEBUG_STEP_DEADLINE_SECONDS)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", parents=[common], help='run one command, e.g. "threaddump pod=x"')
+    run.add_argument("text", nargs="+", help="the command text, as typed after /jdebug")
+    sub.add_parser("console", parents=[common], help="read commands from stdin, one per line")
+    return parser
+
+
+def build_strategies(args: argparse.Namespace) -> list[Strategy]:
+    return [LocalStrategy(java_home=args.java_home)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    strategies = build_strategies(args)
+    if args.command == "run":
+        return asyncio.run(
+            run_text(" ".join(args.text), strategies, sys.stdout, step_deadline_s=args.deadline)
+        )
+    return asyncio.run(console(strategies, sys.stdin, sys.stdout))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The terminal frontend: `jdebug run "<text>"` and `jdebug console`, the same text as Slack.
+
+An adapter like the Slack one: text in, `Request` via the grammar, `bot.session` runs it,
+and the result is rendered as the Slack thread would look. Progress goes to stderr so
+stdout holds only the answer.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import TextIO
+
+import structlog
+
+from bot.errors import JdebugError
+from bot.grammar import HelpRequest, parse_command
+from bot.report.text import render_error, render_result
+from bot.session import DEFAULT_STEP_DEADLINE_S, run_request
+from bot.strategy import Strategy
+from bot.tools import usage_lines
+
+log = structlog.get_logger("jdebug.terminal")
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+async def run_text(
+    text: str,
+    strategies: Sequence[Strategy],
+    out: TextIO,
+    *,
+    err: TextIO = sys.stderr,
+    step_deadline_s: int = DEFAULT_STEP_DEADLINE_S,
+) -> int:
+    """Run one command line; write the answer to `out`; return a process exit code."""
+    try:
+        parsed = parse_command(text)
+    except JdebugError as error:
+        out.write(render_error(error))
+        return EXIT_BAD_INPUT
+    if isinstance(parsed, HelpRequest):
+        out.write("\n".join(usage_lines()) + "\n")
+        return EXIT_OK
+
+    request_id = uuid.uuid4().hex[:12]
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, user="local")
+
+    async def progress(message: str) -> None:
+        err.write(f"… {message}\n")
+        err.flush()
+
+    try:
+        result = await run_request(
+            parsed, strategies, progress=progress, step_deadline_s=step_deadline_s
+        )
+    except JdebugError as error:
+        log.info("request.failed", error=type(error).__name__, message=error.message)
+        out.write(render_error(error))
+        return EXIT_FAILED
+    except Exception:
+        log.exception("request.crashed")
+        out.write(f"✖ internal error (id {request_id}); the details are in the log\n")
+        return EXIT_INTERNAL
+    out.write(render_result(result))
+    return EXIT_OK
+
+
+async def console(strategies: Sequence[Strategy], stdin: TextIO, out: TextIO) -> int:
+    """Read command lines like a chat until EOF or `quit`; each gets its own answer."""
+    interactive = stdin.isatty()
+    worst = EXIT_OK
+    while True:
+        if interactive:
+            out.write("jdebug> ")
+            out.flush()
+        line = stdin.readline()
+        if not line or line.strip() in ("quit", "exit"):
+            return worst
+        if not line.strip():
+            continue
+        worst = max(worst, await run_text(line.strip(), strategies, out))
+        out.flush()
