@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.local.strategy import LocalStrategy
+from bot.local.strategy import LocalBackend
 from bot.logs import configure_logging
 from bot.session import DEFAULT_STEP_DEADLINE_S
-from bot.strategy import Strategy
+from bot.strategy import Backend
 from handlers.terminal import console, run_text
 
 
@@ -42,19 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_strategies(args: argparse.Namespace) -> list[Strategy]:
-    return [LocalStrategy(java_home=args.java_home)]
+def build_backend(args: argparse.Namespace) -> Backend:
+    return LocalBackend(java_home=args.java_home)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
-    strategies = build_strategies(args)
+    backend = build_backend(args)
     if args.command == "run":
         return asyncio.run(
-            run_text(" ".join(args.text), strategies, sys.stdout, step_deadline_s=args.deadline)
+            run_text(" ".join(args.text), backend, sys.stdout, step_deadline_s=args.deadline)
         )
-    return asyncio.run(console(strategies, sys.stdin, sys.stdout))
+    return asyncio.run(console(backend, sys.stdin, sys.stdout))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Sequence
 from typing import TextIO
 
 import structlog
@@ -17,8 +16,8 @@ import structlog
 from bot.errors import JdebugError
 from bot.grammar import HelpRequest, parse_command
 from bot.report.text import render_error, render_result
-from bot.session import DEFAULT_STEP_DEADLINE_S, run_request
-from bot.strategy import Strategy
+from bot.session import DEFAULT_STEP_DEADLINE_S, Progress, run_request
+from bot.strategy import Backend
 from bot.tools import usage_lines
 
 log = structlog.get_logger("jdebug.terminal")
@@ -28,7 +27,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
 async def run_text(
     text: str,
-    strategies: Sequence[Strategy],
+    backend: Backend,
     out: TextIO,
     *,
     err: TextIO = sys.stderr,
@@ -48,13 +47,13 @@ async def run_text(
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, user="local")
 
-    async def progress(message: str) -> None:
-        err.write(f"… {message}\n")
+    async def progress(event: Progress) -> None:
+        err.write(f"… {event.message}\n")
         err.flush()
 
     try:
         result = await run_request(
-            parsed, strategies, progress=progress, step_deadline_s=step_deadline_s
+            parsed, backend, progress=progress, step_deadline_s=step_deadline_s
         )
     except JdebugError as error:
         log.info("request.failed", error=type(error).__name__, message=error.message)
@@ -68,7 +67,7 @@ async def run_text(
     return EXIT_OK
 
 
-async def console(strategies: Sequence[Strategy], stdin: TextIO, out: TextIO) -> int:
+async def console(backend: Backend, stdin: TextIO, out: TextIO) -> int:
     """Read command lines like a chat until EOF or `quit`; each gets its own answer."""
     interactive = stdin.isatty()
     worst = EXIT_OK
@@ -81,5 +80,5 @@ async def console(strategies: Sequence[Strategy], stdin: TextIO, out: TextIO) ->
             return worst
         if not line.strip():
             continue
-        worst = max(worst, await run_text(line.strip(), strategies, out))
+        worst = max(worst, await run_text(line.strip(), backend, out))
         out.flush()

@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import AttachFailed
 from bot.grammar import parse_command
-from bot.local.strategy import LocalStrategy
+from bot.local.strategy import LocalBackend
 from bot.request import Request
 from bot.session import run_request
 from tests.support.jvms import COWWEB_JAR, jdk_home
@@ -27,7 +27,7 @@ def request(text: str) -> Request:
 
 def debug_side(jvm, uid: int = 0, gid: int = 0) -> LocalStrategy:
     """The agent in the JVM's PID namespace, its own mount namespace, a JDK 25 image."""
-    return LocalStrategy(
+    return LocalBackend(
         java_home=DEBUG_JAVA_HOME, launcher=debug_container(jvm.pid, uid, gid, jdk_home(25))
     )
 
@@ -40,10 +40,8 @@ def start_contained(cowweb_factory, version: int, uid: int, gid: int, **kwargs):
 @pytest.mark.parametrize("attach_tool", ["jattach", "jcmd"])
 async def test_threaddump_as_jvm_uid_works_without_sys_ptrace(cowweb_factory, attach_tool):
     jvm = start_contained(cowweb_factory, 17, 1000, 1000)
-    strategy = debug_side(jvm)
-    result = await run_request(
-        request("threaddump pod=cowweb"), [strategy], attach_tool=attach_tool
-    )
+    backend = debug_side(jvm)
+    result = await run_request(request("threaddump pod=cowweb"), backend, attach_tool=attach_tool)
     assert '"barn-door-holder"' in result.raw.steps[0].text
     # In the JVM's own PID namespace it is PID 1, and that is the pid the agent saw.
     assert result.raw.steps[0].pid == 1
@@ -52,16 +50,16 @@ async def test_threaddump_as_jvm_uid_works_without_sys_ptrace(cowweb_factory, at
 
 async def test_root_jvm_with_default_caps_is_reached_by_root_agent(cowweb_factory):
     jvm = start_contained(cowweb_factory, 11, 0, 0)
-    strategy = debug_side(jvm)
-    result = await run_request(request("flags"), [strategy])
+    backend = debug_side(jvm)
+    result = await run_request(request("flags"), backend)
     assert "-XX:MaxHeapSize=67108864" in result.raw.steps[0].text
 
 
 async def test_agent_of_another_uid_is_refused_with_the_precise_reason(cowweb_factory):
     jvm = start_contained(cowweb_factory, 25, 1000, 1000)
-    strategy = debug_side(jvm, 2000, 2000)
+    backend = debug_side(jvm, 2000, 2000)
     with pytest.raises(AttachFailed) as excinfo:
-        await run_request(request("threaddump"), [strategy])
+        await run_request(request("threaddump"), backend)
     assert excinfo.value.message == (
         "the JVM (pid 1) runs as uid 1000 gid 1000 but this debug process runs as uid 2000 "
         "gid 2000; run it as runAsUser: 1000, runAsGroup: 1000"
@@ -71,7 +69,7 @@ async def test_agent_of_another_uid_is_refused_with_the_precise_reason(cowweb_fa
 
 async def test_read_only_tmp_in_the_target_is_detected_before_any_attach(cowweb_factory):
     jvm = start_contained(cowweb_factory, 25, 1000, 1000, read_only_tmp=True)
-    strategy = debug_side(jvm)
+    backend = debug_side(jvm)
     with pytest.raises(AttachFailed, match="/tmp is read-only"):
-        await run_request(request("threaddump"), [strategy])
+        await run_request(request("threaddump"), backend)
     assert "Full thread dump" not in jvm.log()

@@ -14,7 +14,7 @@ import pytest
 
 from bot.errors import AmbiguousTarget, AttachFailed, DeadlineExceeded, TargetNotFound
 from bot.grammar import parse_command
-from bot.local.strategy import LocalStrategy
+from bot.local.strategy import LocalBackend
 from bot.request import Request
 from bot.results import Result
 from bot.session import run_request
@@ -30,8 +30,8 @@ def request(text: str) -> Request:
 
 
 async def run(text: str, **kwargs: object) -> Result:
-    strategy = LocalStrategy(**kwargs)  # type: ignore[arg-type]
-    return await run_request(request(text), [strategy])
+    backend = LocalBackend(**kwargs)  # type: ignore[arg-type]
+    return await run_request(request(text), backend)
 
 
 def pid_text(jvm_pid: int, tool: str) -> str:
@@ -73,9 +73,7 @@ async def test_jps_lists_the_jvm_with_its_jar_and_uid(cowweb_factory):
 async def test_agent_works_with_jattach_and_with_jcmd(cowweb_factory, attach_tool):
     jvm = cowweb_factory(21)
     req = request(f"version pid={jvm.pid}")
-    result = await run_request(
-        req, [LocalStrategy(java_home=jdk_home(25))], attach_tool=attach_tool
-    )
+    result = await run_request(req, LocalBackend(java_home=jdk_home(25)), attach_tool=attach_tool)
     step = result.raw.steps[0]
     assert "JDK 21" in step.text
     tmp = Path(f"/proc/{jvm.pid}/root/tmp")
@@ -102,7 +100,9 @@ async def test_pod_name_picks_the_jvm_by_its_command_line(cowweb_factory):
 
 async def test_unknown_local_app_is_not_found(cowweb_factory):
     cowweb_factory(11)
-    with pytest.raises(TargetNotFound, match="no JVM is running here matching 'nosuchapp'"):
+    with pytest.raises(
+        TargetNotFound, match="no JVM matching .nosuchapp. is running on this machine"
+    ):
         await run("flags pod=nosuchapp")
 
 
@@ -123,14 +123,14 @@ async def test_a_jvm_that_never_answers_hits_the_deadline(cowweb_factory):
     os.kill(jvm.pid, 19)  # SIGSTOP: the JVM can no longer answer the attach handshake
     started = time.monotonic()
     with pytest.raises(DeadlineExceeded):
-        await run_request(request(f"version pid={jvm.pid}"), [LocalStrategy()], step_deadline_s=3)
+        await run_request(request(f"version pid={jvm.pid}"), LocalBackend(), step_deadline_s=3)
     assert time.monotonic() - started < 3 + 8
 
 
 async def test_terminal_frontend_renders_result_and_snippet(cowweb_factory):
     jvm = cowweb_factory(25)
     out = io.StringIO()
-    rc = await run_text(f"version pid={jvm.pid}", [LocalStrategy()], out, err=io.StringIO())
+    rc = await run_text(f"version pid={jvm.pid}", LocalBackend(), out, err=io.StringIO())
     text = out.getvalue()
     assert rc == EXIT_OK
     assert text.startswith("┏ jdebug version · pid ")
@@ -139,7 +139,7 @@ async def test_terminal_frontend_renders_result_and_snippet(cowweb_factory):
 
 async def test_terminal_frontend_reports_errors_in_one_line():
     out = io.StringIO()
-    rc = await run_text("flags pod=no-such-app-here", [LocalStrategy()], out, err=io.StringIO())
+    rc = await run_text("flags pod=no-such-app-here", LocalBackend(), out, err=io.StringIO())
     assert rc == EXIT_FAILED
     assert out.getvalue().startswith("✖ ") and out.getvalue().count("\n") == 1
 

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from bot.grammar import parse_command
-from bot.local.strategy import LocalStrategy
+from bot.local.strategy import LocalBackend
 from bot.request import Request
 from bot.session import run_request
 from tests.support.jvms import jdk_home
@@ -22,10 +22,10 @@ def test_bench_agent_version_step(benchmark, cowweb_factory, attach_tool):
     jvm = cowweb_factory(25)
     parsed = parse_command(f"version pid={jvm.pid}")
     assert isinstance(parsed, Request)
-    strategy = LocalStrategy(java_home=jdk_home(25))
+    backend = LocalBackend(java_home=jdk_home(25))
 
     def once() -> None:
-        result = asyncio.run(run_request(parsed, [strategy], attach_tool=attach_tool))
+        result = asyncio.run(run_request(parsed, backend, attach_tool=attach_tool))
         assert "JDK 25" in result.raw.steps[0].text
 
     benchmark.group = "agent-tool-step"

@@ -41,10 +41,11 @@ def identity(uid: int, gid: int) -> list[str]:
     return [*argv, "--"]
 
 
+# /mnt is set up before /tmp is replaced: the JDK or jar may live under the host's /tmp.
 _SETUP = (
-    'set -e; mount -t tmpfs -o "mode=1777$TMP_OPTS" tmpfs /tmp; '
-    'mount -t tmpfs tmpfs /mnt; mkdir /mnt/jdk; mount --bind "$JDK" /mnt/jdk; '
-    'mkdir /mnt/app; cp "$JAR" /mnt/app/cowweb.jar; exec "$@"'
+    "set -e; mount -t tmpfs tmpfs /mnt; mkdir /mnt/jdk /mnt/app; mount --bind \"$JDK\" /mnt/jdk; "
+    "cp \"$JAR\" /mnt/app/cowweb.jar; mount -t tmpfs -o \"mode=1777$TMP_OPTS\" tmpfs /tmp; "
+    "exec \"$@\""
 )
 
 
@@ -80,8 +81,8 @@ def jvm_container(
 
 
 _DEBUG_SETUP = (
-    "set -e; mount -t proc proc /proc; mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /mnt; "
-    'mkdir /mnt/jdk; mount --bind "$JDK" /mnt/jdk; exec "$@"'
+    "set -e; mount -t proc proc /proc; mount -t tmpfs tmpfs /mnt; mkdir /mnt/jdk; "
+    "mount --bind \"$JDK\" /mnt/jdk; mount -t tmpfs tmpfs /tmp; exec \"$@\""
 )
 DEBUG_JAVA_HOME = Path("/mnt/jdk")
 
