@@ -20,7 +20,7 @@ demo: bootstrap
 	@bash scripts/demo.sh
 
 bench: bootstrap
-	@bash scripts/pytest.sh tests/bench --benchmark-only --benchmark-columns=min,median,max,ops -p no:randomly
+	@bash scripts/pytest.sh -o addopts="" -p no:cacheprovider tests/bench --benchmark-only --benchmark-columns=min,median,max,ops
 
 clean:
 	rm -rf build .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks

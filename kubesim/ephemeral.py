@@ -1,0 +1,44 @@
+"""`pods/ephemeralcontainers`: GET, PUT and PATCH of a whole Pod of which only
+`spec.ephemeralContainers` is kept, as the apiserver's ephemeral-containers strategy does.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from aiohttp import web
+
+from kubesim.context import Ctx, ok
+from kubesim.patches import apply_patch
+from kubesim.pods import get_pod
+from kubesim.status import bad_request
+
+
+async def handle(ctx: Ctx) -> web.StreamResponse:
+    pod = get_pod(ctx)
+    if ctx.info.verb == "get":
+        return ok(pod)
+    if ctx.info.verb == "patch":
+        raw = await ctx.request.read()
+        new = apply_patch(copy.deepcopy(pod), ctx.request.content_type, raw)
+    else:
+        new = await ctx.body()
+        kind = new.get("kind", "Pod")
+        if kind != "Pod":
+            raise bad_request(
+                f'{kind} in version "{new.get("apiVersion", "v1")}" cannot be handled '
+                f'as a Pod: no kind "{kind}" is registered for version "v1" in scheme '
+                '"pkg/api/legacyscheme/scheme.go:30"'
+            )
+        name = (new.get("metadata") or {}).get("name")
+        if name and name != ctx.info.name:
+            raise bad_request(
+                f"the name of the object ({name}) does not match the name on the URL ({ctx.info.name})"  # noqa: E501
+            )
+    spec = new.get("spec")
+    if not isinstance(spec, dict):
+        raise bad_request("spec: Required value")
+    containers = spec.get("ephemeralContainers") or []
+    if not isinstance(containers, list) or not all(isinstance(c, dict) for c in containers):
+        raise bad_request("spec.ephemeralContainers must be a list of containers")
+    return ok(ctx.cluster.update_ephemeral(pod, containers))

@@ -1,0 +1,228 @@
+"""The kubelet: runs every pod's containers as real processes and keeps their status current.
+
+Each container gets its own task: pull (catalog lookup) -> start -> run -> restart per
+restartPolicy. Pod phase, conditions and container statuses are derived from those records
+and written back to the store, so watches and `kubectl get pods` see them change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from kubesim.containers import ContainerProcess, StartError
+from kubesim.images import Catalog
+from kubesim.launch import launch_spec, pause_spec
+from kubesim.podstatus import ContainerRecord, pod_status
+from kubesim.store import Obj, Store, now_iso
+
+log = structlog.get_logger("kubesim.kubelet")
+BACKOFF = (1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass
+class PodRun:
+    namespace: str
+    name: str
+    uid: str
+    log_dir: Path
+    records: dict[str, ContainerRecord] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    sandbox: ContainerProcess | None = None
+    spawned: list[asyncio.subprocess.Process] = field(default_factory=list)
+    started_at: str = ""
+    deadline_exceeded: bool = False
+    stopping: bool = False
+
+
+class Kubelet:
+    def __init__(self, store: Store, catalog: Catalog, state_dir: Path, grace_cap: float) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.state_dir = state_dir
+        self.grace_cap = grace_cap
+        self.pods: dict[str, PodRun] = {}
+        self._ids = itertools.count(1)
+
+    def run_of(self, pod: Obj) -> PodRun | None:
+        return self.pods.get(pod["metadata"]["uid"])
+
+    # -- status ---------------------------------------------------------------
+    def publish(self, run: PodRun) -> None:
+        pod = self.store.get("pods", run.namespace, run.name)
+        if pod is None or pod["metadata"]["uid"] != run.uid:
+            return
+        pod["status"] = pod_status(pod, run.records, run.started_at, run.deadline_exceeded)
+        self.store.update("pods", run.namespace, pod)
+
+    # -- pods -----------------------------------------------------------------
+    async def start_pod(self, pod: Obj) -> None:
+        meta, spec = pod["metadata"], pod["spec"]
+        run = PodRun(
+            meta["namespace"],
+            meta["name"],
+            meta["uid"],
+            self.state_dir / "logs" / f"{meta['namespace']}_{meta['name']}_{meta['uid']}",
+        )
+        self.pods[run.uid] = run
+        run.started_at = now_iso()
+        for c in spec.get("containers", []):
+            run.records[c["name"]] = ContainerRecord(c["name"], "container", c)
+        self.publish(run)
+        if spec.get("shareProcessNamespace") and not spec.get("hostPID"):
+            try:
+                run.sandbox = await ContainerProcess.start(
+                    pause_spec(pod, (str(self.state_dir),)),
+                    run.log_dir / "sandbox.log",
+                    stdin=False,
+                    spawned=run.spawned,
+                )
+            except StartError as exc:
+                for record in run.records.values():
+                    record.waiting("CreateContainerError", f"pod sandbox: {exc}")
+                self.publish(run)
+                return
+        for c in spec.get("containers", []):
+            self._spawn(run, run.records[c["name"]])
+        if (deadline := spec.get("activeDeadlineSeconds")) is not None:
+            run.tasks.append(asyncio.create_task(self._deadline(run, float(deadline))))
+
+    def add_ephemeral(self, pod: Obj) -> None:
+        run = self.run_of(pod)
+        if run is None or run.stopping or run.deadline_exceeded:
+            return
+        for c in pod["spec"].get("ephemeralContainers") or []:
+            if c["name"] not in run.records:
+                run.records[c["name"]] = ContainerRecord(c["name"], "ephemeral", c)
+                self._spawn(run, run.records[c["name"]])
+
+    def _spawn(self, run: PodRun, record: ContainerRecord) -> None:
+        run.tasks.append(asyncio.create_task(self._container_loop(run, record)))
+
+    async def _container_loop(self, run: PodRun, record: ContainerRecord) -> None:
+        try:
+            await self._container_runs(run, record)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a kubelet bug must not take the server down
+            log.exception("container loop failed", pod=run.name, container=record.name)
+            record.waiting("RunContainerError", str(exc))
+            self.publish(run)
+
+    async def _container_runs(self, run: PodRun, record: ContainerRecord) -> None:
+        ref = str(record.spec.get("image", ""))
+        image = self.catalog.find(ref)
+        if image is None:
+            msg = (
+                f'Failed to pull image "{ref}": rpc error: code = NotFound desc = failed to pull '
+                f'and unpack image "{ref}": not found in the kubesim image catalog'
+            )
+            record.waiting("ErrImagePull", msg)
+            self.publish(run)
+            await asyncio.sleep(1.0)
+            record.waiting("ImagePullBackOff", f'Back-off pulling image "{ref}"')
+            self.publish(run)
+            return
+        record.image = ref
+        policy = (
+            "Never" if record.kind == "ephemeral" else self._pod(run).get("restartPolicy", "Always")
+        )
+        for attempt in itertools.count():
+            if run.stopping or run.deadline_exceeded:
+                return
+            pod = self.store.get("pods", run.namespace, run.name)
+            if pod is None:
+                return
+            record.waiting("ContainerCreating" if attempt == 0 else record.state_reason(), "")
+            self.publish(run)
+            try:
+                mode, join_pid = self._pid_mode(run, record, pod)
+                spec = launch_spec(image, pod, record.spec, mode, join_pid, (str(self.state_dir),))
+                log_path = run.log_dir / record.name / f"{attempt}.log"
+                started = now_iso()
+                proc = await ContainerProcess.start(
+                    spec, log_path, stdin=bool(record.spec.get("stdin")), spawned=run.spawned
+                )
+            except StartError as exc:
+                record.terminated(exc.exit_code, "StartError", str(exc), now_iso(), now_iso(), "")
+                self.publish(run)
+                code = exc.exit_code
+            else:
+                record.running(proc, spec, started, f"kubesim://{next(self._ids):012x}", log_path)
+                self.publish(run)
+                if run.stopping or run.deadline_exceeded:  # stopped while this one was starting
+                    await proc.stop(0)
+                code = await proc.wait()
+                reason = "Completed" if code == 0 else "Error"
+                if run.deadline_exceeded or run.stopping:
+                    reason = "Error" if code else "Completed"
+                record.terminated(code, reason, "", started, now_iso(), record.container_id)
+                self.publish(run)
+            again = policy == "Always" or (policy == "OnFailure" and code != 0)
+            if not again or run.stopping or run.deadline_exceeded:
+                return
+            record.restart_count += 1
+            record.last_state = record.state
+            record.waiting(
+                "CrashLoopBackOff", f"back-off restarting failed container {record.name}"
+            )
+            self.publish(run)
+            await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+
+    def _pid_mode(self, run: PodRun, record: ContainerRecord, pod: Obj) -> tuple[str, int]:
+        spec = pod["spec"]
+        if spec.get("hostPID"):
+            return "host", 0
+        target = record.spec.get("targetContainerName")
+        if record.kind == "ephemeral" and target:
+            other = run.records.get(str(target))
+            if other is None or other.process is None or other.process.proc.returncode is not None:
+                raise StartError(f"target container {target!r} is not running")
+            return "join", other.process.pid
+        if run.sandbox is not None:
+            return "join", run.sandbox.pid
+        return "own", 0
+
+    def _pod(self, run: PodRun) -> dict[str, Any]:
+        pod = self.store.get("pods", run.namespace, run.name)
+        return dict(pod["spec"]) if pod else {}
+
+    async def _deadline(self, run: PodRun, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        if run.stopping:
+            return
+        run.deadline_exceeded = True
+        await self._stop_processes(run, grace=self.grace_cap)
+        self.publish(run)
+
+    async def _stop_processes(self, run: PodRun, grace: float) -> None:
+        procs = [r.process for r in run.records.values() if r.process is not None]
+        await asyncio.gather(*(p.stop(grace) for p in procs), return_exceptions=True)
+        if run.sandbox is not None:
+            await run.sandbox.stop(0)
+        current = asyncio.current_task()
+        for task in run.tasks:
+            if task is not current and not task.done():
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(task, 5)
+
+    async def stop_pod(self, uid: str, grace: float | None = None) -> None:
+        run = self.pods.get(uid)
+        if run is None:
+            return
+        run.stopping = True
+        await self._stop_processes(
+            run, self.grace_cap if grace is None else min(grace, self.grace_cap)
+        )
+        for task in run.tasks:
+            task.cancel()
+        self.pods.pop(uid, None)
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(self.stop_pod(uid, 0.5) for uid in list(self.pods)))

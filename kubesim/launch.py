@@ -1,0 +1,100 @@
+"""From a Pod's container spec and its image to a `LaunchSpec`: argv, env, uid/gid and capabilities.
+
+The precedence rules are the kubelet's and containerd's: container securityContext over the pod's
+over the image's default user; command/args replace the image entrypoint/cmd.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubesim.containers import StartError
+from kubesim.images import Image
+from kubesim.runtime import Identity, LaunchSpec, capabilities
+
+PAUSE = Image("kubesim/pause", 0, 0, ("sleep", "infinity"), ())
+
+
+def _pick(key: str, *contexts: dict[str, Any]) -> Any:
+    return next((c[key] for c in contexts if c.get(key) is not None), None)
+
+
+def identity_for(pod: dict[str, Any], container: dict[str, Any], image: Image) -> Identity:
+    csc = container.get("securityContext") or {}
+    psc = pod["spec"].get("securityContext") or {}
+    uid = _pick("runAsUser", csc, psc)
+    uid = image.user if uid is None else int(uid)
+    gid = _pick("runAsGroup", csc, psc)
+    # Without runAsGroup the group comes from the image's user entry; unknown uids get group 0.
+    gid = (image.group if uid == image.user else 0) if gid is None else int(gid)
+    privileged = bool(csc.get("privileged"))
+    no_new_privs = csc.get("allowPrivilegeEscalation") is False and not privileged
+    return Identity(uid, gid, capabilities(csc), no_new_privs)
+
+
+def _env(pod: dict[str, Any], container: dict[str, Any], image: Image) -> dict[str, str]:
+    env = image.environment()
+    env["HOSTNAME"] = pod["metadata"]["name"]
+    env["HOME"] = "/root" if identity_for(pod, container, image).uid == 0 else "/"
+    fields = {
+        "metadata.name": pod["metadata"]["name"],
+        "metadata.namespace": pod["metadata"].get("namespace", ""),
+        "metadata.uid": pod["metadata"].get("uid", ""),
+        "spec.nodeName": "kubesim",
+        "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
+        "status.podIP": "127.0.0.1",
+        "status.hostIP": "127.0.0.1",
+    }
+    for item in container.get("env") or []:
+        if "value" in item:
+            env[item["name"]] = str(item["value"])
+        elif ref := (item.get("valueFrom") or {}).get("fieldRef"):
+            env[item["name"]] = fields.get(ref.get("fieldPath", ""), "")
+    return env
+
+
+def argv_for(container: dict[str, Any], image: Image) -> tuple[str, ...]:
+    command = container.get("command")
+    args = container.get("args")
+    if command:
+        argv = (*command, *(args or ()))
+    else:
+        argv = (*image.entrypoint, *(args if args is not None else image.cmd))
+    if not argv:
+        raise StartError("no command specified", 128)
+    return tuple(str(a) for a in argv)
+
+
+def launch_spec(
+    image: Image,
+    pod: dict[str, Any],
+    container: dict[str, Any],
+    pid_mode: str,
+    join_pid: int,
+    hide: tuple[str, ...],
+) -> LaunchSpec:
+    return LaunchSpec(
+        argv=argv_for(container, image),
+        env=tuple(_env(pod, container, image).items()),
+        identity=identity_for(pod, container, image),
+        image=image,
+        pid_mode=pid_mode,
+        join_pid=join_pid,
+        hostname=pod["metadata"]["name"][:63],
+        workdir=str(container.get("workingDir") or "/"),
+        hide=hide,
+    )
+
+
+def pause_spec(pod: dict[str, Any], hide: tuple[str, ...]) -> LaunchSpec:
+    """The pod sandbox's PID 1 for `shareProcessNamespace: true`, as the pause container is."""
+    identity = Identity(65535, 65535, frozenset(), True)
+    return LaunchSpec(
+        PAUSE.entrypoint,
+        (("PATH", "/usr/bin:/bin"),),
+        identity,
+        PAUSE,
+        "own",
+        hostname=pod["metadata"]["name"][:63],
+        hide=hide,
+    )

@@ -1,0 +1,155 @@
+"""The aiohttp application: authentication, RBAC, routing to handlers, Status errors, request logs.
+
+Every request is logged once with its caller and outcome; every failure (including bugs) is
+answered with a `Status` body, so no client ever sees a bare 500 page or a dropped connection.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from kubesim import discovery, ephemeral, generic, logs, pods, reviews
+from kubesim import exec as exec_
+from kubesim.cluster import Cluster
+from kubesim.context import Ctx, ok
+from kubesim.rbac import Attributes, denial_message
+from kubesim.requestinfo import RequestInfo, parse
+from kubesim.status import ApiError, forbidden, path_not_found
+
+log = structlog.get_logger("kubesim.api")
+Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
+NOT_ALLOWED = ApiError(
+    405, "the server does not allow this method on the requested resource", "MethodNotAllowed", {}
+)
+CLUSTER_KEY = web.AppKey("cluster", Cluster)
+USER_KEY = web.RequestKey("user", str)
+
+
+def _route(info: RequestInfo, cluster: Cluster) -> Handler:
+    resource = discovery.find(info.group, info.resource)
+    if resource is None or info.version != resource.version:
+        raise path_not_found()
+    if info.namespace and not resource.namespaced and info.resource != "namespaces":
+        raise path_not_found()
+    if info.subresource:
+        subs = {name: verbs for name, _, verbs in resource.subresources}
+        if info.subresource not in subs or not info.name:
+            raise path_not_found()
+        if info.subresource == "ephemeralcontainers" and not cluster.config.ephemeral_enabled:
+            raise path_not_found()
+        handlers: dict[str, Handler] = {
+            "ephemeralcontainers": ephemeral.handle,
+            "log": logs.handle,
+            "exec": exec_.handle,
+            "status": pods.get_status,
+        }
+        allowed = subs[info.subresource]
+        if info.subresource == "exec" and info.verb in ("get", "create"):
+            return handlers["exec"]
+        if info.verb not in allowed:
+            raise NOT_ALLOWED
+        return handlers[info.subresource]
+    if info.verb not in resource.verbs:
+        raise NOT_ALLOWED
+    if info.resource == "pods":
+        return pods.handle
+    if info.resource == "selfsubjectaccessreviews":
+        return reviews.handle
+    return generic.handle
+
+
+def _authorize(ctx: Ctx) -> None:
+    info = ctx.info
+    verbs = ["get", "create"] if info.subresource == "exec" else [info.verb]
+    for verb in verbs:
+        attrs = Attributes(
+            verb, info.group, info.resource, info.subresource, info.namespace, info.name
+        )
+        allowed, _ = ctx.cluster.rbac.authorize(ctx.user, attrs)
+        if not allowed:
+            subject = f"{info.resource}.{info.group}" if info.group else info.resource
+            raise forbidden(subject, info.name, denial_message(ctx.user, attrs), info.group)
+
+
+async def _discovery(request: web.Request, cluster: Cluster) -> web.StreamResponse:
+    path = request.path.rstrip("/")
+    ephemeral_on = cluster.config.ephemeral_enabled
+    if path == "/version":
+        return ok(discovery.version_info(cluster.config.version))
+    if path == "/api":
+        return ok(discovery.core_versions())
+    if path == "/apis":
+        return ok(discovery.group_list())
+    parts = path.split("/")[1:]
+    if parts[0] == "api" and len(parts) == 2:
+        doc = discovery.resource_list("", parts[1], ephemeral_on)
+    elif parts[0] == "apis" and len(parts) == 2:
+        doc = discovery.group(parts[1])
+    elif parts[0] == "apis" and len(parts) == 3:
+        doc = discovery.resource_list(parts[1], parts[2], ephemeral_on)
+    else:
+        doc = None
+    if doc is None:
+        raise path_not_found()
+    return ok(doc)
+
+
+async def _serve(request: web.Request) -> web.StreamResponse:
+    cluster = request.app[CLUSTER_KEY]
+    user = cluster.tokens.user_for(request.headers.get("Authorization", ""))
+    if user is None:
+        raise ApiError(401, "Unauthorized", "Unauthorized", {})
+    request[USER_KEY] = user.name
+    watch = request.query.get("watch", "") in ("1", "true")
+    info = parse(request.method, request.path, watch)
+    if info is None:
+        if request.method != "GET":
+            raise NOT_ALLOWED if request.path in ("/api", "/apis", "/version") else path_not_found()
+        return await _discovery(request, cluster)
+    ctx = Ctx(request, info, user, cluster)
+    handler = _route(info, cluster)
+    _authorize(ctx)
+    return await handler(ctx)
+
+
+@web.middleware
+async def _errors_and_logs(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    started = time.monotonic()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except ApiError as exc:
+        status = exc.code
+        return web.json_response(exc.body(), status=exc.code)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        log.exception("handler failed", method=request.method, path=request.path)
+        error = ApiError(
+            500, f"Internal error occurred: {type(exc).__name__}: {exc}", "InternalError", {}
+        )
+        return web.json_response(error.body(), status=500)
+    finally:
+        log.info(
+            "request",
+            method=request.method,
+            path=request.path_qs,
+            user=request.get(USER_KEY, ""),
+            status=status,
+            ms=round((time.monotonic() - started) * 1000, 1),
+        )
+
+
+def make_app(cluster: Cluster) -> web.Application:
+    app = web.Application(middlewares=[_errors_and_logs], client_max_size=16 * 1024 * 1024)
+    app[CLUSTER_KEY] = cluster
+    app.router.add_route("*", "/{tail:.*}", _serve)
+    return app

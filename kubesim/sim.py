@@ -1,0 +1,157 @@
+"""`KubeSim`: the whole cluster in this process, its event loop in a background thread.
+
+with KubeSim(manifests=[Path("pods.yaml")]) as sim:
+    config = sim.kubeconfig()                    # admin
+    sa = sim.kubeconfig("system:serviceaccount:default:jdebug")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import ssl
+import tempfile
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from kubesim.auth import ADMIN, User, service_account_user
+from kubesim.cluster import Cluster, Config
+from kubesim.images import DEFAULT_CATALOG, load_catalog
+from kubesim.kubeconfig import write_in_cluster, write_kubeconfig
+from kubesim.manifests import apply_manifests, read_manifests
+from kubesim.runtime import descendants
+from kubesim.server import make_app
+from kubesim.tls import make_certs
+
+T = TypeVar("T")
+
+
+def parse_identity(identity: str) -> User:
+    """`admin`, `system:serviceaccount:NS:NAME` or `NS/NAME` (a ServiceAccount)."""
+    if identity == "admin":
+        return ADMIN
+    if identity.startswith("system:serviceaccount:"):
+        _, _, ns, name = identity.split(":", 3)
+        return service_account_user(ns, name)
+    if "/" in identity:
+        ns, name = identity.split("/", 1)
+        return service_account_user(ns, name)
+    raise ValueError(
+        f"unknown identity {identity!r}: use admin, NS/NAME or system:serviceaccount:NS:NAME"
+    )
+
+
+class KubeSim:
+    def __init__(
+        self,
+        manifests: list[Path] | tuple[Path, ...] = (),
+        images: Path = DEFAULT_CATALOG,
+        version: str = "1.31",
+        feature_gates: dict[str, bool] | None = None,
+        state_dir: Path | None = None,
+        grace_cap: float = 2.0,
+    ) -> None:
+        self._manifests = [Path(p) for p in manifests]
+        self._config = Config(version, dict(feature_gates or {}), grace_cap)
+        self._catalog = load_catalog(images)
+        self._own_state = state_dir is None
+        self.state_dir = (
+            Path(tempfile.mkdtemp(prefix="kubesim-")) if state_dir is None else state_dir
+        )
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="kubesim", daemon=True)
+        self._runner: web.AppRunner | None = None
+        self.cluster: Cluster | None = None
+        self.port = 0
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self) -> KubeSim:
+        docs = read_manifests(self._manifests)
+        self.certs = make_certs(self.state_dir / "tls")
+        self._thread.start()
+        try:
+            self.call(self._start(docs))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def _start(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
+        self.cluster = Cluster(self._config, self._catalog, self.state_dir)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.certs.cert, self.certs.key)
+        self._runner = web.AppRunner(make_app(self.cluster), access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        await apply_manifests(self.cluster, docs)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            try:
+                self.call(self._stop(), timeout=60)
+            finally:
+                self.loop.call_soon_threadsafe(self.loop.stop)
+                self._thread.join(10)
+        if self._own_state:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    async def _stop(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.shutdown()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def __enter__(self) -> KubeSim:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+        """Run `coro` on the simulator's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    # -- access ---------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def token(self, identity: str = "admin") -> str:
+        assert self.cluster is not None
+        return self.cluster.tokens.issue(parse_identity(identity))
+
+    def kubeconfig(self, identity: str = "admin", path: Path | None = None) -> Path:
+        user = parse_identity(identity)
+        namespace = (
+            user.name.split(":")[2] if user.name.startswith("system:serviceaccount:") else "default"
+        )
+        safe = user.name.replace(":", "_")
+        target = path or self.state_dir / "kubeconfigs" / f"{safe}.yaml"
+        return write_kubeconfig(
+            target,
+            self.url,
+            self.certs.ca_cert.read_bytes(),
+            user.name,
+            self.token(identity),
+            namespace,
+        )
+
+    def in_cluster_files(self, folder: Path, namespace: str, service_account: str) -> Path:
+        token = self.token(f"{namespace}/{service_account}")
+        return write_in_cluster(folder, self.certs.ca_cert.read_bytes(), token, namespace)
+
+    def process_ids(self) -> set[int]:
+        """Every host pid the kubelet started and that is still alive (containers and sandboxes)."""
+        assert self.cluster is not None
+        pids: set[int] = set()
+        for run in list(self.cluster.kubelet.pods.values()):
+            for proc in run.spawned:
+                if proc.returncode is None:
+                    pids.update(descendants(proc.pid))
+        return pids

@@ -1,0 +1,112 @@
+"""Kubernetes `Status` bodies and the one exception type every handler raises to produce them.
+
+Handlers raise `ApiError`; the server middleware turns it (and anything unexpected) into a
+real `Status` object so clients such as kubectl and the official client parse it as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    500: "InternalError",
+}
+
+
+@dataclass(frozen=True)
+class Cause:
+    reason: str
+    message: str
+    field: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        body = {"reason": self.reason, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+@dataclass
+class ApiError(Exception):
+    code: int
+    message: str
+    reason: str = ""
+    details: dict[str, Any] | None = None
+    causes: list[Cause] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.reason or REASONS.get(self.code, '')}: {self.message}"
+
+    def body(self) -> dict[str, Any]:
+        details = dict(self.details or {})
+        if self.causes:
+            details["causes"] = [c.to_json() for c in self.causes]
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason or REASONS.get(self.code, "Unknown"),
+            "details": details,
+            "code": self.code,
+        }
+
+
+def not_found(resource: str, name: str, group: str = "") -> ApiError:
+    details: dict[str, Any] = {"name": name, "kind": resource}
+    if group:
+        details["group"] = group
+    return ApiError(404, f'{resource} "{name}" not found', "NotFound", details)
+
+
+def already_exists(resource: str, name: str, group: str = "") -> ApiError:
+    details: dict[str, Any] = {"name": name, "kind": resource}
+    if group:
+        details["group"] = group
+    return ApiError(409, f'{resource} "{name}" already exists', "AlreadyExists", details)
+
+
+def path_not_found() -> ApiError:
+    """What an apiserver answers for a path (or subresource) it does not serve at all."""
+    return ApiError(404, "the server could not find the requested resource", "NotFound", {})
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message, "BadRequest")
+
+
+def method_not_allowed(method: str, what: str) -> ApiError:
+    return ApiError(405, f"{method} is not supported on {what}", "MethodNotAllowed", {})
+
+
+def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiError:
+    """422 in the apiserver's format: one error printed bare, several as `[e1, e2]`."""
+    texts = [f"{c.field}: {c.message}" if c.field else c.message for c in causes]
+    joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    details: dict[str, Any] = {"name": name, "kind": kind}
+    if group:
+        details["group"] = group
+    return ApiError(422, f'{kind} "{name}" is invalid: {joined}', "Invalid", details, causes)
+
+
+def forbidden(resource: str, name: str, why: str, group: str = "") -> ApiError:
+    subject = f'{resource} "{name}"' if name else resource
+    details: dict[str, Any] = {"name": name} if name else {}
+    details["kind"] = resource.split(".")[0]
+    if group:
+        details["group"] = group
+    return ApiError(403, f"{subject} is forbidden: {why}", "Forbidden", details)
+
+
+def success() -> dict[str, Any]:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}

@@ -1,0 +1,91 @@
+"""`meta.k8s.io/v1` Table responses, which `kubectl get` asks for (`Accept: ...;as=Table`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def wants_table(accept: str) -> bool:
+    return "as=Table" in accept
+
+
+def age(timestamp: str) -> str:
+    try:
+        then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return "<unknown>"
+    seconds = int((datetime.now(UTC) - then).total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def _pod_status(pod: Obj) -> str:
+    status = pod.get("status") or {}
+    if pod["metadata"].get("deletionTimestamp"):
+        return "Terminating"
+    reason = status.get("reason") or status.get("phase", "Pending")
+    for cs in status.get("containerStatuses") or []:
+        state = cs.get("state") or {}
+        if "waiting" in state and state["waiting"].get("reason") not in (None, "ContainerCreating"):
+            return str(state["waiting"]["reason"])
+        if "waiting" in state and reason == "Pending":
+            reason = "ContainerCreating"
+        if "terminated" in state and reason == "Running":
+            reason = str(state["terminated"].get("reason", "Completed"))
+    return str(reason)
+
+
+def _pod_row(pod: Obj) -> list[Any]:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    ready = sum(1 for cs in statuses if cs.get("ready"))
+    restarts = sum(int(cs.get("restartCount", 0)) for cs in statuses)
+    total = len(pod["spec"].get("containers") or [])
+    return [
+        pod["metadata"]["name"],
+        f"{ready}/{total}",
+        _pod_status(pod),
+        restarts,
+        age(pod["metadata"].get("creationTimestamp", "")),
+        "127.0.0.1",
+        "kubesim",
+    ]
+
+
+def _column(name: str, kind: str = "string", fmt: str = "", priority: int = 0) -> Obj:
+    return {"name": name, "type": kind, "format": fmt, "description": name, "priority": priority}
+
+
+def table(resource: str, objects: list[Obj], resource_version: str) -> Obj:
+    if resource == "pods":
+        columns = [
+            _column("Name", fmt="name"),
+            _column("Ready"),
+            _column("Status"),
+            _column("Restarts", "string"),
+            _column("Age"),
+            _column("IP", priority=1),
+            _column("Node", priority=1),
+        ]
+        rows = [{"cells": _pod_row(o), "object": o} for o in objects]
+    else:
+        columns = [_column("Name", fmt="name"), _column("Age")]
+        rows = [
+            {
+                "cells": [o["metadata"]["name"], age(o["metadata"].get("creationTimestamp", ""))],
+                "object": o,
+            }
+            for o in objects
+        ]
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {"resourceVersion": resource_version},
+        "columnDefinitions": columns,
+        "rows": rows,
+    }

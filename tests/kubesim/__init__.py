@@ -1,0 +1,1 @@
+"""kubesim tests: the simulated cluster driven by the official client and kubectl."""

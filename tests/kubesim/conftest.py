@@ -1,0 +1,180 @@
+"""Fixtures for kubesim tests: one simulator per module, clients for any identity, kubectl."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+from kubesim import KubeSim
+
+HERE = Path(__file__).parent
+MANIFESTS = HERE / "manifests"
+SEED = Path("/work/shared/seed")
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="kubesim isolates containers with Linux namespaces, which needs root"
+)
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[KubeSim]:
+    """The project's test world (tests/kubesim/manifests/cluster.yaml), shared by one module."""
+    with KubeSim(manifests=[MANIFESTS / "cluster.yaml"]) as running:
+        yield running
+
+
+def core(sim: KubeSim, identity: str = "admin") -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig(identity))))
+
+
+def api_client(sim: KubeSim, identity: str = "admin") -> client.ApiClient:
+    return config.new_client_from_config(str(sim.kubeconfig(identity)))
+
+
+def kubectl(
+    sim: KubeSim, *args: str, identity: str = "admin", check: bool = False, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    argv = ["kubectl", "--kubeconfig", str(sim.kubeconfig(identity)), *args]
+    env = {**os.environ, "KUBECACHEDIR": str(sim.state_dir / "kubecache")}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def pod_running(api: client.CoreV1Api, name: str, namespace: str = "default") -> Any:
+    def check() -> Any:
+        pod = api.read_namespaced_pod(name, namespace)
+        statuses = pod.status.container_statuses or []
+        return pod if statuses and all(s.state.running for s in statuses) else None
+
+    return wait_for(check, what=f"pod {namespace}/{name} running")
+
+
+def log_contains(
+    api: client.CoreV1Api,
+    name: str,
+    text: str,
+    namespace: str = "default",
+    container: str | None = None,
+) -> str:
+    def check() -> str:
+        try:
+            kwargs = {"container": container} if container else {}
+            out: str = api.read_namespaced_pod_log(name, namespace, **kwargs)
+        except client.ApiException:
+            return ""
+        return out if text in out else ""
+
+    return str(wait_for(check, what=f"{text!r} in the log of {name}"))
+
+
+def run_exec(
+    api: client.CoreV1Api,
+    pod: str,
+    container: str,
+    command: list[str],
+    namespace: str = "default",
+    timeout: float = 60,
+) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a command run through `pods/exec` over websocket."""
+    from kubernetes.stream import stream
+
+    ws = stream(
+        api.connect_get_namespaced_pod_exec,
+        pod,
+        namespace,
+        container=container,
+        command=command,
+        stdout=True,
+        stderr=True,
+        stdin=False,
+        tty=False,
+        _preload_content=False,
+    )
+    ws.run_forever(timeout=timeout)
+    out, err = ws.read_stdout(), ws.read_stderr()
+    code = ws.returncode
+    ws.close()
+    return int(code), out, err
+
+
+def add_ephemeral(
+    api: client.CoreV1Api, pod: str, container: dict[str, Any], namespace: str = "default"
+) -> Any:
+    body = {"spec": {"ephemeralContainers": [container]}}
+    return api.patch_namespaced_pod_ephemeralcontainers(pod, namespace, body)
+
+
+def ephemeral_state(
+    api: client.CoreV1Api,
+    pod: str,
+    name: str,
+    state: str,
+    namespace: str = "default",
+    timeout: float = 60,
+) -> Any:
+    def check() -> Any:
+        found = api.read_namespaced_pod(pod, namespace).status.ephemeral_container_statuses or []
+        for status in found:
+            if status.name == name and getattr(status.state, state):
+                return getattr(status.state, state)
+        return None
+
+    return wait_for(check, timeout, f"ephemeral container {name} {state}")
+
+
+# Host-view-free way to find the JVM: scan /proc for a process whose executable is java.
+JAVA_PIDS = (
+    'for d in /proc/[0-9]*; do case "$(readlink $d/exe)" in */java) echo ${d#/proc/};; esac; done'
+)
+
+
+def raw(
+    sim: KubeSim,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str = "application/json",
+    identity: str = "admin",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    """(status, decoded JSON or text) for one HTTPS request, bypassing any client library."""
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+    request = urllib.request.Request(sim.url + path, data=data, method=method)
+    request.add_header("Content-Type", content_type)
+    if identity:
+        request.add_header("Authorization", f"Bearer {sim.token(identity)}")
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
+    context = ssl.create_default_context(cafile=str(sim.certs.ca_cert))
+    try:
+        with urllib.request.urlopen(request, context=context, timeout=30) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
