@@ -1,0 +1,161 @@
+"""What `chat.postMessage`, `chat.update`, `chat.postEphemeral` and `views.publish` do.
+
+Each handler checks arguments the way the method's page at docs.slack.dev/reference/methods
+describes (errors, limits), changes the workspace, and returns Slack's success answer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from tests.fakeslack.blocks import MAX_BLOCKS_MESSAGE, MAX_BLOCKS_SURFACE, block_errors
+from tests.fakeslack.errors import SlackError, require_channel
+from tests.fakeslack.records import Ephemeral, HomeView, JsonDict, Message, MessageVersion
+from tests.fakeslack.workspace import Workspace, slack_id
+
+UPDATE_TEXT_LIMIT = 4000  # chat.update: msg_too_long above this
+POST_TEXT_TRUNCATE = 40_000  # chat.postMessage: Slack truncates, it does not refuse
+
+
+def _check_blocks(blocks: object, max_blocks: int = MAX_BLOCKS_MESSAGE) -> None:
+    errors = block_errors(blocks, max_blocks=max_blocks)
+    if errors:
+        raise SlackError(
+            "invalid_blocks",
+            errors=errors,
+            response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
+        )
+
+
+def _content(params: JsonDict) -> tuple[str, list[JsonDict]]:
+    text = str(params.get("text") or "")
+    blocks = params.get("blocks") or []
+    if not text and not blocks and not params.get("attachments"):
+        raise SlackError("no_text")
+    _check_blocks(blocks)
+    return text, list(blocks)
+
+
+def _thread_ts(params: JsonDict) -> str | None:
+    value = params.get("thread_ts")
+    return str(value) if value else None
+
+
+class Messages:
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+
+    def message_json(self, m: Message) -> JsonDict:
+        """A message the way Slack shows it in answers and in `block_actions` payloads."""
+        ident = self.ws.identity
+        body: JsonDict = {
+            "type": "message",
+            "user": m.user,
+            "bot_id": m.bot_id,
+            "app_id": ident.app_id,
+            "team": ident.team_id,
+            "text": m.text,
+            "ts": m.ts,
+            "blocks": m.blocks,
+        }
+        if m.thread_ts is not None:
+            body["thread_ts"] = m.thread_ts
+        return body
+
+    def post_message(self, params: JsonDict) -> JsonDict:
+        channel = require_channel(self.ws, params)
+        text, blocks = _content(params)
+        ident = self.ws.identity
+        message = Message(
+            channel=channel,
+            ts=self.ws.next_ts(),
+            text=text[:POST_TEXT_TRUNCATE],
+            blocks=blocks,
+            thread_ts=_thread_ts(params),
+            user=ident.bot_user_id,
+            bot_id=ident.bot_id,
+            posted_at=time.monotonic(),
+        )
+        self.ws.messages[message.ts] = message
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": message.ts,
+            "message": self.message_json(message),
+        }
+
+    def update(self, params: JsonDict) -> JsonDict:
+        channel = require_channel(self.ws, params)
+        old = self.ws.messages.get(str(params.get("ts", "")))
+        if old is None or old.channel != channel:
+            raise SlackError("message_not_found")
+        text = str(params["text"]) if "text" in params else old.text
+        if len(text) > UPDATE_TEXT_LIMIT:
+            raise SlackError("msg_too_long")
+        # Slack keeps the old blocks when `blocks` is absent; an empty list removes them.
+        blocks = params.get("blocks", old.blocks)
+        _check_blocks(blocks)
+        new = replace(
+            old,
+            text=text,
+            blocks=list(blocks),
+            history=(*old.history, MessageVersion(old.text, old.blocks, time.monotonic())),
+        )
+        self.ws.messages[new.ts] = new
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": new.ts,
+            "text": new.text,
+            "message": self.message_json(new),
+        }
+
+    def post_ephemeral(self, params: JsonDict) -> JsonDict:
+        channel = require_channel(self.ws, params)
+        user = str(params.get("user") or "")
+        if not user:
+            raise SlackError("user_not_in_channel")
+        text, blocks = _content(params)
+        ephemeral = Ephemeral(
+            channel=channel,
+            user=user,
+            text=text,
+            blocks=blocks,
+            thread_ts=_thread_ts(params),
+            message_ts=self.ws.next_ts(),
+            at=time.monotonic(),
+        )
+        self.ws.ephemeral.append(ephemeral)
+        return {"ok": True, "message_ts": ephemeral.message_ts}
+
+    def publish_view(self, params: JsonDict) -> JsonDict:
+        user_id = str(params.get("user_id") or "")
+        view = params.get("view")
+        if not user_id or not isinstance(view, dict) or view.get("type") != "home":
+            raise SlackError("invalid_arguments")
+        _check_blocks(view.get("blocks") or [], MAX_BLOCKS_SURFACE)
+        ident = self.ws.identity
+        stored = {
+            "id": slack_id("V"),
+            "team_id": ident.team_id,
+            "type": "home",
+            "blocks": view.get("blocks") or [],
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "state": {"values": {}},
+            "hash": f"{int(time.time())}.{slack_id('', 8)}",
+            "title": {"type": "plain_text", "text": "View Title", "emoji": True},
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "close": None,
+            "submit": None,
+            "previous_view_id": None,
+            "root_view_id": None,
+            "app_id": ident.app_id,
+            "external_id": view.get("external_id", ""),
+            "app_installed_team_id": ident.team_id,
+            "bot_id": ident.bot_id,
+        }
+        self.ws.home_views[user_id] = HomeView(user_id, stored, time.monotonic())
+        return {"ok": True, "view": stored}

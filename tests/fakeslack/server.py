@@ -1,0 +1,277 @@
+"""`FakeSlack`: one aiohttp server on 127.0.0.1 serving the Web API, uploads, response_urls and
+Socket Mode, plus the test-side controls (send envelopes, inject faults, wait for effects).
+
+Use it as `async with FakeSlack() as slack:` and point the real clients at `slack.api_url`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import TracebackType
+
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+
+from tests.fakeslack import http_mode, payloads
+from tests.fakeslack.faults import FaultPlan
+from tests.fakeslack.http_mode import HttpDelivery, Signing
+from tests.fakeslack.records import Ack, Connection, Identity, JsonDict, ResponseUrl, User
+from tests.fakeslack.socket_mode import SocketHub
+from tests.fakeslack.web_api import WebApi
+from tests.fakeslack.workspace import DEFAULT_USERS, Workspace, slack_id
+
+DEFAULT_CHANNEL = "C0OPS00001"
+DEFAULT_CHANNEL_NAME = "ops"
+
+
+class FakeSlack(Workspace):
+    """An in-process Slack that the unmodified slack_sdk / slack_bolt clients talk to."""
+
+    def __init__(
+        self,
+        *,
+        identity: Identity | None = None,
+        users: tuple[User, ...] | list[User] = DEFAULT_USERS,
+        bot_token: str | None = None,
+        app_token: str | None = None,
+    ) -> None:
+        ident = identity or Identity()
+        if bot_token is not None:
+            ident = replace(ident, bot_token=bot_token)
+        if app_token is not None:
+            ident = replace(ident, app_token=app_token)
+        super().__init__(ident, users)
+        self.faults = FaultPlan()
+        self.socket = SocketHub(self, self._origin)
+        self.web = WebApi(self, self.faults, self._origin, self.socket.issue_url)
+        self.channel_names: dict[str, str] = {DEFAULT_CHANNEL: DEFAULT_CHANNEL_NAME}
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> FakeSlack:
+        app = web.Application(client_max_size=200 * 1024 * 1024)  # uploads of large dumps
+        app.add_routes(self.web.routes() + self.socket.routes())
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self._port = int(self._runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        await self.socket.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _origin(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeSlack is not started; use `async with FakeSlack() as slack:`")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return int(self._origin().rsplit(":", 1)[1])
+
+    @property
+    def api_url(self) -> str:
+        """The `base_url` for `AsyncWebClient`, e.g. `http://127.0.0.1:PORT/api/`."""
+        return f"{self._origin()}/api/"
+
+    @property
+    def bot_token(self) -> str:
+        return self.identity.bot_token
+
+    @property
+    def app_token(self) -> str:
+        return self.identity.app_token
+
+    def client(self, **kwargs: object) -> AsyncWebClient:
+        """A real `AsyncWebClient` with the bot token, pointed at this fake."""
+        return AsyncWebClient(token=self.bot_token, base_url=self.api_url, **kwargs)  # type: ignore[arg-type]
+
+    # --- fault injection ---------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 200,
+        error: str | None = None,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` calls to `method` with an error instead.
+
+        `status=429` → HTTP 429 + `Retry-After` + `ratelimited`; `status=500/503` → that status;
+        `error="not_in_channel"` → HTTP 200 with `ok: false`. `method` may also be
+        `faults.UPLOAD` or `faults.RESPONSE_URL`.
+        """
+        self.faults.fail_next(
+            method, status=status, error=error, retry_after=retry_after, times=times
+        )
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer every call to `method` `seconds` late (0 turns it off)."""
+        self.faults.delay(method, seconds)
+
+    # --- things Slack hands to the app -------------------------------------------------------
+
+    def response_url(self, channel_id: str = DEFAULT_CHANNEL, user_id: str = "U0ALICE001") -> str:
+        """A fresh response_url on this fake, like `https://hooks.slack.com/commands/T…/…/…`."""
+        secret = slack_id("", 24)
+        n = len(self.response_urls) + 1
+        url = f"{self._origin()}/commands/{self.identity.team_id}/{n}/{secret}"
+        self.response_urls[secret] = ResponseUrl(url, channel_id, user_id)
+        return url
+
+    def _user(self, user_id: str) -> User:
+        return self.users.get(user_id) or User(id=user_id, name=user_id.lower())
+
+    @property
+    def connections(self) -> list[Connection]:
+        return self.socket.connections
+
+    async def wait_for_connections(
+        self, count: int = 1, *, timeout: float = 5.0
+    ) -> list[Connection]:
+        await self.wait_for(lambda _: len(self.socket.connections) >= count, timeout=timeout)
+        return self.socket.connections
+
+    def slash_command_payload(
+        self,
+        command: str = "/jdebug",
+        text: str = "",
+        user_id: str = "U0ALICE001",
+        channel_id: str = DEFAULT_CHANNEL,
+    ) -> JsonDict:
+        """What Slack sends for `<command> <text>` typed by `user_id` in `channel_id`."""
+        return payloads.slash_command(
+            self.identity,
+            command=command,
+            text=text,
+            user=self._user(user_id),
+            channel_id=channel_id,
+            channel_name=self.channel_names.get(channel_id, "general"),
+            response_url=self.response_url(channel_id, user_id),
+        )
+
+    async def send_slash_command(
+        self,
+        *,
+        command: str = "/jdebug",
+        text: str = "",
+        user_id: str = "U0ALICE001",
+        channel_id: str = DEFAULT_CHANNEL,
+        timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+    ) -> Ack:
+        """Deliver a `slash_commands` envelope to one connected app and return its ack."""
+        return await self.socket.send(
+            "slash_commands",
+            self.slash_command_payload(command, text, user_id, channel_id),
+            accepts_response_payload=True,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
+
+    async def send_interactive(
+        self,
+        payload: JsonDict,
+        *,
+        accepts_response_payload: bool = False,
+        timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+    ) -> Ack:
+        """Deliver an `interactive` envelope (block_actions, view_submission, ...) as given."""
+        return await self.socket.send(
+            "interactive",
+            payload,
+            accepts_response_payload=accepts_response_payload,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
+
+    async def send_event(
+        self, event: JsonDict, *, timeout: float = 5.0, connect_timeout: float = 5.0
+    ) -> Ack:
+        """Deliver an `events_api` envelope wrapping `event` (e.g. `app_home_opened`)."""
+        return await self.socket.send(
+            "events_api",
+            payloads.event_callback(self.identity, event),
+            accepts_response_payload=False,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+        )
+
+    async def click_button(
+        self,
+        message_ts: str,
+        action_id: str,
+        *,
+        user_id: str = "U0ALICE001",
+        timeout: float = 5.0,
+    ) -> Ack:
+        """Click the button `action_id` on a message the app posted, as Slack reports it."""
+        message = self.messages[message_ts]
+        block_id, button = payloads.find_button(message, action_id)
+        payload = payloads.block_actions(
+            self.identity,
+            user=self._user(user_id),
+            message=message,
+            message_json=self.web.messages.message_json(message),
+            block_id=block_id,
+            button=button,
+            channel_name=self.channel_names.get(message.channel, "general"),
+            response_url=self.response_url(message.channel, user_id),
+        )
+        return await self.send_interactive(payload, timeout=timeout)
+
+    async def send_disconnect(
+        self,
+        reason: str = "refresh_requested",
+        *,
+        connection: int | None = None,
+        close_after: float | None = None,
+    ) -> None:
+        """Ask one (or every) connection to reconnect; optionally close it `close_after` s later."""
+        await self.socket.send_disconnect(reason, connection, close_after)
+
+    # --- HTTP mode: Slack POSTs to the app ---------------------------------------------------
+
+    async def post_slash_command_http(
+        self,
+        url: str,
+        signing: Signing,
+        *,
+        command: str = "/jdebug",
+        text: str = "",
+        user_id: str = "U0ALICE001",
+        channel_id: str = DEFAULT_CHANNEL,
+    ) -> HttpDelivery:
+        """POST a signed, form-encoded slash command to the app's request URL."""
+        payload = self.slash_command_payload(command, text, user_id, channel_id)
+        return await http_mode.deliver(url, *http_mode.slash_command_body(payload), signing)
+
+    async def post_interactive_http(
+        self, url: str, payload: JsonDict, signing: Signing
+    ) -> HttpDelivery:
+        """POST a signed `payload=<json>` interaction to the app's request URL."""
+        return await http_mode.deliver(url, *http_mode.interactive_body(payload), signing)
+
+    async def post_event_http(self, url: str, event: JsonDict, signing: Signing) -> HttpDelivery:
+        """POST a signed Events API `event_callback` wrapping `event` to the app's request URL."""
+        body = payloads.event_callback(self.identity, event)
+        return await http_mode.deliver(url, *http_mode.event_body(body), signing)

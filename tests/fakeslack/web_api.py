@@ -1,0 +1,238 @@
+"""The fake's HTTP endpoints: the Web API (`/api/<method>`), upload URLs (`/upload/v1/<key>`)
+and `response_url`s (`/commands/<team>/<n>/<secret>`), with auth, faults, delays and recording.
+
+Request parsing accepts what slack_sdk sends: query string plus form or JSON body, and the token
+in `Authorization: Bearer` (or a `token` argument). What each method does is in messages.py
+and uploads.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+
+from aiohttp import BodyPartReader, web
+
+from tests.fakeslack.errors import SlackError
+from tests.fakeslack.faults import RESPONSE_URL, UPLOAD, Fault, FaultPlan
+from tests.fakeslack.messages import Messages
+from tests.fakeslack.records import Call, JsonDict, ResponsePost
+from tests.fakeslack.uploads import Uploads
+from tests.fakeslack.workspace import Workspace
+
+RESPONSE_URL_USES = 5  # response_url: at most 5 posts
+
+_JSON_PARAMS = ("blocks", "attachments", "files", "view")
+
+
+async def read_params(request: web.Request) -> JsonDict:
+    """Query string, then form or JSON body, the way Slack accepts arguments."""
+    params: JsonDict = dict(request.query)
+    if request.body_exists:
+        if request.content_type == "application/json":
+            body = await request.json()
+            if isinstance(body, dict):
+                params.update(body)
+        elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.post()
+            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for name in _JSON_PARAMS:
+        if isinstance(params.get(name), str):
+            try:
+                params[name] = json.loads(params[name])
+            except ValueError as e:
+                error = "invalid_blocks_format" if name == "blocks" else "invalid_json"
+                raise SlackError(error) from e
+    return params
+
+
+def _json(body: JsonDict, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+class WebApi:
+    """aiohttp handlers that read and write a `Workspace`."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        faults: FaultPlan,
+        origin: Callable[[], str],
+        issue_socket_url: Callable[[], str],
+    ) -> None:
+        self.ws = workspace
+        self.faults = faults
+        self.issue_socket_url = issue_socket_url
+        self.messages = Messages(workspace)
+        self.uploads = Uploads(workspace, origin)
+        self._methods: dict[str, Callable[[JsonDict], JsonDict]] = {
+            "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
+            "users.info": self._users_info,
+            "chat.postMessage": self.messages.post_message,
+            "chat.update": self.messages.update,
+            "chat.postEphemeral": self.messages.post_ephemeral,
+            "views.publish": self.messages.publish_view,
+            "files.getUploadURLExternal": self.uploads.get_upload_url_external,
+            "files.completeUploadExternal": self.uploads.complete_upload_external,
+        }
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.route("*", "/api/{method}", self.api),
+            web.post("/upload/v1/{key}", self.upload),
+            web.post("/commands/{team}/{n}/{secret}", self.response_url),
+        ]
+
+    # --- shared plumbing ---------------------------------------------------------------------
+
+    def _record(
+        self,
+        method: str,
+        params: JsonDict,
+        request: web.Request,
+        started: float,
+        status: int,
+        response: JsonDict | None,
+    ) -> None:
+        self.ws.calls.append(Call(method, params, dict(request.headers), started, status, response))
+        self.ws.changed()
+
+    async def _planned(self, method: str) -> Fault | None:
+        delay = self.faults.delay_for(method)
+        if delay:
+            await asyncio.sleep(delay)
+        return self.faults.take(method)
+
+    def _faulted(
+        self, method: str, fault: Fault, params: JsonDict, request: web.Request, started: float
+    ) -> web.Response:
+        self._record(method, params, request, started, fault.status, fault.body())
+        return _json(fault.body(), fault.status, fault.headers())
+
+    def _check_token(self, method: str, request: web.Request, params: JsonDict) -> None:
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
+        token = token or params.pop("token", None)
+        ident = self.ws.identity
+        if not token:
+            raise SlackError("not_authed")
+        if token not in (ident.bot_token, ident.app_token):
+            raise SlackError("invalid_auth")
+        # App-level tokens open connections and nothing else; bot tokens cannot open them.
+        if (method == "apps.connections.open") != (token == ident.app_token):
+            raise SlackError("not_allowed_token_type")
+
+    # --- /api/<method> -----------------------------------------------------------------------
+
+    async def api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        started = time.monotonic()
+        params: JsonDict = {}
+        try:
+            params = await read_params(request)
+            fault = await self._planned(method)
+            if fault is not None:
+                params.pop("token", None)
+                return self._faulted(method, fault, params, request, started)
+            handler = self._methods.get(method)
+            if handler is None:
+                raise SlackError("unknown_method")
+            self._check_token(method, request, params)
+            body = handler(params)
+        except SlackError as e:
+            body = e.body()
+        self._record(method, params, request, started, 200, body)
+        return _json(body)
+
+    def _auth_test(self, params: JsonDict) -> JsonDict:
+        ident = self.ws.identity
+        return {
+            "ok": True,
+            "url": f"https://{ident.team_domain}.slack.com/",
+            "team": ident.team_name,
+            "user": ident.bot_name,
+            "team_id": ident.team_id,
+            "user_id": ident.bot_user_id,
+            "bot_id": ident.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _apps_connections_open(self, params: JsonDict) -> JsonDict:
+        return {"ok": True, "url": self.issue_socket_url()}
+
+    def _users_info(self, params: JsonDict) -> JsonDict:
+        user = self.ws.users.get(str(params.get("user", "")))
+        if user is None:
+            raise SlackError("user_not_found")
+        profile: JsonDict = {"real_name": user.real_name, "display_name": user.name}
+        if user.email is not None:
+            profile["email"] = user.email
+        return {
+            "ok": True,
+            "user": {
+                "id": user.id,
+                "team_id": self.ws.identity.team_id,
+                "name": user.name,
+                "deleted": user.deleted,
+                "real_name": user.real_name,
+                "tz": user.tz,
+                "is_bot": user.is_bot,
+                "is_app_user": False,
+                "profile": profile,
+            },
+        }
+
+    # --- /upload/v1/<key> ----------------------------------------------------------------------
+
+    async def upload(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        key = request.match_info["key"]
+        params: JsonDict = {"file_id": self.uploads.file_id_for(key)}
+        fault = await self._planned(UPLOAD)
+        if fault is not None:
+            return self._faulted(UPLOAD, fault, params, request, started)
+        # Slack takes raw bytes or a multipart form; slack_sdk sends raw bytes.
+        data = b""
+        if request.content_type == "multipart/form-data":
+            async for part in await request.multipart():
+                if isinstance(part, BodyPartReader):
+                    data = await part.read()
+                    break
+        else:
+            data = await request.read()
+        stored = self.uploads.store(key, data)
+        params["length"] = len(data)
+        if stored is None:
+            self._record(UPLOAD, params, request, started, 404, None)
+            return web.Response(status=404, text="Not Found")
+        self._record(UPLOAD, params, request, started, 200, None)
+        # slack_sdk reads this answer as text/plain; anything else is parsed as JSON.
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    # --- response_url ------------------------------------------------------------------------
+
+    async def response_url(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        target = self.ws.response_urls.get(request.match_info["secret"])
+        body: JsonDict = {}
+        if request.content_type == "application/json":
+            parsed = await request.json()
+            body = parsed if isinstance(parsed, dict) else {}
+        fault = await self._planned(RESPONSE_URL)
+        if fault is not None:
+            return self._faulted(RESPONSE_URL, fault, body, request, started)
+        if target is None:
+            refusal = "invalid_token"
+        elif sum(1 for r in self.ws.responses if r.url == target.url) >= RESPONSE_URL_USES:
+            refusal = "used_url"
+        else:
+            self.ws.responses.append(
+                ResponsePost(target.url, target.channel_id, target.user_id, body, time.monotonic())
+            )
+            self._record(RESPONSE_URL, body, request, started, 200, None)
+            return web.Response(text="ok", content_type="text/plain")
+        self._record(RESPONSE_URL, body, request, started, 404, None)
+        return web.Response(status=404, text=refusal)
