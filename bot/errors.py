@@ -40,6 +40,11 @@ class StrategyUnavailable(JdebugError):
     """No way to get next to the JVM works here; the message lists each reason."""
 
 
+class StrategyFailed(StrategyUnavailable):
+    """A strategy found at run time that it cannot work here (404 subresource, RBAC or
+    PodSecurity 403); the session goes on with the next strategy."""
+
+
 class AttachFailed(JdebugError):
     """The JDK tool ran but could not attach or the JVM refused; carries the JVM's message."""
 

@@ -162,7 +162,7 @@ class _RequestBuilder:
 
     def add(self, word: str) -> None:
         if word.lower() == _ALL_WORD:
-            self._require_option("all", word)
+            # Its meaning depends on the target, which may come later: decided in build().
             self._claim("all", word)
             self.all = True
         elif word[0] in "-–—":
@@ -277,6 +277,10 @@ class _RequestBuilder:
         )
 
     def build(self, requester: Requester) -> Request:
+        # `all` with deploy=/selector= means every matching pod; otherwise the tool's -all.
+        every_pod = self.all and bool(self.deploy or self.selector)
+        if self.all and not every_pod:
+            self._require_option("all", self.given["all"])
         return Request(
             tool=self.tool.name,
             target=TargetSelector(
@@ -288,7 +292,11 @@ class _RequestBuilder:
                 selector=self.selector,
             ),
             options=Options(
-                count=self.count, interval_s=self.interval_s, top=self.top, all=self.all
+                count=self.count,
+                interval_s=self.interval_s,
+                top=self.top,
+                all=self.all and not every_pod,
+                every_pod=every_pod,
             ),
             requester=requester,
         )

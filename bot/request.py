@@ -41,12 +41,17 @@ class TargetSelector:
 
 @dataclass(frozen=True)
 class Options:
-    """Tool options; each tool says in the catalog which of them it takes."""
+    """Tool options; each tool says in the catalog which of them it takes.
+
+    `all` is the tool's own `-all` (flags, histo); `every_pod` runs on every pod a
+    `deploy=`/`selector=` matches (the user types `all` for both; the target decides).
+    """
 
     count: int = 1
     interval_s: int = 5
     top: int = 20
     all: bool = False
+    every_pod: bool = False
 
 
 @dataclass(frozen=True)

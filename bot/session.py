@@ -8,6 +8,7 @@ the `Result` or the `JdebugError` it raises.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,10 +17,16 @@ from typing import Literal
 
 import structlog
 
-from bot.errors import JdebugError, StrategyUnavailable
-from bot.jvm.agent import AttachTool, parse_agent_output, plan_agent_call, raise_for_agent
+from bot.errors import JdebugError, StrategyFailed, StrategyUnavailable
+from bot.jvm.agent import (
+    AgentCall,
+    AttachTool,
+    parse_agent_output,
+    plan_agent_call,
+    raise_for_agent,
+)
 from bot.request import Request
-from bot.results import Analysis, Result, StepOutput
+from bot.results import Analysis, RawOutput, Result, StepOutput
 from bot.strategy import Backend, ResolvedTarget, Strategy
 from bot.tools import Tool, find_tool
 
@@ -49,17 +56,37 @@ async def _quiet(progress: Progress) -> None:
     del progress
 
 
-async def choose_strategy(
-    request: Request, target: ResolvedTarget, strategies: Sequence[Strategy]
-) -> Strategy:
-    """The first strategy whose check passes; otherwise every reason, one line each."""
+async def run_first_strategy(
+    request: Request,
+    target: ResolvedTarget,
+    backend: Backend,
+    call: AgentCall,
+    progress: ProgressListener,
+) -> tuple[RawOutput, Strategy, str]:
+    """Run the first strategy whose check passes; one that finds at run time that it cannot
+    work here (StrategyFailed) hands over to the next. Otherwise list every reason."""
     reasons: list[str] = []
-    for strategy in strategies:
+    for strategy in backend.strategies():
         verdict = await strategy.check(request, target)
-        if verdict.ok:
-            return strategy
-        fix = f" (fix: {verdict.fix})" if verdict.fix else ""
-        reasons.append(f"{strategy.name}: {verdict.reason}{fix}")
+        if not verdict.ok:
+            reasons.append(
+                f"{strategy.name}: {verdict.reason}"
+                + (f" (fix: {verdict.fix})" if verdict.fix else "")
+            )
+            continue
+        try:
+            await progress(
+                Progress(
+                    "running", f"running {request.tool} via {strategy.name}", target, strategy.name
+                )
+            )
+            raw = await strategy.run(request, target, call)
+        except StrategyFailed as error:
+            reasons.append(f"{strategy.name}: {error.message}")
+            continue
+        finally:
+            cleanup = await strategy.cleanup()
+        return raw, strategy, cleanup
     raise StrategyUnavailable(
         f"no way to reach {target.description} works here: " + "; ".join(reasons)
     )
@@ -79,15 +106,35 @@ async def run_request(
     step_deadline_s: int = DEFAULT_STEP_DEADLINE_S,
     attach_tool: AttachTool = "auto",
 ) -> Result:
-    """Run `request` through the first strategy that can work; always clean up after it."""
+    """Resolve the one target of `request`, then run it (see `run_resolved`)."""
+    structlog.contextvars.bind_contextvars(tool=request.tool, target=request.target.describe())
+    target = await backend.resolve(request)
+    return await run_resolved(
+        request,
+        target,
+        backend,
+        progress=progress,
+        step_deadline_s=step_deadline_s,
+        attach_tool=attach_tool,
+    )
+
+
+async def run_resolved(
+    request: Request,
+    target: ResolvedTarget,
+    backend: Backend,
+    *,
+    progress: ProgressListener = _quiet,
+    step_deadline_s: int = DEFAULT_STEP_DEADLINE_S,
+    attach_tool: AttachTool = "auto",
+) -> Result:
+    """Run `request` against a resolved target through the first strategy that can work;
+    always clean up after it."""
     tool = find_tool(request.tool)
     if tool is None:  # the grammar only builds requests for catalog tools
         raise JdebugError(f"unknown tool {request.tool!r}; try help")
-    structlog.contextvars.bind_contextvars(tool=tool.name, target=request.target.describe())
     started = time.monotonic()
-    target = await backend.resolve(request)
     await progress(Progress("resolved", f"found {target.description}", target))
-    strategy = await choose_strategy(request, target, backend.strategies())
     call = plan_agent_call(
         tool.jcmd_line(request.options),
         tool.name,
@@ -97,20 +144,19 @@ async def run_request(
         match=target.match,
         attach_tool=attach_tool,
     )
-    try:
-        await progress(
-            Progress("running", f"running {tool.name} via {strategy.name}", target, strategy.name)
-        )
-        raw = await strategy.run(request, target, call)
-    finally:
-        cleanup = await strategy.cleanup()
+    raw, strategy, cleanup = await run_first_strategy(request, target, backend, call, progress)
     out = parse_agent_output(raw.stdout, call.nonce)
     raise_for_agent(out, raw.exit_code, raw.stderr)
     steps = out.steps if tool.jcmd else (StepOutput("jps", None, 0, out.jvm_text),)
     raw = dataclasses.replace(raw, steps=steps, duration_s=time.monotonic() - started)
     await progress(Progress("analysing", "analysing", target, strategy.name))
     analysis = analyse(tool, request, steps)
-    description = out.target.describe() if out.target and not target.pod else target.description
+    if out.target is None:
+        description = target.description
+    elif target.pod:  # Kubernetes: the pod and container, then the JVM found inside
+        description = f"{target.description} · {out.target.describe()}"
+    else:
+        description = out.target.describe()
     log.info(
         "request.done",
         strategy=strategy.name,
@@ -118,6 +164,43 @@ async def run_request(
         output_bytes=sum(len(s.text) for s in steps),
     )
     return Result(request, description, analysis, raw, cleanup)
+
+
+@dataclass(frozen=True)
+class PodOutcome:
+    """One pod of a fan-out: its result, or the error that pod alone ran into."""
+
+    target: str
+    result: Result | None = None
+    error: JdebugError | None = None
+
+
+async def run_each(
+    request: Request,
+    backend: Backend,
+    *,
+    concurrency: int = 8,
+    step_deadline_s: int = DEFAULT_STEP_DEADLINE_S,
+) -> list[PodOutcome]:
+    """`all` with deploy=/selector=: run on every matching pod, at most `concurrency` at a
+    time; one pod failing does not hide the others."""
+    structlog.contextvars.bind_contextvars(tool=request.tool, target=request.target.describe())
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(name: str, found: ResolvedTarget | JdebugError) -> PodOutcome:
+        if isinstance(found, JdebugError):
+            return PodOutcome(name, error=found)
+        async with gate:
+            try:
+                result = await run_resolved(
+                    request, found, backend, step_deadline_s=step_deadline_s
+                )
+            except JdebugError as error:
+                return PodOutcome(name, error=error)
+            return PodOutcome(name, result=result)
+
+    candidates = await backend.resolve_all(request)
+    return list(await asyncio.gather(*(one(name, found) for name, found in candidates)))
 
 
 def analyse(tool: Tool, request: Request, steps: Sequence[StepOutput]) -> Analysis:

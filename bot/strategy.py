@@ -9,9 +9,10 @@ and runs the first that can work; the others' one-line reasons explain a total f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from bot.errors import JdebugError
 from bot.jvm.agent import AgentCall
 from bot.request import Request
 from bot.results import RawOutput
@@ -31,6 +32,10 @@ class ResolvedTarget:
     namespace: str | None = None
     pod: str | None = None
     container: str | None = None
+    pod_json: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+
+Candidate = tuple[str, "ResolvedTarget | JdebugError"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,11 @@ class Backend(Protocol):
 
     async def resolve(self, request: Request) -> ResolvedTarget:
         """Find the one target; raise TargetNotFound or AmbiguousTarget with candidates."""
+        ...
+
+    async def resolve_all(self, request: Request) -> Sequence[Candidate]:
+        """Every target a `deploy=`/`selector=` matches, for fan-out, named; a pod that cannot
+        be a target (not Running) comes with its error, so the others still run."""
         ...
 
     def strategies(self) -> Sequence[Strategy]:

@@ -16,7 +16,8 @@ import structlog
 from bot.errors import JdebugError
 from bot.grammar import HelpRequest, parse_command
 from bot.report.text import render_error, render_result
-from bot.session import DEFAULT_STEP_DEADLINE_S, Progress, run_request
+from bot.request import Request
+from bot.session import DEFAULT_STEP_DEADLINE_S, Progress, run_each, run_request
 from bot.strategy import Backend
 from bot.tools import usage_lines
 
@@ -51,6 +52,8 @@ async def run_text(
         err.write(f"… {event.message}\n")
         err.flush()
 
+    if parsed.options.every_pod:
+        return await _run_each(parsed, backend, out, step_deadline_s, request_id)
     try:
         result = await run_request(
             parsed, backend, progress=progress, step_deadline_s=step_deadline_s
@@ -65,6 +68,32 @@ async def run_text(
         return EXIT_INTERNAL
     out.write(render_result(result))
     return EXIT_OK
+
+
+async def _run_each(
+    request: Request, backend: Backend, out: TextIO, step_deadline_s: int, request_id: str
+) -> int:
+    """Fan-out: one answer per pod, failures listed with their pod; never hides the others."""
+    try:
+        outcomes = await run_each(request, backend, step_deadline_s=step_deadline_s)
+    except JdebugError as error:
+        out.write(render_error(error))
+        return EXIT_FAILED
+    except Exception:
+        log.exception("request.crashed")
+        out.write(f"✖ internal error (id {request_id}); the details are in the log\n")
+        return EXIT_INTERNAL
+    failed = [o for o in outcomes if o.error is not None]
+    out.write(
+        f"━━ jdebug {request.tool} on {len(outcomes)} pods: "
+        f"{len(outcomes) - len(failed)} answered, {len(failed)} failed\n"
+    )
+    for outcome in outcomes:
+        if outcome.result is not None:
+            out.write(render_result(outcome.result))
+        elif outcome.error is not None:
+            out.write(f"✖ {outcome.target}: {outcome.error.message}\n")
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 async def console(backend: Backend, stdin: TextIO, out: TextIO) -> int:

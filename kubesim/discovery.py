@@ -54,6 +54,8 @@ RESOURCES = (
         ("create",),
     ),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True, RW),
+    # Read-only: Deployments come from manifests (their pods are created at load time).
+    Resource("apps", "v1", "deployments", "Deployment", True, ("get", "list"), ("deploy",)),
     Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True, ("get", "list")),
     Resource(
         "rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, ("get", "list")
@@ -70,7 +72,7 @@ RESOURCES = (
         ("get", "list"),
     ),
 )
-GROUPS = ("authorization.k8s.io", "coordination.k8s.io", "rbac.authorization.k8s.io")
+GROUPS = ("apps", "authorization.k8s.io", "coordination.k8s.io", "rbac.authorization.k8s.io")
 AGGREGATED = "apidiscovery.k8s.io"
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from kubesim import cgroups
 from kubesim.containers import ContainerProcess, StartError
 from kubesim.images import Catalog
 from kubesim.launch import launch_spec, pause_spec
@@ -48,7 +50,6 @@ class Kubelet:
         self.state_dir = state_dir
         self.grace_cap = grace_cap
         self.pods: dict[str, PodRun] = {}
-        self._ids = itertools.count(1)
 
     def run_of(self, pod: Obj) -> PodRun | None:
         return self.pods.get(pod["metadata"]["uid"])
@@ -154,11 +155,16 @@ class Kubelet:
                 self.publish(run)
                 code = exc.exit_code
             else:
-                record.running(proc, spec, started, f"kubesim://{next(self._ids):012x}", log_path)
-                self.publish(run)
-                if run.stopping or run.deadline_exceeded:  # stopped while this one was starting
-                    await proc.stop(0)
-                code = await proc.wait()
+                container_id = secrets.token_hex(32)
+                cgroup = cgroups.place(str(pod["metadata"].get("uid", "")), container_id, proc.pid)
+                try:
+                    record.running(proc, spec, started, f"kubesim://{container_id}", log_path)
+                    self.publish(run)
+                    if run.stopping or run.deadline_exceeded:  # stopped while starting
+                        await proc.stop(0)
+                    code = await proc.wait()
+                finally:
+                    cgroups.release(cgroup)
                 reason = "Completed" if code == 0 else "Error"
                 if run.deadline_exceeded or run.stopping:
                     reason = "Error" if code else "Completed"

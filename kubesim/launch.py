@@ -14,6 +14,9 @@ from kubesim.runtime import Identity, LaunchSpec, capabilities
 
 PAUSE = Image("kubesim/pause", 0, 0, ("sleep", "infinity"), ())
 
+# A tmpfs private to each container (see launch_spec).
+DEFAULT_WORKDIR = "/opt"
+
 
 def _pick(key: str, *contexts: dict[str, Any]) -> Any:
     return next((c[key] for c in contexts if c.get(key) is not None), None)
@@ -81,7 +84,10 @@ def launch_spec(
         pid_mode=pid_mode,
         join_pid=join_pid,
         hostname=pod["metadata"]["name"][:63],
-        workdir=str(container.get("workingDir") or "/"),
+        # Real containers each have their own "/"; kubesim's share the host's, so the default
+        # working directory is /opt, a tmpfs private to the container. Otherwise two JVMs
+        # with the same pid in two pods would share one `.attach_pid<pid>` trigger file.
+        workdir=str(container.get("workingDir") or DEFAULT_WORKDIR),
         hide=hide,
     )
 

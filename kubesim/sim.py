@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from kubesim import cgroups
 from kubesim.auth import ADMIN, User, service_account_user
 from kubesim.cluster import Cluster, Config
 from kubesim.images import DEFAULT_CATALOG, load_catalog
@@ -84,7 +85,15 @@ class KubeSim:
         self.cluster = Cluster(self._config, self._catalog, self.state_dir)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.certs.cert, self.certs.key)
-        self._runner = web.AppRunner(make_app(self.cluster), access_log=None, shutdown_timeout=1.0)
+        # The apiserver (Go net/http) accepts 1 MiB of request line and headers; exec puts the
+        # whole command in the query string, so aiohttp's 8 KiB default would be too strict.
+        self._runner = web.AppRunner(
+            make_app(self.cluster),
+            access_log=None,
+            shutdown_timeout=1.0,
+            max_line_size=1 << 20,
+            max_field_size=1 << 20,
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
         await site.start()
@@ -100,6 +109,7 @@ class KubeSim:
                 self._thread.join(10)
         if self._own_state:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        cgroups.sweep_empty()
 
     async def _stop(self) -> None:
         if self.cluster is not None:

@@ -1,29 +1,40 @@
 #!/usr/bin/env bash
-# make demo: start the cowweb sample app (with a deadlock to find), run jps, flags and
-# threaddump against it through `jdebug run` like a user in Slack would, then stop the app,
-# even when a step fails.
+# make demo: start kubesim (a one-node Kubernetes API whose pods are real namespaced
+# processes) with the seed's cowweb pod, then run jps, flags and threaddump against it with
+# `jdebug run`, as the jdebug ServiceAccount, exactly as a user would type them in Slack.
+# kubesim and every pod it started are stopped on exit, even when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cache="${JDEBUG_CACHE:-$HOME/.cache/jdebug}"
-java="$cache/jdk/11/bin/java"
-log="$(mktemp -t cowweb-demo.XXXXXX.log)"
+work="$(mktemp -d -t jdebug-demo.XXXXXX)"
+uv run --quiet python -m kubesim serve \
+    --manifests examples/demo/cluster.yaml deploy/base/rbac.yaml \
+    --kubeconfig-out "$work/admin.yaml" --service-account-kubeconfigs "$work/sa" \
+    >"$work/kubesim.log" 2>&1 &
+sim=$!
+trap 'kill -TERM "$sim" 2>/dev/null; wait "$sim" 2>/dev/null; rm -rf "$work"' EXIT
 
-"$java" -Xmx64m -jar build/cowweb/cowweb.jar --port 0 --deadlock >"$log" 2>&1 &
-app=$!
-trap 'kill "$app" 2>/dev/null; wait "$app" 2>/dev/null; rm -f "$log"' EXIT
-
-for _ in $(seq 100); do
-    grep -q "cowweb listening" "$log" && break
-    kill -0 "$app" 2>/dev/null || { cat "$log"; exit 1; }
+bot="$work/sa/jdebug_jdebug.yaml"
+admin=(kubectl --kubeconfig "$work/admin.yaml")
+for _ in $(seq 300); do
+    if [ -f "$bot" ] \
+        && [ "$("${admin[@]}" get pod cowweb -o 'jsonpath={.status.phase}' 2>/dev/null)" = Running ] \
+        && [ "$("${admin[@]}" -n secure get pod cowweb -o 'jsonpath={.status.phase}' 2>/dev/null)" = Running ]; then
+        break
+    fi
+    kill -0 "$sim" 2>/dev/null || { cat "$work/kubesim.log"; exit 1; }
     sleep 0.1
 done
-echo "== $(head -n 1 "$log") (pid $app, JVM 11)"
+echo "== kubesim is up; the pods, as kubectl sees them:"
+"${admin[@]}" get pods -A
 
 status=0
-for cmd in "jps" "flags pod=cowweb" "threaddump pod=cowweb"; do
+for cmd in "jps pod=cowweb" "flags pod=cowweb" "threaddump pod=cowweb" "threaddump pod=cowweb ns=secure"; do
     echo
     echo "\$ jdebug run \"$cmd\""
-    uv run --quiet jdebug run "$cmd" || status=$?
+    uv run --quiet jdebug run --kubeconfig "$bot" "$cmd" || status=$?
 done
+echo
+echo "== the debug containers afterwards (ephemeral containers cannot be removed; they ended):"
+"${admin[@]}" get pod cowweb -o 'jsonpath={range .status.ephemeralContainerStatuses[*]}{.name}{"\t"}{.state.terminated.reason}{" exit "}{.state.terminated.exitCode}{"\n"}{end}'
 exit "$status"

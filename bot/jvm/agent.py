@@ -8,6 +8,7 @@ failures into the user-facing errors of `bot.errors`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from dataclasses import dataclass
@@ -37,15 +38,24 @@ EXIT_TMP_READ_ONLY, EXIT_NOT_READY, EXIT_DEADLINE = 9, 10, 124
 
 @dataclass(frozen=True)
 class AgentCall:
-    """One agent run: its argv (after `sh -c SCRIPT jdebug-agent`) and its frame nonce."""
+    """One agent run: its options and steps (after `sh -c SCRIPT jdebug-agent`), its nonce."""
 
-    args: tuple[str, ...]
+    options: tuple[str, ...]
+    steps: tuple[str, ...]
     nonce: str
     deadline_s: int
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return (*self.options, *self.steps)
 
     def argv(self, shell: str = "/bin/sh") -> list[str]:
         """The full command, ready for exec (locally, or as a container's command)."""
         return [shell, "-c", AGENT_SCRIPT, "jdebug-agent", *self.args]
+
+    def in_cgroup(self, cgroup: str) -> AgentCall:
+        """The same call, limited to JVMs whose cgroup names `cgroup` (a container ID)."""
+        return dataclasses.replace(self, options=(*self.options, "-c", cgroup))
 
 
 def plan_agent_call(
@@ -69,13 +79,14 @@ def plan_agent_call(
         args += ["-p", str(pid)]
     if match:
         args += ["-m", match]
+    steps: list[str] = []
     if jcmd_line is not None:
         for i in range(1, options.count + 1):
             if i > 1:
-                args.append(f"sleep:{options.interval_s}")
+                steps.append(f"sleep:{options.interval_s}")
             name = step_name if options.count == 1 else f"{step_name}.{i}"
-            args.append(f"jcmd:{name}:{jcmd_line}")
-    return AgentCall(tuple(args), nonce, deadline_s)
+            steps.append(f"jcmd:{name}:{jcmd_line}")
+    return AgentCall(tuple(args), tuple(steps), nonce, deadline_s)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 #!/bin/sh
 # jdebug in-container agent: find the JVM, become its uid/gid, run the JDK tool, frame output.
 #
-# Run as: sh -c "$AGENT" jdebug-agent -n NONCE [-p PID] [-m MATCH] [-d SECONDS] [-t TOOL] [STEP...]
-#   TOOL is auto (jattach, else jcmd), jattach or jcmd.
+# Run as: sh -c "$AGENT" jdebug-agent -n NONCE [-p PID] [-m MATCH] [-c CGROUP] [-d SECONDS]
+#                                     [-t TOOL] [STEP...]
+#   MATCH: text the JVM's command line must contain. CGROUP: text its /proc/PID/cgroup must
+#   contain (a container ID, from a node-level debug pod). TOOL: auto (jattach, else jcmd),
+#   jattach or jcmd.
 #   STEP is `jcmd:NAME:COMMAND LINE` (e.g. `jcmd:threaddump.1:Thread.print -l`) or `sleep:N`.
 # User values arrive only as argv; nothing here is ever evaluated as shell text.
 # Every run prints a `jvms` frame (one line per JVM: pid, uid, gid, nspid, command line),
@@ -17,6 +20,7 @@
 nonce=x
 want_pid=
 match=
+cgroup=
 deadline_s=60
 prefer=auto
 
@@ -28,14 +32,15 @@ fail() {
     exit "$rc"
 }
 
-while getopts n:p:m:d:t: opt; do
+while getopts n:p:m:c:d:t: opt; do
     case $opt in
         n) nonce=$OPTARG ;;
         p) want_pid=$OPTARG ;;
         m) match=$OPTARG ;;
+        c) cgroup=$OPTARG ;;
         d) deadline_s=$OPTARG ;;
         t) prefer=$OPTARG ;;
-        *) fail 2 "usage: jdebug-agent -n NONCE [-p PID] [-m MATCH] [-d SECONDS] [-t TOOL] [STEP...]" ;;
+        *) fail 2 "usage: jdebug-agent -n NONCE [-p PID] [-m MATCH] [-c CGROUP] [-d SECONDS] [-t TOOL] [STEP...]" ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -100,6 +105,9 @@ list_jvms() {
         if [ -n "$match" ]; then
             case $cmd in *"$match"*) ;; *) continue ;; esac
         fi
+        if [ -n "$cgroup" ]; then
+            grep -qF -e "$cgroup" "/proc/$pid/cgroup" 2>/dev/null || continue
+        fi
         uid=$(status_field "$pid" Uid 2) || continue
         gid=$(status_field "$pid" Gid 2) || continue
         printf '%s\t%s\t%s\t%s\t%s\n' "$pid" "$uid" "$gid" "$(ns_pid "$pid")" "$cmd"
@@ -123,6 +131,7 @@ else
     count=$(printf '%s\n' "$jvms" | grep -c .)
     matching=
     [ -z "$match" ] || matching=" matching '$match'"
+    [ -z "$cgroup" ] || matching="$matching in container $cgroup"
     [ "$count" -gt 0 ] || fail 3 "no JVM is running here$matching"
     [ "$count" -eq 1 ] || fail 4 "$count JVMs match; pick one with pid=N (see the jvms list)"
     pid=$(printf '%s\n' "$jvms" | cut -f 1)

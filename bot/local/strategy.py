@@ -18,7 +18,7 @@ from bot.jvm.agent import AgentCall, parse_agent_output, plan_agent_call, raise_
 from bot.local.process import run_bounded
 from bot.request import Request
 from bot.results import RawOutput
-from bot.strategy import ResolvedTarget, Strategy, Verdict
+from bot.strategy import Candidate, ResolvedTarget, Strategy, Verdict
 
 # The agent bounds itself; this grace covers process start and output draining.
 _GRACE_S = 10
@@ -78,6 +78,12 @@ class LocalBackend:
                 f"{len(jvms)} JVMs match; pick one with pid=N: " + "; ".join(candidates), candidates
             )
         return ResolvedTarget(jvms[0].describe(), pid=jvms[0].pid)
+
+    async def resolve_all(self, request: Request) -> Sequence[Candidate]:
+        raise TargetNotFound(
+            "running on every pod needs a cluster; this jdebug only sees "
+            "local JVMs (give it a kubeconfig)"
+        )
 
     def strategies(self) -> Sequence[Strategy]:
         return [LocalStrategy(self)]

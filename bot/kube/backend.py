@@ -1,0 +1,82 @@
+"""The Kubernetes backend: resolve `pod=`/`deploy=`/`selector=` to one container, then offer
+the strategies in the configured order (least invasive first: exec, sidecar, ephemeral,
+node)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from bot.errors import JdebugError
+from bot.kube.api import KubeApi
+from bot.kube.probe import Probe
+from bot.kube.strategies.context import KubeContext, KubeSettings
+from bot.kube.strategies.ephemeral import EphemeralStrategy
+from bot.kube.strategies.exec import ExecStrategy, SidecarStrategy
+from bot.kube.strategies.node import NodeStrategy
+from bot.kube.targets import (
+    PodTarget,
+    choose_container,
+    require_running,
+    resolve_pods,
+    resolve_target,
+)
+from bot.request import Request
+from bot.strategy import Candidate, ResolvedTarget, Strategy
+
+STRATEGIES: dict[str, Callable[[KubeContext], Strategy]] = {
+    "exec": ExecStrategy,
+    "sidecar": SidecarStrategy,
+    "ephemeral": EphemeralStrategy,
+    "node": NodeStrategy,
+}
+DEFAULT_ORDER = ("exec", "sidecar", "ephemeral", "node")
+
+
+class KubeBackend:
+    name = "kubernetes"
+
+    def __init__(
+        self,
+        api: KubeApi,
+        settings: KubeSettings | None = None,
+        order: Sequence[str] = DEFAULT_ORDER,
+    ) -> None:
+        unknown = [name for name in order if name not in STRATEGIES]
+        if unknown:
+            raise ValueError(f"unknown strategies {unknown}; known: {', '.join(STRATEGIES)}")
+        self.ctx = KubeContext(api, Probe(api), settings or KubeSettings())
+        self.order = tuple(order)
+
+    async def resolve(self, request: Request) -> ResolvedTarget:
+        found = await resolve_target(
+            self.ctx.api, request.target, self.ctx.settings.default_namespace
+        )
+        return self._resolved(found, request)
+
+    async def resolve_all(self, request: Request) -> Sequence[Candidate]:
+        namespace = request.target.namespace or self.ctx.settings.default_namespace
+        found: list[Candidate] = []
+        for pod in await resolve_pods(self.ctx.api, request.target, namespace):
+            name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+            try:
+                require_running(pod)
+                container, note = choose_container(pod, request.target.container)
+            except JdebugError as error:
+                found.append((name, error))
+                continue
+            target = PodTarget(str(pod["metadata"]["namespace"]), pod, container, note)
+            found.append((name, self._resolved(target, request)))
+        return found
+
+    def _resolved(self, found: PodTarget, request: Request) -> ResolvedTarget:
+        return ResolvedTarget(
+            found.describe(),
+            pid=request.target.pid,
+            namespace=found.namespace,
+            pod=found.name,
+            container=found.container,
+            pod_json=found.pod,
+        )
+
+    def strategies(self) -> Sequence[Strategy]:
+        return [STRATEGIES[name](self.ctx) for name in self.order]

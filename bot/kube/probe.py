@@ -1,0 +1,116 @@
+"""What the cluster allows, asked cheaply and cached for a short while.
+
+Server version, SelfSubjectAccessReviews for the verbs each strategy needs, the namespace's
+PodSecurity enforce level, and which JDK attach tools an image carries (a fixed-script exec,
+cached per image). Cached for `ttl_s` so a burst of commands costs one round of questions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+
+from bot.errors import DeadlineExceeded
+from bot.kube.api import KubeApi
+from bot.kube.errors import KubeError
+
+ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
+ENFORCE_VERSION_LABEL = "pod-security.kubernetes.io/enforce-version"
+
+# Fixed text, never built from user input: prints the attach tools found in the image.
+TOOLS_SCRIPT = (
+    'for t in jattach jcmd; do command -v "$t" >/dev/null 2>&1 && echo "$t"; done; '
+    '[ -n "$JAVA_HOME" ] && [ -x "$JAVA_HOME/bin/jcmd" ] && echo jcmd; exit 0'
+)
+IDENTITY_SCRIPT = "id -u; id -g"
+UNKNOWN_LEVEL = "unknown"
+
+
+@dataclass(frozen=True)
+class Access:
+    allowed: bool
+    reason: str
+
+
+class Probe:
+    def __init__(self, api: KubeApi, ttl_s: float = 60) -> None:
+        self.api = api
+        self._cache: TTLCache[tuple[str, ...], object] = TTLCache(maxsize=4096, ttl=ttl_s)
+
+    async def version(self) -> tuple[int, int]:
+        key = ("version",)
+        if key not in self._cache:
+            self._cache[key] = await self.api.server_version()
+        value = self._cache[key]
+        assert isinstance(value, tuple)
+        return value
+
+    async def can(
+        self,
+        verb: str,
+        resource: str,
+        namespace: str | None,
+        subresource: str = "",
+        group: str = "",
+    ) -> Access:
+        key = ("can", verb, resource, subresource, namespace or "", group)
+        if key not in self._cache:
+            allowed, reason = await self.api.can_i(
+                verb, resource, namespace, subresource=subresource, group=group
+            )
+            self._cache[key] = Access(allowed, reason)
+        value = self._cache[key]
+        assert isinstance(value, Access)
+        return value
+
+    async def can_all(self, namespace: str | None, *rules: tuple[str, str, str]) -> str | None:
+        """None when every (verb, resource, subresource) is allowed, else what is missing."""
+        missing = []
+        for verb, resource, subresource in rules:
+            if not (await self.can(verb, resource, namespace, subresource)).allowed:
+                full = f"{resource}/{subresource}" if subresource else resource
+                missing.append(f"{verb} {full}")
+        return f"{' and '.join(missing)} in namespace {namespace}" if missing else None
+
+    async def pod_security(self, namespace: str) -> str:
+        """The enforce level (`privileged`, `baseline` or `restricted`); unlabeled = privileged;
+        `unknown` when the namespace cannot be read (callers then assume restricted)."""
+        key = ("podsecurity", namespace)
+        if key not in self._cache:
+            try:
+                ns = await self.api.get_namespace(namespace)
+                labels = ns.get("metadata", {}).get("labels") or {}
+                self._cache[key] = str(labels.get(ENFORCE_LABEL, "privileged"))
+            except KubeError:
+                self._cache[key] = UNKNOWN_LEVEL
+        return str(self._cache[key])
+
+    async def tools(self, namespace: str, pod: str, container: str, image: str) -> frozenset[str]:
+        """The attach tools (`jattach`, `jcmd`) in a running container's image."""
+        key = ("tools", image)
+        if key not in self._cache:
+            try:
+                result = await self.api.exec(
+                    namespace, pod, container, ["/bin/sh", "-c", TOOLS_SCRIPT], timeout_s=15
+                )
+                found = frozenset(result.stdout.split()) & {"jattach", "jcmd"}
+            except (KubeError, DeadlineExceeded):
+                found = frozenset()
+            self._cache[key] = found
+        value = self._cache[key]
+        assert isinstance(value, frozenset)
+        return value
+
+    async def identity(self, namespace: str, pod: str, container: str) -> tuple[int, int] | None:
+        """The uid/gid a container runs as, from a cheap `id` exec; None if unknown."""
+        try:
+            result = await self.api.exec(
+                namespace, pod, container, ["/bin/sh", "-c", IDENTITY_SCRIPT], timeout_s=15
+            )
+        except (KubeError, DeadlineExceeded):
+            return None
+        words = result.stdout.split()
+        if result.exit_code != 0 or len(words) != 2 or not all(w.isdigit() for w in words):
+            return None
+        return int(words[0]), int(words[1])

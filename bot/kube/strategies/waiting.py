@@ -1,0 +1,69 @@
+"""Wait for a debug container (ephemeral, or a node pod's) to end, failing fast and clearly.
+
+Shared by the ephemeral and node strategies: poll the pod, stop on `terminated`, turn image
+pull errors and never-starting containers into one sentence within a bounded wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.errors import DeadlineExceeded, StrategyUnavailable
+from bot.kube.api import KubeApi
+
+IMAGE_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+POLL_S = 0.25
+
+StatusOf = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+async def wait_until_terminated(
+    api: KubeApi,
+    namespace: str,
+    pod: str,
+    what: str,
+    status_of: StatusOf,
+    image: str,
+    start_timeout_s: float,
+    run_timeout_s: float,
+) -> dict[str, Any]:
+    """The container status once terminated; `what` names it in errors."""
+    start_by = time.monotonic() + start_timeout_s
+    end_by = start_by + run_timeout_s
+    while True:
+        status = status_of(await api.get_pod(namespace, pod)) or {}
+        state = status.get("state") or {}
+        if "terminated" in state:
+            return status
+        waiting = state.get("waiting") or {}
+        if waiting.get("reason") in IMAGE_FAILURES:
+            raise StrategyUnavailable(
+                f"the debug image {image} could not be pulled ({waiting.get('reason')}: "
+                f"{waiting.get('message') or 'no details'}); set JDEBUG_DEBUG_IMAGE to an image "
+                "this cluster can pull"
+            )
+        now = time.monotonic()
+        if "running" not in state and now > start_by:
+            raise DeadlineExceeded(
+                f"{what} did not start within {start_timeout_s:.0f}s "
+                f"({waiting.get('reason') or 'no status yet'}); if it starts later, its own "
+                "deadline ends it"
+            )
+        if now > end_by:
+            raise DeadlineExceeded(f"{what} did not finish within {run_timeout_s:.0f}s")
+        await asyncio.sleep(POLL_S)
+
+
+def named_status(key: str, name: str) -> StatusOf:
+    """Find container `name` in `status.<key>` (containerStatuses, ephemeralContainerStatuses)."""
+
+    def status_of(pod: dict[str, Any]) -> dict[str, Any] | None:
+        for status in pod.get("status", {}).get(key) or []:
+            if status.get("name") == name:
+                return dict(status)
+        return None
+
+    return status_of
