@@ -1,0 +1,217 @@
+"""Render requests, progress, results and errors as Slack Block Kit, within Slack's limits.
+
+Limits (facts/slack.md): section text ≤ 3000 chars, ≤ 50 blocks, message text ≤ 4000,
+button value ≤ 2000 and text ≤ 75. Everything user- or JVM-provided is escaped, because a
+lock address like `<0x…>` or a thread name would otherwise be read as Slack markup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from bot.errors import JdebugError
+from bot.request import Options, Request
+from bot.request_text import command_text
+from bot.results import Result
+from bot.tools import CATALOG, find_tool, usage_lines
+
+Block = dict[str, Any]
+
+SECTION_LIMIT = 3000
+CONTEXT_TEXT_LIMIT = 2000
+CONTEXT_ELEMENTS = 10
+TEXT_LIMIT = 4000
+MAX_BLOCKS = 50
+HOME_MAX_BLOCKS = 100
+BUTTON_VALUE_LIMIT = 2000
+BUTTON_TEXT_LIMIT = 75
+RUN_ACTION_PREFIX = "jdebug_run"
+AGAIN_ACTION = f"{RUN_ACTION_PREFIX}_again"
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn escaping: only &, < and > are special (Slack's 'Formatting text' docs)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a line end when one is near, saying so."""
+    if len(text) <= limit:
+        return text
+    marker = "\n… ({} more characters)"
+    keep = limit - len(marker.format(len(text)))
+    cut = text.rfind("\n", keep * 2 // 3, keep)
+    cut = cut if cut > 0 else keep
+    # Never leave half an escape (`&am`): Slack would show it literally.
+    entity = text.rfind("&", max(0, cut - 5), cut)
+    if entity >= 0 and ";" not in text[entity:cut]:
+        cut = entity
+    return text[:cut].rstrip() + marker.format(len(text) - cut)
+
+
+def fit_lines(lines: Sequence[str], limit: int, more: str = "more") -> str:
+    """As many whole lines as fit in `limit` characters, then `… and N <more>`."""
+    kept: list[str] = []
+    size = 0
+    for i, whole in enumerate(lines):
+        line = clip(whole, limit - 80)
+        tail = f"\n… and {len(lines) - i} {more}"
+        if size + len(line) + 1 + len(tail) > limit and kept:
+            return "\n".join(kept) + tail
+        kept.append(line)
+        size += len(line) + 1
+    return clip("\n".join(kept), limit)
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
+
+
+def context(*texts: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [
+            {"type": "mrkdwn", "text": clip(t, CONTEXT_TEXT_LIMIT)}
+            for t in texts[:CONTEXT_ELEMENTS]
+        ],
+    }
+
+
+def title_line(request: Request, user: str) -> str:
+    return f"*jdebug {request.tool}* · `{escape(command_text(request))}` · requested by <@{user}>"
+
+
+def progress_message(request: Request, user: str, status: str) -> tuple[str, list[Block]]:
+    """The parent message while the session runs: what, for whom, and the current step."""
+    text = f"jdebug {request.tool}: {status}"
+    return clip(text, TEXT_LIMIT), [
+        section(title_line(request, user)),
+        context(f"⏳ {escape(status)}"),
+    ]
+
+
+def result_message(result: Result, user: str) -> tuple[str, list[Block]]:
+    """Key findings first, then how it ran, then the follow-up buttons."""
+    analysis = result.analysis
+    blocks = [
+        section(title_line(result.request, user)),
+        section(f"*{escape(analysis.headline)}*\n{escape(result.target)}"),
+    ]
+    if analysis.findings:
+        bullets = [f"• {escape(f)}" for f in analysis.findings]
+        blocks.append(section(fit_lines(bullets, SECTION_LIMIT, "more in the raw output")))
+    if analysis.notes:
+        shown = [f"ⓘ {escape(n)}" for n in analysis.notes[: CONTEXT_ELEMENTS - 1]]
+        if len(analysis.notes) > len(shown):
+            shown.append(f"ⓘ and {len(analysis.notes) - len(shown)} more notes")
+        blocks.append(context(*shown))
+    raw = result.raw
+    files = len(raw.steps)
+    blocks.append(
+        context(
+            f"✅ via *{escape(raw.strategy)}* on {escape(raw.where)} · {raw.duration_s:.1f}s · "
+            f"{escape(result.cleanup)} · raw output: {files} file{'s' if files != 1 else ''} "
+            "in the thread"
+        )
+    )
+    follow_ups = actions(result.request)
+    if follow_ups is not None:
+        blocks.append(follow_ups)
+    text = f"jdebug {result.request.tool} · {result.target}: {analysis.headline}"
+    return clip(text, TEXT_LIMIT), blocks[:MAX_BLOCKS]
+
+
+def error_text(error: JdebugError) -> str:
+    """The one sentence a user reads, plus what an admin could change when known."""
+    return f"✖ {error.message}" + (f"\nfix: {error.fix}" if error.fix else "")
+
+
+def error_message(request: Request | None, user: str, message: str) -> tuple[str, list[Block]]:
+    """The parent message when the request failed after the parent was posted."""
+    blocks = [section(title_line(request, user))] if request else []
+    blocks.append(section(escape(message)))
+    return clip(f"jdebug: {message}", TEXT_LIMIT), blocks
+
+
+def button(label: str, request: Request, action_id: str) -> Block | None:
+    """A button whose value is the whole command, re-parsed by the grammar on click."""
+    value = json.dumps({"cmd": command_text(request)}, separators=(",", ":"))
+    if len(value) > BUTTON_VALUE_LIMIT:
+        return None  # cut JSON would not parse; the user can still type the command
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": label[:BUTTON_TEXT_LIMIT]},
+        "action_id": action_id,
+        "value": value,
+    }
+
+
+def actions(request: Request) -> Block | None:
+    """Follow-ups; each button carries its whole command, so any replica can serve it.
+
+    A follow-up identical to "Take another" is left out.
+    """
+    plain = Options()
+    candidates = [
+        ("Take another", request, AGAIN_ACTION),
+        (
+            "3 dumps × 5 s",
+            dataclasses.replace(
+                request,
+                tool="threaddump",
+                options=dataclasses.replace(plain, count=3, interval_s=5),
+            ),
+            f"{RUN_ACTION_PREFIX}_dumps",
+        ),
+        (
+            "Flags",
+            dataclasses.replace(request, tool="flags", options=plain),
+            f"{RUN_ACTION_PREFIX}_flags",
+        ),
+        (
+            "Heap histogram",
+            dataclasses.replace(request, tool="histo", options=plain),
+            f"{RUN_ACTION_PREFIX}_histo",
+        ),
+    ]
+    elements: list[Block] = []
+    seen: set[str] = set()
+    for label, follow_up, action_id in candidates:
+        cmd = command_text(follow_up)
+        made = button(label, follow_up, action_id) if cmd not in seen else None
+        seen.add(cmd)
+        if made is not None:
+            elements.append(made)
+    return {"type": "actions", "elements": elements} if elements else None
+
+
+def help_text(topic: str | None = None) -> str:
+    """Usage as a code block: everything, or one tool's lines for `help <tool>`."""
+    tool = find_tool(topic) if topic else None
+    if tool is None:
+        return "```\n" + "\n".join(usage_lines()) + "\n```"
+    aliases = f" (also: {', '.join(tool.aliases)})" if tool.aliases else ""
+    return f"`{tool.name}`{aliases}: {escape(tool.summary)}\ne.g. `/jdebug {escape(tool.example)}`"
+
+
+def home_view(history: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """App Home: usage, the catalog, and this user's last requests with their outcome."""
+    tools = [f"• `{t.name}`: {escape(t.summary)} e.g. `/jdebug {t.example}`" for t in CATALOG]
+    recent = [f"• `{escape(cmd)}`: {escape(outcome)}" for cmd, outcome in history]
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "jdebug"}},
+        section(
+            "JDK diagnostics for JVMs in pods. Type `/jdebug <tool> pod=<name>` in a "
+            "channel I am in; the summary appears there and the raw output in its thread. "
+            "`/jdebug help` lists every option."
+        ),
+        section("*Tools*\n" + fit_lines(tools, SECTION_LIMIT - 20, "more tools")),
+        section(
+            "*Your last requests*\n"
+            + (fit_lines(recent, SECTION_LIMIT - 30, "older") if recent else "_none yet_")
+        ),
+    ]
+    return {"type": "home", "blocks": blocks[:HOME_MAX_BLOCKS]}

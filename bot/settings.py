@@ -1,0 +1,101 @@
+"""Settings of `jdebug serve`, from the environment (and `.env`), validated once at start.
+
+`.env.example` documents every variable. Slack's own variables keep Slack's conventional
+names (`SLACK_BOT_TOKEN`, …); jdebug's are prefixed `JDEBUG_`. `serve_problems()` names
+what `jdebug serve` needs but did not get, so it can fail with one sentence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CsvList = Annotated[tuple[str, ...], NoDecode]
+
+ENV_PREFIX = "JDEBUG_"
+ANYONE = "*"
+
+
+class Settings(BaseSettings):
+    # Empty values count as unset: a copied .env.example has `JDEBUG_LOCAL_JAVA_HOME=`,
+    # which must not become Path(".").
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_prefix=ENV_PREFIX,
+        env_ignore_empty=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    slack_bot_token: str = Field("", validation_alias=AliasChoices("SLACK_BOT_TOKEN"))
+    slack_app_token: str = Field("", validation_alias=AliasChoices("SLACK_APP_TOKEN"))
+    slack_signing_secret: str = Field("", validation_alias=AliasChoices("SLACK_SIGNING_SECRET"))
+    slack_api_url: str = Field(
+        "https://slack.com/api/", validation_alias=AliasChoices("SLACK_API_URL")
+    )
+
+    slack_mode: Literal["socket", "http"] = "socket"
+    # 0 means "any free port" (tests); the bound port is logged at start.
+    http_port: int = Field(3000, ge=0, le=65535)
+    health_port: int = Field(8081, ge=0, le=65535)
+    allowed_users: CsvList = ()
+    allowed_channels: CsvList = ()
+    # Kubernetes sends SIGKILL 30 s after SIGTERM by default; stay below that unless
+    # terminationGracePeriodSeconds is raised with it.
+    shutdown_grace_seconds: int = Field(25, ge=0, le=3600)
+    step_deadline_seconds: int = Field(60, ge=5, le=600)
+    # Diagnostics one replica runs at once; more wait their turn. Each one is a child
+    # process or a debug container, and they compete with acking new commands for CPU.
+    max_concurrent_requests: int = Field(4, ge=1, le=64)
+    local_java_home: Path | None = None
+
+    @field_validator("allowed_users", "allowed_channels", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    def serve_problems(self) -> list[str]:
+        """What keeps `jdebug serve` from connecting in this mode, one short phrase each."""
+        problems = []
+        if not self.slack_bot_token:
+            problems.append("SLACK_BOT_TOKEN is not set")
+        elif not self.slack_bot_token.startswith("xoxb-"):
+            problems.append("SLACK_BOT_TOKEN is not a bot token (xoxb-…)")
+        if self.slack_mode == "socket":
+            if not self.slack_app_token:
+                problems.append("SLACK_APP_TOKEN is not set")
+            elif not self.slack_app_token.startswith("xapp-"):
+                problems.append("SLACK_APP_TOKEN is not an app-level token (xapp-…)")
+        if self.slack_mode == "http" and not self.slack_signing_secret:
+            problems.append("SLACK_SIGNING_SECRET is not set")
+        return problems
+
+    def allows(self, user: str, channel: str | None) -> bool:
+        """Until the policy file lands: listed users, or anyone in a listed channel.
+
+        `*` in either list admits everyone; both lists empty admits nobody (default deny).
+        """
+        if ANYONE in self.allowed_users or ANYONE in self.allowed_channels:
+            return True
+        return user in self.allowed_users or (
+            channel is not None and channel in self.allowed_channels
+        )
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`, for error messages."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices) and alias.choices:
+        return str(alias.choices[0])
+    return ENV_PREFIX + field.upper()

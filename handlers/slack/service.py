@@ -1,0 +1,255 @@
+"""Run one Request for a Slack user: post the parent once the target is found, update it as
+the session advances, finish with the summary and the raw outputs threaded under it.
+
+Every failure becomes one sentence for the user, never a traceback: errors before the
+parent exists go to the requester only (response_url), later ones into the parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import JdebugError
+from bot.grammar import HelpRequest, parse_command
+from bot.report.blocks import (
+    TEXT_LIMIT,
+    clip,
+    error_message,
+    error_text,
+    help_text,
+    home_view,
+    progress_message,
+    result_message,
+)
+from bot.report.snippets import snippets
+from bot.request import Request, Requester
+from bot.request_text import command_text
+from bot.results import Result
+from bot.session import Progress, run_request
+from bot.settings import Settings
+from bot.strategy import Backend
+from handlers.slack.history import RequestHistory
+from handlers.slack.inflight import InFlight
+from handlers.slack.thread import SlackThread
+
+Say = Callable[[str], Awaitable[Any]]
+
+log = structlog.get_logger("jdebug.slack")
+audit_log = structlog.get_logger("jdebug.audit")
+
+# Slack answers `not_in_channel` in public and `channel_not_found` in private channels
+# the bot was never added to.
+_NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
+INVITE = "✖ I am not a member of this channel: invite me with /invite @jdebug, then try again."
+DRAINING = "✖ jdebug is restarting; try again in a minute."
+CANCELLED = "✖ jdebug restarted before this finished; nothing is left running. Try again."
+TELL_TIMEOUT_S = 10
+
+
+class SlackService:
+    """What the Bolt listeners call; it knows Slack and the session, never Kubernetes."""
+
+    def __init__(self, backend: Backend, settings: Settings) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.history = RequestHistory()
+        self.inflight = InFlight()
+        self._slots = asyncio.Semaphore(settings.max_concurrent_requests)
+        self._waiting = 0
+
+    def queued(self) -> int:
+        """How many admitted requests would run before one admitted now."""
+        return self._waiting + (1 if self._slots.locked() else 0)
+
+    def admit(self, text: str, user: str, channel: str | None) -> Request | str:
+        """A Request to run, or the one ephemeral answer to give instead (help, a grammar
+        error, a refusal). Denials are audited; nothing else happens here."""
+        if self.inflight.draining:
+            return DRAINING
+        try:
+            parsed = parse_command(text, Requester("slack", user, channel))
+        except JdebugError as error:
+            return error_text(error) + "\nType `/jdebug help` for usage."
+        if isinstance(parsed, HelpRequest):
+            return help_text(parsed.topic)
+        if not self.settings.allows(user, channel):
+            self.audit(parsed, "denied", 0.0, reason="not on the allow-list")
+            return (
+                f"✖ You may not run jdebug here. Ask an admin to add your Slack user ID "
+                f"({user}) to JDEBUG_ALLOWED_USERS, or this channel ({channel}) to "
+                "JDEBUG_ALLOWED_CHANNELS."
+            )
+        return parsed
+
+    async def run(
+        self,
+        request: Request,
+        client: AsyncWebClient,
+        channel: str,
+        user: str,
+        say_ephemeral: Say,
+        root_ts: str | None = None,
+    ) -> None:
+        """Run an admitted request; the caller has already acked."""
+        request_id = uuid.uuid4().hex[:12]
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id, user=user, channel=channel)
+        thread = SlackThread(client, channel, root_ts)
+        started = time.monotonic()
+
+        async def progress(event: Progress) -> None:
+            text, blocks = progress_message(request, user, event.message)
+            if thread.ts is None:
+                # Posting may fail (not_in_channel); then nothing has run yet, and nothing will.
+                await thread.post(text, blocks)
+            else:
+                thread.show(text, blocks)
+
+        outcome, strategy, output_bytes = "failed", None, 0
+        try:
+            self._waiting += 1
+            try:
+                await self._slots.acquire()
+            finally:
+                self._waiting -= 1
+            try:
+                result = await run_request(
+                    request,
+                    self.backend,
+                    progress=progress,
+                    step_deadline_s=self.settings.step_deadline_seconds,
+                )
+            finally:
+                self._slots.release()
+            strategy = result.raw.strategy
+            output_bytes = sum(len(s.text) for s in result.raw.steps)
+            await thread.finish(*result_message(result, user))
+            outcome = f"ok: {result.analysis.headline}"
+            outcome += await self._upload(thread, result, say_ephemeral, request_id)
+        except JdebugError as error:
+            outcome = error.message
+            await self._tell(thread, request, user, say_ephemeral, error_text(error))
+        except SlackApiError as error:
+            code = str(error.response.get("error", "unknown"))
+            outcome = f"slack error {code}"
+            log.warning("slack.api_error", error=code)
+            await self._tell(thread, request, user, say_ephemeral, _slack_refusal(code))
+        except asyncio.CancelledError:
+            outcome = "cancelled at shutdown"
+            await self._tell(thread, request, user, say_ephemeral, CANCELLED)
+            raise
+        except Exception:
+            log.exception("request.crashed")
+            outcome = f"internal error (id {request_id})"
+            await self._tell(
+                thread,
+                request,
+                user,
+                say_ephemeral,
+                f"✖ internal error (id {request_id}); the details are in jdebug's log.",
+            )
+        finally:
+            await thread.close()
+            self.history.add(user, command_text(request), outcome[:150])
+            self.audit(
+                request,
+                outcome,
+                time.monotonic() - started,
+                strategy=strategy,
+                output_bytes=output_bytes,
+                request_id=request_id,
+            )
+
+    async def _upload(self, thread: SlackThread, result: Result, say: Say, request_id: str) -> str:
+        """Upload the raw outputs; a failure is told to the requester, and the summary
+        already in the channel stays. Returns a note for the outcome, empty when fine."""
+        try:
+            await thread.upload(snippets(result))
+            return ""
+        except SlackApiError as error:
+            code = str(error.response.get("error", "unknown"))
+            log.warning("slack.upload_failed", error=code)
+            await self._safe_say(say, _slack_refusal(code, "the raw output"))
+            return f" (upload failed: {code})"
+        except SlackClientError:
+            log.exception("slack.upload_failed")
+            await self._safe_say(
+                say, f"✖ the raw output could not be uploaded (id {request_id}); try again."
+            )
+            return " (upload failed)"
+
+    async def _tell(
+        self, thread: SlackThread, request: Request, user: str, say: Say, message: str
+    ) -> None:
+        """Errors go into the parent when there is one, else to the requester only."""
+        try:
+            async with asyncio.timeout(TELL_TIMEOUT_S):
+                if thread.ts is not None:
+                    await thread.finish(*error_message(request, user, message))
+                    return
+        except (SlackApiError, TimeoutError):
+            log.warning("slack.error_update_failed")
+        await self._safe_say(say, message)
+
+    async def _safe_say(self, say: Say, message: str) -> None:
+        try:
+            async with asyncio.timeout(TELL_TIMEOUT_S):
+                await say(clip(message, TEXT_LIMIT))
+        except Exception:
+            log.exception("slack.ephemeral_failed")
+
+    def audit(
+        self,
+        request: Request,
+        outcome: str,
+        duration_s: float,
+        *,
+        reason: str | None = None,
+        strategy: str | None = None,
+        output_bytes: int = 0,
+        request_id: str | None = None,
+    ) -> None:
+        """One audit record per request (the full schema comes with the policy work)."""
+        audit_log.info(
+            "audit",
+            audit=True,
+            request_id=request_id,
+            user=request.requester.user,
+            channel=request.requester.channel,
+            tool=request.tool,
+            target=request.target.describe(),
+            decision="deny" if outcome == "denied" else "allow",
+            reason=reason,
+            strategy=strategy,
+            outcome=outcome[:200],
+            duration_s=round(duration_s, 3),
+            output_bytes=output_bytes,
+        )
+
+    def home(self, user: str) -> dict[str, Any]:
+        return home_view(self.history.recent(user))
+
+
+def _slack_refusal(code: str, what: str = "a message for this request") -> str:
+    if code in _NOT_A_MEMBER:
+        return INVITE
+    return f"✖ Slack refused {what} ({code}); try again, or ask an admin to check jdebug's log."
+
+
+def button_command(value: str) -> str | None:
+    """The command text a button carries in its JSON `value`, or None if it is malformed."""
+    try:
+        decoded = json.loads(value)
+    except (ValueError, TypeError):
+        return None
+    cmd = decoded.get("cmd") if isinstance(decoded, dict) else None
+    return cmd if isinstance(cmd, str) else None
