@@ -25,7 +25,7 @@ def request(text: str) -> Request:
     return parsed
 
 
-def debug_side(jvm, uid: int = 0, gid: int = 0) -> LocalStrategy:
+def debug_side(jvm, uid: int = 0, gid: int = 0) -> LocalBackend:
     """The agent in the JVM's PID namespace, its own mount namespace, a JDK 25 image."""
     return LocalBackend(
         java_home=DEBUG_JAVA_HOME, launcher=debug_container(jvm.pid, uid, gid, jdk_home(25))

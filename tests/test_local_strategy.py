@@ -101,7 +101,7 @@ async def test_pod_name_picks_the_jvm_by_its_command_line(cowweb_factory):
 async def test_unknown_local_app_is_not_found(cowweb_factory):
     cowweb_factory(11)
     with pytest.raises(
-        TargetNotFound, match="no JVM matching .nosuchapp. is running on this machine"
+        TargetNotFound, match=r"no JVM matching .nosuchapp. is running on this machine"
     ):
         await run("flags pod=nosuchapp")
 

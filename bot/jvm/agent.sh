@@ -80,23 +80,31 @@ ns_pid() {
 
 command_line() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
 
-# A JVM is a process whose executable (or argv[0]) is `java`, or that maps libjvm.so.
-# JDK tools are JVMs too; they are never a target.
+# A JVM is a process whose name (comm) is `java`, the launcher's; read with a shell builtin,
+# so scanning a node's hundreds of processes forks nothing for the non-JVMs. A custom
+# launcher counts only when asked for by pid and it maps libjvm.so. JDK tools launched
+# through `java` are never a target.
 is_jvm() {
-    exe=$(readlink "/proc/$1/exe" 2>/dev/null)
-    argv0=$(tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | head -n 1)
-    case "$exe $argv0" in
-        */java\ * | *\ java | *\ */java) ;;
-        *) grep -q 'libjvm\.so' "/proc/$1/maps" 2>/dev/null || return 1 ;;
-    esac
+    comm=
+    read -r comm 2>/dev/null <"/proc/$1/comm" || return 1
+    if [ "$comm" != java ]; then
+        [ "$1" = "$want_pid" ] || return 1
+        grep -q 'libjvm\.so' "/proc/$1/maps" 2>/dev/null || return 1
+    fi
     case $(command_line "$1") in
-        *sun.tools.jcmd.JCmd* | *sun.tools.jps.Jps* | *jattach*) return 1 ;;
+        *sun.tools.jcmd.JCmd* | *sun.tools.jps.Jps*) return 1 ;;
     esac
     return 0
 }
 
 list_jvms() {
-    for dir in /proc/[0-9]*; do
+    # With a pid asked for, only that process is looked at.
+    if [ -n "$want_pid" ]; then
+        set -- "/proc/$want_pid"
+    else
+        set -- /proc/[0-9]*
+    fi
+    for dir in "$@"; do
         pid=${dir#/proc/}
         [ "$pid" = "$$" ] && continue
         is_jvm "$pid" || continue
