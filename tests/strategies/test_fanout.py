@@ -50,8 +50,9 @@ async def test_deploy_without_all_lists_the_pods_and_runs_nothing(sim):
 
 async def test_terminal_prints_one_answer_per_pod_and_the_failure(sim):
     out = io.StringIO()
-    rc = await run_text("version selector=app=herd ns=herd all", backend_for(sim), out,
-                        err=io.StringIO())
+    rc = await run_text(
+        "version selector=app=herd ns=herd all", backend_for(sim), out, err=io.StringIO()
+    )
     text = out.getvalue()
     assert rc == EXIT_FAILED
     assert text.startswith("━━ jdebug version on 5 pods: 4 answered, 1 failed")

@@ -43,9 +43,9 @@ def identity(uid: int, gid: int) -> list[str]:
 
 # /mnt is set up before /tmp is replaced: the JDK or jar may live under the host's /tmp.
 _SETUP = (
-    "set -e; mount -t tmpfs tmpfs /mnt; mkdir /mnt/jdk /mnt/app; mount --bind \"$JDK\" /mnt/jdk; "
-    "cp \"$JAR\" /mnt/app/cowweb.jar; mount -t tmpfs -o \"mode=1777$TMP_OPTS\" tmpfs /tmp; "
-    "exec \"$@\""
+    'set -e; mount -t tmpfs tmpfs /mnt; mkdir /mnt/jdk /mnt/app; mount --bind "$JDK" /mnt/jdk; '
+    'cp "$JAR" /mnt/app/cowweb.jar; mount -t tmpfs -o "mode=1777$TMP_OPTS" tmpfs /tmp; '
+    'exec "$@"'
 )
 
 
@@ -82,7 +82,7 @@ def jvm_container(
 
 _DEBUG_SETUP = (
     "set -e; mount -t proc proc /proc; mount -t tmpfs tmpfs /mnt; mkdir /mnt/jdk; "
-    "mount --bind \"$JDK\" /mnt/jdk; mount -t tmpfs tmpfs /tmp; exec \"$@\""
+    'mount --bind "$JDK" /mnt/jdk; mount -t tmpfs tmpfs /tmp; exec "$@"'
 )
 DEBUG_JAVA_HOME = Path("/mnt/jdk")
 
