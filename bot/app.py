@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -63,7 +64,9 @@ def build_app(settings: Settings, backend: Backend) -> tuple[AsyncApp, SlackServ
 
 def build_backend(settings: Settings) -> Backend:
     """A cluster when one is configured (kubeconfig or in-cluster), else this machine."""
-    return choose_backend(None, java_home=settings.local_java_home)
+    # The cluster settings are the terminal's (README, "From a terminal"): environment only.
+    kubeconfig = os.environ.get("JDEBUG_KUBECONFIG") or None
+    return choose_backend(kubeconfig, java_home=settings.local_java_home)
 
 
 class CannotStart(Exception):

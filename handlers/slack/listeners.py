@@ -6,7 +6,6 @@ runs after the ack in the same listener (facts/slack.md, "Commands and acks").
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -22,10 +21,6 @@ from handlers.slack.service import Say, SlackService, button_command
 
 log = structlog.get_logger("jdebug.slack")
 
-# Bolt looks for the ack every 10 ms (slack_bolt/listener/asyncio_runner.py) and only then
-# sends it; starting work first (spawning processes blocks the loop for milliseconds) would
-# hold every pending ack behind it.
-ACK_FLUSH_S = 0.012
 BAD_BUTTON = "✖ That button's data is not valid; type the command instead."
 
 
@@ -42,9 +37,9 @@ def register(app: AsyncApp, service: SlackService) -> None:
                 await ack(text=admitted, response_type="ephemeral")
                 return
             await ack(
-                text=f"Working on `{escape(command_text(admitted))}`…", response_type="ephemeral"
+                text=f"Working on `{escape(command_text(admitted))}`…{service.queue_note()}",
+                response_type="ephemeral",
             )
-            await asyncio.sleep(ACK_FLUSH_S)
             await service.run(admitted, client, channel, user, ephemeral_sayer(respond))
 
     @app.action(re.compile(rf"^{RUN_ACTION_PREFIX}(_\w+)?$"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -44,15 +45,19 @@ from handlers.slack.thread import SlackThread
 Say = Callable[[str], Awaitable[Any]]
 
 log = structlog.get_logger("jdebug.slack")
-audit_log = structlog.get_logger("jdebug.audit")
+# Audit records are written whatever JDEBUG_LOG_LEVEL says (DESIGN.md, "Security").
+audit_log = structlog.wrap_logger(
+    None, wrapper_class=structlog.make_filtering_bound_logger(logging.INFO)
+)
 
 # Slack answers `not_in_channel` in public and `channel_not_found` in private channels
 # the bot was never added to.
 _NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 INVITE = "✖ I am not a member of this channel: invite me with /invite @jdebug, then try again."
 DRAINING = "✖ jdebug is restarting; try again in a minute."
-CANCELLED = "✖ jdebug restarted before this finished; nothing is left running. Try again."
+CANCELLED = "✖ jdebug was restarting and stopped this before it finished; try again."
 TELL_TIMEOUT_S = 10
+ACK_FLUSH_S = 0.012
 
 
 class SlackService:
@@ -64,11 +69,14 @@ class SlackService:
         self.history = RequestHistory()
         self.inflight = InFlight()
         self._slots = asyncio.Semaphore(settings.max_concurrent_requests)
-        self._waiting = 0
+        self._admitted = 0  # running or waiting for a slot
 
-    def queued(self) -> int:
-        """How many admitted requests would run before one admitted now."""
-        return self._waiting + (1 if self._slots.locked() else 0)
+    def queue_note(self) -> str:
+        """For the ack of a request about to run: empty when it will start at once."""
+        limit = self.settings.max_concurrent_requests
+        if self._admitted < limit:
+            return ""
+        return f" (queued, {self._admitted - limit} ahead; {limit} run at once)"
 
     def admit(self, text: str, user: str, channel: str | None) -> Request | str:
         """A Request to run, or the one ephemeral answer to give instead (help, a grammar
@@ -115,26 +123,26 @@ class SlackService:
                 thread.show(text, blocks)
 
         outcome, strategy, output_bytes = "failed", None, 0
+        self._admitted += 1  # before any await, so the next ack's queue_note counts it
         try:
-            self._waiting += 1
-            try:
-                await self._slots.acquire()
-            finally:
-                self._waiting -= 1
-            try:
+            # Bolt looks for the ack every 10 ms (slack_bolt/listener/asyncio_runner.py) and
+            # only then sends it; work started first (spawning a process holds the loop for
+            # milliseconds) would delay every pending ack.
+            await asyncio.sleep(ACK_FLUSH_S)
+            # The slot is held until the raw output is uploaded: that bounds how many
+            # (possibly huge) results this replica holds at once, not only runs.
+            async with self._slots:
                 result = await run_request(
                     request,
                     self.backend,
                     progress=progress,
                     step_deadline_s=self.settings.step_deadline_seconds,
                 )
-            finally:
-                self._slots.release()
-            strategy = result.raw.strategy
-            output_bytes = sum(len(s.text) for s in result.raw.steps)
-            await thread.finish(*result_message(result, user))
-            outcome = f"ok: {result.analysis.headline}"
-            outcome += await self._upload(thread, result, say_ephemeral, request_id)
+                strategy = result.raw.strategy
+                output_bytes = sum(len(s.text) for s in result.raw.steps)
+                await thread.finish(*result_message(result, user))
+                outcome = f"ok: {result.analysis.headline}"
+                outcome += await self._upload(thread, result, say_ephemeral, request_id)
         except JdebugError as error:
             outcome = error.message
             await self._tell(thread, request, user, say_ephemeral, error_text(error))
@@ -158,6 +166,7 @@ class SlackService:
                 f"✖ internal error (id {request_id}); the details are in jdebug's log.",
             )
         finally:
+            self._admitted -= 1
             await thread.close()
             self.history.add(user, command_text(request), outcome[:150])
             self.audit(

@@ -3,8 +3,8 @@ the raw outputs into the thread as snippets or files.
 
 Slack facts used here (facts/slack.md): chat.update edits by channel+ts; files_upload_v2
 takes `thread_ts` of the *parent*; snippets are limited to 1 MB, so larger outputs go up
-as plain files, and large ones gzipped. Raw outputs can be tens of MB, so each one is
-encoded or compressed only when it is uploaded, in slices, never all at once.
+as plain files, and large ones gzipped. Raw outputs can be tens of MB: the big ones are
+compressed slice by slice, and only one upload's bytes are held at a time.
 """
 
 from __future__ import annotations

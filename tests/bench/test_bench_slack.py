@@ -1,0 +1,266 @@
+"""Benchmarks of the Slack frontend against the fake Slack (run by `make bench`).
+
+- Ack latency: 50 `/jdebug threaddump` envelopes sent at once over Socket Mode to the real
+  bot (each then runs a real thread dump), against the same burst to a Bolt app whose
+  listener only acks; p50/p99 and their ratio go to extra_info (goal: p99 ≤ 50 ms).
+- Memory: peak RSS (VmHWM) of a `jdebug serve` process while it takes and posts a ~50 MB
+  thread dump from a real JVM with 500 deep stacks (goal ≤ 150 MB).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.app import BotServer
+from bot.local.strategy import LocalBackend
+from tests.fakeslack import FakeSlack
+from tests.slack.conftest import ALICE, bot_settings
+from tests.support.jvms import REPO, jdk_home
+
+BURST = 50
+ROUNDS = 4
+_ack_p99_noop: list[float] = []
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _burst(slack: FakeSlack, text: str) -> list[float]:
+    acks = await asyncio.gather(
+        *(slack.send_slash_command(text=text, timeout=10) for _ in range(BURST))
+    )
+    return [a.elapsed for a in acks]
+
+
+async def _noop_app(slack: FakeSlack) -> Callable[[], Awaitable[None]]:
+    app = AsyncApp(token=slack.bot_token, client=slack.client())
+
+    @app.command("/jdebug")
+    async def ack_only(ack: AsyncAck) -> None:
+        await ack()
+
+    handler = AsyncSocketModeHandler(app, slack.app_token)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    return handler.close_async  # type: ignore[no-any-return]
+
+
+def _run_bursts(benchmark: Any, kind: str, text: str) -> list[float]:
+    """Benchmark ROUNDS bursts on one loop; between rounds (untimed) the work drains."""
+    loop = asyncio.new_event_loop()
+    samples: list[float] = []
+    slack = FakeSlack()
+    server: BotServer | None = None
+    close: Callable[[], Awaitable[None]] | None = None
+    try:
+        loop.run_until_complete(slack.start())
+        if kind == "noop":
+            close = loop.run_until_complete(_noop_app(slack))
+        else:
+            settings = bot_settings(slack, allowed_users=(ALICE,), shutdown_grace_seconds=120)
+            server = BotServer(settings, LocalBackend())
+            loop.run_until_complete(server.start())
+        loop.run_until_complete(slack.wait_for_connections())
+
+        def idle() -> None:
+            if server is not None:
+                loop.run_until_complete(server.service.inflight.drain(120))
+                server.service.inflight.draining = False
+
+        # A long-running bot is warm: one untimed burst first (imports, regexes, caches).
+        loop.run_until_complete(_burst(slack, text))
+
+        def burst() -> None:
+            samples.extend(loop.run_until_complete(_burst(slack, text)))
+
+        benchmark.pedantic(burst, setup=idle, rounds=ROUNDS, warmup_rounds=0)
+        idle()
+    finally:
+        if server is not None:
+            loop.run_until_complete(server.shutdown())
+        if close is not None:
+            loop.run_until_complete(close())
+        loop.run_until_complete(slack.stop())
+        loop.close()
+    return samples
+
+
+@pytest.mark.parametrize("kind", ["noop", "jdebug"])
+def test_bench_ack_latency_with_50_commands_in_flight(
+    benchmark: Any, cowweb_factory: Any, kind: str
+) -> None:
+    jvm = cowweb_factory(25, deadlock=True)
+    text = f"threaddump pid={jvm.pid}"
+    samples = _run_bursts(benchmark, kind, text)
+
+    p50, p99 = percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000
+    benchmark.group = "slack-ack-latency-50-in-flight"
+    benchmark.extra_info.update(
+        {"acks": len(samples), "p50_ms": round(p50, 1), "p99_ms": round(p99, 1)}
+    )
+    if kind == "noop":
+        _ack_p99_noop.append(p99)
+    elif _ack_p99_noop:
+        benchmark.extra_info["p99_ratio_to_noop"] = round(p99 / _ack_p99_noop[-1], 2)
+        benchmark.extra_info["noop_p99_ms"] = round(_ack_p99_noop[-1], 1)
+    assert len(samples) == BURST * ROUNDS
+    assert max(samples) < 3.0, "every ack must beat Slack's 3 s"
+    mean = statistics.mean(samples) * 1000
+    print(f"\n{kind}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms")
+
+
+# --- memory while posting a ~50 MB thread dump ----------------------------------------------
+
+_DEEP_SOURCE = """\
+package com.example.orders.service.internal;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.locks.LockSupport;
+
+/** Many threads parked at the bottom of deep stacks: a ~50 MB `Thread.print`. */
+public final class OrderReconciliationService {
+    public static void main(String[] args) throws Exception {
+        int threads = Integer.parseInt(args[0]);
+        int depth = Integer.parseInt(args[1]);
+        CountDownLatch ready = new CountDownLatch(threads);
+        for (int i = 0; i < threads; i++) {
+            Thread t = new Thread(() -> reconcileRecursively(depth, ready), "reconciler-" + i);
+            t.setDaemon(true);
+            t.start();
+        }
+        ready.await();
+        System.out.println("deep stacks ready");
+        System.out.flush();
+        while (true) {
+            LockSupport.park();
+        }
+    }
+
+    static void reconcileRecursively(int remaining, CountDownLatch ready) {
+        if (remaining == 0) {
+            ready.countDown();
+            while (true) {
+                LockSupport.park();
+            }
+        }
+        reconcileRecursively(remaining - 1, ready);
+    }
+}
+"""
+_MAIN = "com.example.orders.service.internal.OrderReconciliationService"
+
+
+@pytest.fixture
+def deep_stacks_jvm(tmp_path: Path) -> Iterator[int]:
+    """A real JDK 25 JVM whose thread dump is ~50 MB; yields its pid."""
+    javac = shutil.which("javac")
+    if javac is None:
+        pytest.skip("javac is needed to build the deep-stacks JVM (make bootstrap installs it)")
+    source = tmp_path / "src" / f"{_MAIN.replace('.', '/')}.java"
+    source.parent.mkdir(parents=True)
+    source.write_text(_DEEP_SOURCE)
+    classes = tmp_path / "classes"
+    subprocess.run([javac, "--release", "11", "-d", str(classes), str(source)], check=True)
+    java = jdk_home(25) / "bin" / "java"
+    proc = subprocess.Popen(
+        [str(java), "-Xss4m", "-Xmx64m", "-cp", str(classes), _MAIN, "500", "800"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == b"deep stacks ready"
+        yield proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the highest resident set size the process has had so far."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def current_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+async def _post_big_dump(pid: int, tmp_path: Path) -> dict[str, Any]:
+    async with FakeSlack() as slack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "JDEBUG_"))}
+        env.pop("KUBECONFIG", None)
+        env.update(
+            PYTHONPATH=str(REPO),
+            SLACK_API_URL=slack.api_url,
+            SLACK_BOT_TOKEN=slack.bot_token,
+            SLACK_APP_TOKEN=slack.app_token,
+            JDEBUG_ALLOWED_USERS=ALICE,
+            JDEBUG_HEALTH_PORT="0",
+            JDEBUG_LOG_FORMAT="json",
+        )
+        log = (tmp_path / "serve.log").open("wb")
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "serve", env=env, cwd=tmp_path, stderr=log
+        )
+        try:
+            await slack.wait_for_connections(timeout=30)
+            idle_mb = current_rss_mb(bot.pid)
+            started = time.monotonic()
+            await slack.send_slash_command(text=f"threaddump pid={pid}")
+            (dump,) = await slack.wait_for(lambda s: list(s.files.values()), timeout=180)
+            elapsed = time.monotonic() - started
+            peak = peak_rss_mb(bot.pid)
+            bot.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(bot.wait(), timeout=30) == 0
+        finally:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+            log.close()
+        return {
+            "idle_rss_mb": round(idle_mb, 1),
+            "peak_rss_mb": round(peak, 1),
+            "uploaded_as": dump.filename,
+            "uploaded_mb": round(len(dump.data or b"") / 1e6, 2),
+            "dump_mb": round(len(gzip.decompress(dump.data or b"")) / 1e6, 1),
+            "command_to_file_s": round(elapsed, 1),
+        }
+
+
+def test_bench_serve_peak_rss_while_posting_a_50mb_thread_dump(
+    benchmark: Any, deep_stacks_jvm: int, tmp_path: Path
+) -> None:
+    results: list[dict[str, Any]] = []
+
+    def once() -> None:
+        results.append(asyncio.run(_post_big_dump(deep_stacks_jvm, tmp_path)))
+
+    benchmark.group = "slack-serve-memory"
+    benchmark.pedantic(once, rounds=1, warmup_rounds=0)
+    info = results[-1]
+    benchmark.extra_info.update(info)
+    benchmark.extra_info["goal_peak_rss_mb"] = 150
+    print(f"\nserve memory: {info}")
+    assert info["uploaded_as"].endswith(".gz")

@@ -1,0 +1,1 @@
+"""Tests of the Slack frontend against the fake Slack, with real JVMs."""

@@ -1,0 +1,139 @@
+"""Fixtures for the Slack frontend: the fake Slack, a real bot (`BotServer`, built as
+`jdebug serve` builds it) connected to it, and a backend that records what it was asked.
+
+`RecordingBackend` wraps the real `LocalBackend`; it only counts calls, so a test can say
+"nothing ran" about a request that must be refused before it reaches a JVM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import structlog
+
+from bot.app import BotServer
+from bot.jvm.agent import AgentCall
+from bot.local.strategy import LocalBackend
+from bot.logs import configure_logging
+from bot.request import Request
+from bot.results import RawOutput
+from bot.settings import Settings
+from bot.strategy import ResolvedTarget, Strategy, Verdict
+from tests.fakeslack import FakeSlack
+from tests.fakeslack.fixtures import fake_slack
+
+__all__ = ["fake_slack"]
+
+# Bob is in the fake workspace but on no allow-list unless a test puts him there.
+ALICE, BOB = "U0ALICE001", "U0BOB00002"
+
+
+class RecordingStrategy:
+    def __init__(self, inner: Strategy, ran: list[Request]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.ran = ran
+
+    async def check(self, request: Request, target: ResolvedTarget) -> Verdict:
+        return await self.inner.check(request, target)
+
+    async def run(self, request: Request, target: ResolvedTarget, call: AgentCall) -> RawOutput:
+        self.ran.append(request)
+        return await self.inner.run(request, target, call)
+
+    async def cleanup(self) -> str:
+        return await self.inner.cleanup()
+
+
+class RecordingBackend:
+    """The real local backend, remembering every resolve and every diagnostic it ran."""
+
+    name = "local"
+
+    def __init__(self, inner: LocalBackend | None = None) -> None:
+        self.inner = inner or LocalBackend()
+        self.resolved: list[Request] = []
+        self.ran: list[Request] = []
+
+    async def resolve(self, request: Request) -> ResolvedTarget:
+        self.resolved.append(request)
+        return await self.inner.resolve(request)
+
+    def strategies(self) -> Sequence[Strategy]:
+        return [RecordingStrategy(s, self.ran) for s in self.inner.strategies()]
+
+
+def bot_settings(slack: FakeSlack, **overrides: Any) -> Settings:
+    """Settings as the environment would give them to `jdebug serve`, aimed at the fake."""
+    values: dict[str, Any] = {
+        "slack_bot_token": slack.bot_token,
+        "slack_app_token": slack.app_token,
+        "slack_signing_secret": "test-signing-secret",
+        "slack_api_url": slack.api_url,
+        "allowed_users": (ALICE,),
+        "health_port": 0,
+        "http_port": 0,
+        "shutdown_grace_seconds": 10,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+StartBot = Callable[..., Awaitable[BotServer]]
+
+
+@pytest_asyncio.fixture
+async def start_bot(fake_slack: FakeSlack) -> AsyncIterator[StartBot]:
+    """`await start_bot(backend=..., **settings)`: a started BotServer, shut down afterwards.
+
+    In Socket Mode it returns once the bot's websocket is connected to the fake.
+    """
+    servers: list[BotServer] = []
+
+    async def start(backend: Any = None, **overrides: Any) -> BotServer:
+        settings = bot_settings(fake_slack, **overrides)
+        server = BotServer(settings, backend if backend is not None else RecordingBackend())
+        connected = len(fake_slack.connections)
+        await server.start()
+        servers.append(server)
+        if settings.slack_mode == "socket":
+            await fake_slack.wait_for_connections(connected + 1)
+        return server
+
+    yield start
+    for server in servers:
+        await server.shutdown()
+
+
+@contextlib.contextmanager
+def captured_json_logs(level: str = "info") -> Iterator[io.StringIO]:
+    """jdebug's real logging set-up (JSON lines at `level`) writing into a buffer."""
+    saved = structlog.get_config()
+    buffer = io.StringIO()
+    real_stderr = sys.stderr
+    sys.stderr = buffer  # configure_logging binds the stream it finds here
+    try:
+        configure_logging(level=level, fmt="json")
+    finally:
+        sys.stderr = real_stderr
+    try:
+        yield buffer
+    finally:
+        structlog.configure(**saved)
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    with captured_json_logs() as buffer:
+        yield buffer
+
+
+def log_records(buffer: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]

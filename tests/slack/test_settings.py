@@ -1,0 +1,107 @@
+"""Settings of `jdebug serve` (environment and .env), the allow-list rule, and the documents
+that describe them: .env.example, the README and the Slack app manifest.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.settings import Settings, env_name
+from tests.support.jvms import REPO
+
+ENV_EXAMPLE = REPO / ".env.example"
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for name in list(os.environ):
+        if name.startswith(("SLACK_", "JDEBUG_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_every_setting_is_documented_in_env_example_and_readme() -> None:
+    example = ENV_EXAMPLE.read_text()
+    readme = (REPO / "README.md").read_text()
+    for field in Settings.model_fields:
+        name = env_name(field)
+        assert f"\n{name}=" in example, name
+        assert f"`{name}`" in readme, name
+
+
+def test_a_copied_env_example_starts_from_the_defaults(clean_environment: Path) -> None:
+    (clean_environment / ".env").write_text(ENV_EXAMPLE.read_text())
+    settings = Settings()
+    assert settings == Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.local_java_home is None
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.allowed_users == () and settings.allowed_channels == ()
+
+
+def test_lists_are_comma_separated_and_trimmed(
+    clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JDEBUG_ALLOWED_USERS", " U0ALICE001 ,U0BOB00002,, ")
+    monkeypatch.setenv("JDEBUG_ALLOWED_CHANNELS", "C0OPS00001")
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9999/api")
+    settings = Settings()
+    assert settings.allowed_users == ("U0ALICE001", "U0BOB00002")
+    assert settings.allowed_channels == ("C0OPS00001",)
+    assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
+
+
+@pytest.mark.parametrize(
+    ("users", "channels", "user", "channel", "allowed"),
+    [
+        ((), (), "U1", "C1", False),
+        (("U1",), (), "U1", "C9", True),
+        (("U1",), (), "U2", "C9", False),
+        ((), ("C1",), "U2", "C1", True),
+        ((), ("C1",), "U2", "C2", False),
+        ((), ("C1",), "U2", None, False),
+        (("*",), (), "U7", "C7", True),
+        ((), ("*",), "U7", "C7", True),
+    ],
+)
+def test_allow_list_admits_listed_users_or_anyone_in_listed_channels(
+    users: tuple[str, ...], channels: tuple[str, ...], user: str, channel: str | None, allowed: bool
+) -> None:
+    settings = Settings(_env_file=None, allowed_users=users, allowed_channels=channels)  # type: ignore[call-arg]
+    assert settings.allows(user, channel) is allowed
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({}, ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"]),
+        ({"slack_bot_token": "xoxb-1"}, ["SLACK_APP_TOKEN"]),
+        ({"slack_bot_token": "xoxb-1", "slack_app_token": "xoxb-2"}, ["SLACK_APP_TOKEN"]),
+        ({"slack_bot_token": "xapp-1", "slack_app_token": "xapp-2"}, ["SLACK_BOT_TOKEN"]),
+        ({"slack_bot_token": "xoxb-1", "slack_app_token": "xapp-2"}, []),
+        ({"slack_mode": "http", "slack_bot_token": "xoxb-1"}, ["SLACK_SIGNING_SECRET"]),
+        ({"slack_mode": "http", "slack_bot_token": "xoxb-1", "slack_signing_secret": "s"}, []),
+    ],
+)
+def test_serve_problems_name_exactly_the_variables_to_fix(
+    clean_environment: Path, values: dict[str, str], named: list[str]
+) -> None:
+    problems = Settings(_env_file=None, **values).serve_problems()  # type: ignore[arg-type]
+    assert [p.split()[0] for p in problems] == named
+
+
+def test_app_manifest_declares_what_the_bot_uses() -> None:
+    manifest = yaml.safe_load((REPO / "deploy" / "slack-app-manifest.yaml").read_text())
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/jdebug" and "help" in command["usage_hint"]
+    assert {"commands", "chat:write", "files:write"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"]
+    )
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
