@@ -148,7 +148,8 @@ async def run_resolved(
     out = parse_agent_output(raw.stdout, call.nonce)
     raise_for_agent(out, raw.exit_code, raw.stderr)
     steps = out.steps if tool.jcmd else (StepOutput("jps", None, 0, out.jvm_text),)
-    raw = dataclasses.replace(raw, steps=steps, duration_s=time.monotonic() - started)
+    # The framed stdout is no longer needed once split: keep one copy of the output.
+    raw = dataclasses.replace(raw, steps=steps, stdout="", duration_s=time.monotonic() - started)
     await progress(Progress("analysing", "analysing", target, strategy.name))
     analysis = analyse(tool, request, steps)
     if out.target is None:

@@ -65,3 +65,21 @@ def test_parsing_any_text_never_raises(text):
     out = parse_agent_output(text, "n")
     with contextlib.suppress(JdebugError):
         raise_for_agent(out, 0, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",))), max_size=4),
+       st.text(max_size=30))
+def test_framed_steps_come_back_exactly(bodies, noise):
+    """Whatever a tool prints (any text, ending in a newline as the agent's awk ensures)
+    comes back as that step's text; text outside frames is kept as unframed."""
+    bodies = [b if b.endswith("\n") or not b else b + "\n" for b in bodies]
+    framed = noise + ("\n" if noise and not noise.endswith("\n") else "")
+    for i, body in enumerate(bodies):
+        framed += f"@@jdebug:n begin step=s{i} pid=7 tool=jattach\n{body}"
+        framed += f"@@jdebug:n end step=s{i} pid=7 rc=0\n"
+    out = parse_agent_output(framed, "n")
+    assert [s.text for s in out.steps] == bodies
+    assert [s.name for s in out.steps] == [f"s{i}" for i in range(len(bodies))]
+    if "@@jdebug:n " not in noise:
+        assert out.unframed == (noise + ("\n" if noise and not noise.endswith("\n") else ""))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Literal
@@ -111,50 +112,73 @@ class AgentOutput:
 _FIELD = re.compile(r"(\w+)=(\S*)")
 
 
+def _marker_lines(text: str, marker: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, content) of each line that begins with `marker`; `end` is past its
+    newline. Found with str.find, so a 50 MB dump is never split into lines."""
+    found = 0 if text.startswith(marker) else _next_marker(text, marker, 0)
+    while found >= 0:
+        eol = text.find("\n", found)
+        stop = len(text) if eol < 0 else eol + 1
+        yield found, stop, text[found + len(marker) : stop].rstrip("\n")
+        found = _next_marker(text, marker, stop - 1) if eol >= 0 else -1
+
+
+def _next_marker(text: str, marker: str, after: int) -> int:
+    """The start of the next line beginning with `marker` at or after `after`, or -1."""
+    hit = text.find("\n" + marker, after)
+    return hit + 1 if hit >= 0 else -1
+
+
 def parse_agent_output(stdout: str, nonce: str) -> AgentOutput:
-    """Split framed agent output; lines outside frames are kept (they explain odd failures)."""
+    """Split framed agent output; text outside frames is kept (it explains odd failures).
+
+    Each step's text is one slice of `stdout`, so memory stays at about twice the output.
+    """
     marker = f"@@jdebug:{nonce} "
     steps: list[StepOutput] = []
     tools: list[str] = []
-    jvm_lines: list[str] = []
+    jvm_text = ""
     unframed: list[str] = []
     fail_rc: int | None = None
     fail_message: str | None = None
     current: dict[str, str] | None = None
-    body: list[str] = []
-    for line in stdout.splitlines(keepends=True):
-        if not line.startswith(marker):
-            (body if current is not None else unframed).append(line)
-            continue
-        kind, _, rest = line[len(marker) :].rstrip("\n").partition(" ")
+    body_start = cursor = 0
+    for start, stop, content in _marker_lines(stdout, marker):
+        if current is None and start > cursor:
+            unframed.append(stdout[cursor:start])
+        kind, _, rest = content.partition(" ")
         fields = dict(_FIELD.findall(rest))
         if kind == "begin":
-            current, body = fields, []
+            if current is not None:  # a step that never ended: keep what it printed
+                unframed.append(stdout[body_start:start])
+            current, body_start = fields, stop
         elif kind == "end" and current is not None:
+            body = stdout[body_start:start]
             if current.get("step") == "jvms":
-                jvm_lines = body
+                jvm_text = body
             else:
-                pid = current.get("pid", "-")
+                pid, rc = current.get("pid", "-"), fields.get("rc", "")
                 steps.append(
                     StepOutput(
                         name=current.get("step", "?"),
                         pid=int(pid) if pid.isdigit() else None,
-                        exit_code=int(fields.get("rc", "-1"))
-                        if fields.get("rc", "").isdigit()
-                        else -1,
-                        text="".join(body),
+                        exit_code=int(rc) if rc.isdigit() else -1,
+                        text=body,
                     )
                 )
                 tools.append(current.get("tool", "?"))
-            current, body = None, []
+            current = None
         elif kind == "fail":
-            fail_rc = int(fields.get("rc", "1")) if fields.get("rc", "").isdigit() else 1
+            fail_rc = int(fields["rc"]) if fields.get("rc", "").isdigit() else 1
             fail_message = rest.partition(" ")[2]
-    if current is not None:  # cut off mid-step: keep what arrived
-        unframed += body
+        cursor = stop
+    # Cut off mid-step (or text after the last marker): keep what arrived.
+    tail = stdout[body_start:] if current is not None else stdout[cursor:]
+    if tail:
+        unframed.append(tail)
     return AgentOutput(
-        jvms=parse_jvm_lines("".join(jvm_lines)),
-        jvm_text="".join(jvm_lines),
+        jvms=parse_jvm_lines(jvm_text),
+        jvm_text=jvm_text,
         steps=tuple(steps),
         tools=tuple(tools),
         fail_rc=fail_rc,

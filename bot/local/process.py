@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import os
 import signal
@@ -31,7 +32,9 @@ async def run_process(argv: Sequence[str], env: dict[str, str], timeout_s: float
     )
     try:
         async with asyncio.timeout(timeout_s):
-            stdout, stderr = await proc.communicate()
+            assert proc.stdout is not None and proc.stderr is not None
+            stdout, stderr = await asyncio.gather(_read_text(proc.stdout), _read_text(proc.stderr))
+            await proc.wait()
     except BaseException:
         # Timeout or cancellation: nothing we started may outlive the request.
         with contextlib.suppress(ProcessLookupError):
@@ -39,11 +42,19 @@ async def run_process(argv: Sequence[str], env: dict[str, str], timeout_s: float
         await proc.wait()
         raise
     return ProcessOutput(
-        stdout.decode("utf-8", "replace"),
-        stderr.decode("utf-8", "replace"),
-        proc.returncode if proc.returncode is not None else -1,
-        proc.pid,
+        stdout, stderr, proc.returncode if proc.returncode is not None else -1, proc.pid
     )
+
+
+async def _read_text(stream: asyncio.StreamReader) -> str:
+    """Decode as it arrives (1 MiB at a time), so a 50 MB dump is never held as bytes and
+    as text at once."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    parts = []
+    while chunk := await stream.read(1 << 20):
+        parts.append(decoder.decode(chunk))
+    parts.append(decoder.decode(b"", final=True))
+    return "".join(parts)
 
 
 async def run_bounded(argv: Sequence[str], env: dict[str, str], timeout_s: float) -> ProcessOutput:

@@ -7,10 +7,23 @@ under a second. Unknown, truncated or garbage text never raises: it becomes `not
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from sys import intern  # deep stacks repeat frames: one string each, not thousands
 
 from bot.jvm.threaddump.model import Deadlock, DeadlockLink, JavaThread, Lock, ThreadDump
 from bot.jvm.threaddump.thread_lines import ThreadBuilder, start_thread
+
+
+def _lines(text: str) -> Iterator[str]:
+    """Lines one at a time: a 50 MB dump is never held as a list of 650,000 strings."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        if end < 0:
+            end = size
+        yield text[start:end]
+        start = end + 1
+
 
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 _SMR_LENGTH = re.compile(r"_java_thread_list=0x[0-9a-fA-F]+, length=(\d{1,9}),")
@@ -62,7 +75,7 @@ class _DumpParser:
 
     def parse(self, text: str) -> ThreadDump:
         handle = self.line
-        for raw in text.splitlines():
+        for raw in _lines(text):
             line = raw.rstrip()
             if not line:
                 if self.mode == _SMR:
@@ -70,7 +83,9 @@ class _DumpParser:
             elif line.startswith("\tat ") and self.current is not None and self.mode == _THREADS:
                 # Frames are half of all lines: handled inline, without a call per line.
                 current = self.current
-                (current.virtual_frames if current.in_virtual else current.frames).append(line[4:])
+                (current.virtual_frames if current.in_virtual else current.frames).append(
+                    intern(line[4:])
+                )
             else:
                 handle(line)
         self.finish_thread()
@@ -97,7 +112,9 @@ class _DumpParser:
             elif current is None or mode != _THREADS:
                 self.not_recognised(line)
             elif line.startswith("\tat "):
-                (current.virtual_frames if current.in_virtual else current.frames).append(line[4:])
+                (current.virtual_frames if current.in_virtual else current.frames).append(
+                    intern(line[4:])
+                )
             elif not current.lock_line(line):
                 self.not_recognised(line)
         elif first == " ":
