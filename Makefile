@@ -9,6 +9,7 @@ lint: bootstrap
 	uv run ruff format --check .
 	shellcheck -s sh bot/jvm/agent.sh
 	shellcheck scripts/*.sh .ci/run
+	uv run hadolint deploy/Dockerfile deploy/debug-image/Dockerfile
 
 typecheck: bootstrap
 	uv run mypy

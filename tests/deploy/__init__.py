@@ -1,0 +1,1 @@
+"""deploy/ tests: the images' Dockerfiles and the kustomize manifests, checked offline."""
