@@ -68,8 +68,10 @@ def test_parsing_any_text_never_raises(text):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",))), max_size=4),
-       st.text(max_size=30))
+@given(
+    st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",))), max_size=4),
+    st.text(max_size=30),
+)
 def test_framed_steps_come_back_exactly(bodies, noise):
     """Whatever a tool prints (any text, ending in a newline as the agent's awk ensures)
     comes back as that step's text; text outside frames is kept as unframed."""
