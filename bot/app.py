@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 import sys
 
@@ -25,7 +24,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.backends import choose_backend
+from bot.backends import choose_backend, owner_reference
+from bot.housekeeping import janitor_loop
+from bot.kube.backend import KubeBackend
 from bot.settings import Settings, env_name
 from bot.strategy import Backend
 from handlers.slack.listeners import register
@@ -64,9 +65,18 @@ def build_app(settings: Settings, backend: Backend) -> tuple[AsyncApp, SlackServ
 
 def build_backend(settings: Settings) -> Backend:
     """A cluster when one is configured (kubeconfig or in-cluster), else this machine."""
-    # The cluster settings are the terminal's (README, "From a terminal"): environment only.
-    kubeconfig = os.environ.get("JDEBUG_KUBECONFIG") or None
-    return choose_backend(kubeconfig, java_home=settings.local_java_home)
+    node_namespace = settings.node_namespace or settings.pod_namespace
+    # ownerReferences only work within one namespace: own node pods only in our namespace.
+    same = node_namespace is None or node_namespace == settings.pod_namespace
+    return choose_backend(
+        settings.kubeconfig,
+        java_home=settings.local_java_home,
+        namespace=settings.namespace,
+        debug_image=settings.debug_image,
+        strategies=settings.strategies,
+        node_namespace=node_namespace,
+        owner=owner_reference(settings.pod_name, settings.pod_uid) if same else None,
+    )
 
 
 class CannotStart(Exception):
@@ -103,6 +113,7 @@ class BotServer:
         self.http_port: int | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runners: list[web.AppRunner] = []
+        self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Listen for probes, check the tokens, then connect (or listen, in HTTP mode).
@@ -114,6 +125,11 @@ class BotServer:
         except BaseException:
             await self._close()
             raise
+        backend = self.service.backend
+        if isinstance(backend, KubeBackend):
+            self._background.append(
+                asyncio.create_task(janitor_loop(backend, self.settings.janitor_interval_seconds))
+            )
         log.info(
             "serve.started",
             mode=self.settings.slack_mode,
@@ -201,6 +217,10 @@ class BotServer:
             await socket.close_async()  # type: ignore[no-untyped-call]
 
     async def _close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
         await self._close_socket()
         for runner in reversed(self._runners):
             await runner.cleanup()

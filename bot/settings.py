@@ -52,6 +52,20 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(4, ge=1, le=64)
     local_java_home: Path | None = None
 
+    # Kubernetes (see bot/backends.py): the cluster, where commands without ns= look, the
+    # debug image, the ways in and their order, and the node debug pods' namespace.
+    kubeconfig: str | None = None
+    namespace: str = "default"
+    debug_image: str = "eclipse-temurin:25-jdk"
+    strategies: str = "exec,sidecar,ephemeral,node"
+    node_namespace: str | None = None
+    janitor_interval_seconds: int = Field(60, ge=5, le=3600)
+    # The bot's own pod, from the downward API: node debug pods get an ownerReference to it,
+    # so deleting the bot garbage-collects them.
+    pod_name: str | None = Field(None, validation_alias=AliasChoices("POD_NAME"))
+    pod_uid: str | None = Field(None, validation_alias=AliasChoices("POD_UID"))
+    pod_namespace: str | None = Field(None, validation_alias=AliasChoices("POD_NAMESPACE"))
+
     @field_validator("allowed_users", "allowed_channels", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
