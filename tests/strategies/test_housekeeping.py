@@ -24,19 +24,33 @@ def admin(sim) -> client.CoreV1Api:
 def leftover_pod(name: str) -> dict:
     """A node debug pod whose bot died: finished, labelled as ours."""
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "namespace": "jdebug", "labels": {MANAGED_BY: "jdebug"}},
-        "spec": {"restartPolicy": "Never", "automountServiceAccountToken": False,
-                 "containers": [{"name": "agent", "image": "jdebug.local/busybox:latest",
-                                 "command": ["/bin/sh", "-c", "exit 0"]}]},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "containers": [
+                {
+                    "name": "agent",
+                    "image": "jdebug.local/busybox:latest",
+                    "command": ["/bin/sh", "-c", "exit 0"],
+                }
+            ],
+        },
     }
 
 
 def settings_for(slack: FakeSlack, sim, **values) -> Settings:
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, slack_bot_token=slack.bot_token, slack_app_token=slack.app_token,
-        slack_api_url=slack.api_url, health_port=0, kubeconfig=str(sim.kubeconfig(BOT)),
-        **values)
+        _env_file=None,
+        slack_bot_token=slack.bot_token,
+        slack_app_token=slack.app_token,
+        slack_api_url=slack.api_url,
+        health_port=0,
+        kubeconfig=str(sim.kubeconfig(BOT)),
+        **values,
+    )
 
 
 async def test_serve_sweeps_leftover_node_pods_at_start(sim):
@@ -51,8 +65,10 @@ async def test_serve_sweeps_leftover_node_pods_at_start(sim):
         server = BotServer(settings, build_backend(settings))
         await server.start()
         try:
-            while any(p.metadata.name == "jdebug-node-dead1"
-                      for p in core.list_namespaced_pod("jdebug").items):
+            while any(
+                p.metadata.name == "jdebug-node-dead1"
+                for p in core.list_namespaced_pod("jdebug").items
+            ):
                 assert time.monotonic() < deadline, "the janitor did not sweep the leftover"
                 await asyncio.sleep(0.2)
         finally:
@@ -61,11 +77,18 @@ async def test_serve_sweeps_leftover_node_pods_at_start(sim):
 
 async def test_node_pods_are_owned_by_the_bot_pod_when_it_runs_in_one(sim):
     async with FakeSlack() as slack:
-        settings = settings_for(slack, sim, pod_name="jdebug-7f9c-abcde", pod_uid="1234-uid",
-                                pod_namespace="jdebug")
+        settings = settings_for(
+            slack, sim, pod_name="jdebug-7f9c-abcde", pod_uid="1234-uid", pod_namespace="jdebug"
+        )
         backend = build_backend(settings)
     owner = backend.ctx.settings.owner  # type: ignore[attr-defined]
-    assert owner == {"apiVersion": "v1", "kind": "Pod", "name": "jdebug-7f9c-abcde",
-                     "uid": "1234-uid", "controller": False, "blockOwnerDeletion": False}
+    assert owner == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "name": "jdebug-7f9c-abcde",
+        "uid": "1234-uid",
+        "controller": False,
+        "blockOwnerDeletion": False,
+    }
     assert backend.ctx.settings.node_namespace == "jdebug"  # type: ignore[attr-defined]
     assert backend_for(sim).ctx.settings.owner is None
