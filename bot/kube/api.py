@@ -29,6 +29,8 @@ from bot.kube.exec import ExecResult, exec_in_thread
 
 __all__ = ["ExecResult", "KubeApi"]
 
+_LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
+
 
 class KubeApi:
     """Async facade over the sync client, one per cluster identity.
@@ -178,6 +180,18 @@ class KubeApi:
     ) -> str:
         return await pods.read_log(self._calls, namespace, pod, container, tail_lines, timeout_s)
 
+    async def get_lease(
+        self, namespace: str, name: str, *, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """A `coordination.k8s.io/v1` Lease; `KubeNotFound` when there is none yet."""
+        return await self._calls.json(
+            "GET",
+            _LEASE_PATH,
+            params={"namespace": namespace, "name": name},
+            what=f"get lease {namespace}/{name}",
+            timeout_s=timeout_s,
+        )
+
     async def can_i(
         self,
         verb: str,
@@ -248,6 +262,37 @@ class KubeApi:
     ) -> bool:
         """Delete the pod; False when it was already gone."""
         return await pods.delete_pod(self._calls, namespace, name, grace_period_seconds, timeout_s)
+
+    async def create_lease(
+        self, namespace: str, body: dict[str, Any], *, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """POST a Lease; `KubeConflict` (AlreadyExists) when another writer created it first."""
+        name = str((body.get("metadata") or {}).get("name") or "?")
+        return await self._calls.json(
+            "POST",
+            "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases",
+            params={"namespace": namespace},
+            body=body,
+            retry=WRITE,
+            what=f"create lease {namespace}/{name}",
+            timeout_s=timeout_s,
+        )
+
+    async def replace_lease(
+        self, namespace: str, name: str, body: dict[str, Any], *, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """PUT the whole Lease. `body.metadata.resourceVersion` must be the one last read: if
+        anyone wrote in between the server answers 409 (`KubeConflict`), which is never retried
+        here, since leader election must learn it lost the round. Returns the stored Lease."""
+        return await self._calls.json(
+            "PUT",
+            _LEASE_PATH,
+            params={"namespace": namespace, "name": name},
+            body=body,
+            retry=WRITE,
+            what=f"update lease {namespace}/{name}",
+            timeout_s=timeout_s,
+        )
 
     async def exec(
         self, namespace: str, pod: str, container: str, argv: list[str], timeout_s: float = 60

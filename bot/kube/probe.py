@@ -7,6 +7,7 @@ cached per image). Cached for `ttl_s` so a burst of commands costs one round of 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from cachetools import TTLCache
@@ -24,6 +25,8 @@ TOOLS_SCRIPT = (
     '[ -n "$JAVA_HOME" ] && [ -x "$JAVA_HOME/bin/jcmd" ] && echo jcmd; exit 0'
 )
 IDENTITY_SCRIPT = "id -u; id -g"
+JAVA_VERSION_SCRIPT = "java -version 2>&1 | head -n 1"
+_JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 UNKNOWN_LEVEL = "unknown"
 
 
@@ -114,3 +117,22 @@ class Probe:
         if result.exit_code != 0 or len(words) != 2 or not all(w.isdigit() for w in words):
             return None
         return int(words[0]), int(words[1])
+
+    async def java_major(self, namespace: str, pod: str, container: str, image: str) -> int | None:
+        """The app's Java major version (`java -version` in its container), cached per image."""
+        key = ("java_major", image)
+        if key not in self._cache:
+            major: int | None = None
+            try:
+                result = await self.api.exec(
+                    namespace, pod, container, ["/bin/sh", "-c", JAVA_VERSION_SCRIPT], timeout_s=15
+                )
+                match = _JAVA_VERSION.search(result.stdout)
+                if match:
+                    first = int(match.group(1))
+                    major = int(match.group(2) or 0) if first == 1 else first  # "1.8.0" is 8
+            except (KubeError, DeadlineExceeded):
+                pass
+            self._cache[key] = major
+        value = self._cache[key]
+        return value if isinstance(value, int) else None

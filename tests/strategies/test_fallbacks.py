@@ -188,3 +188,30 @@ async def test_removing_any_rule_breaks_the_matching_strategy(sim, rule):
         await run_request(request(text), backend)
     if effect != "fails":
         assert effect in excinfo.value.message
+
+
+async def test_restricted_namespace_and_undeclared_uid_probe_as_nobody_first(sim):
+    """No runAsUser and no exec to ask `id`: a uid-65534 probe container reads the JVM's
+    uid from /proc, then the real debug container runs as it, restricted-compliant."""
+    account = variant_account("ClusterRole/jdebug#3")  # without pods/exec
+    core = admin(sim)
+    before = len(core.read_namespaced_pod("nouid", "locked").spec.ephemeral_containers or [])
+    result = await run_request(
+        request("threaddump pod=nouid ns=locked"), backend_for(sim, identity=f"jdebug/{account}")
+    )
+    assert result.raw.strategy == "ephemeral"
+    assert '"barn-door-holder"' in result.raw.steps[0].text
+    added = core.read_namespaced_pod("nouid", "locked").spec.ephemeral_containers[before:]
+    assert [c.security_context.run_as_user for c in added] == [65534, 1000]
+    assert all(c.security_context.capabilities.drop == ["ALL"] for c in added)
+
+
+async def test_debug_image_follows_the_apps_java_major(sim):
+    result = await run_request(
+        request("version pod=jvm-17 ns=apps"),
+        backend_for(sim, debug_image="eclipse-temurin:{java_major}-jdk", order=("ephemeral",)),
+    )
+    core = admin(sim)
+    last = core.read_namespaced_pod("jvm-17", "apps").spec.ephemeral_containers[-1]
+    assert last.image == "eclipse-temurin:17-jdk"
+    assert "JDK 17" in result.raw.steps[0].text
