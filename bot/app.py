@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.backends import choose_backend, owner_reference
 from bot.housekeeping import janitor_loop
 from bot.kube.backend import KubeBackend
+from bot.policy import PolicyError
 from bot.settings import Settings, env_name
 from bot.strategy import Backend
 from handlers.slack.listeners import register
@@ -125,6 +126,8 @@ class BotServer:
         except BaseException:
             await self._close()
             raise
+        if self.service.policy is not None:
+            self._background.append(asyncio.create_task(self.service.policy.run()))
         backend = self.service.backend
         if isinstance(backend, KubeBackend):
             self._background.append(
@@ -267,3 +270,6 @@ def serve_main() -> int:
     except CannotStart as error:
         sys.stderr.write(f"jdebug serve: {error}.\n")
         return EXIT_CANNOT_START
+    except PolicyError as error:
+        sys.stderr.write(f"jdebug serve: {error.message}\n")
+        return EXIT_BAD_SETTINGS

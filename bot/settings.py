@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     strategies: str = "exec,sidecar,ephemeral,node"
     node_namespace: str | None = None
     janitor_interval_seconds: int = Field(60, ge=5, le=3600)
+    # Who may run what (bot/policy): with a file, it decides every Slack request and the
+    # allow-lists above are not used; it is re-read when it changes.
+    policy_file: Path | None = None
+    policy_contact: str | None = None
+    policy_poll_seconds: int = Field(10, ge=1, le=3600)
     # The bot's own pod, from the downward API: node debug pods get an ownerReference to it,
     # so deleting the bot garbage-collects them.
     pod_name: str | None = Field(None, validation_alias=AliasChoices("POD_NAME"))

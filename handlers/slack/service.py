@@ -8,6 +8,7 @@ parent exists go to the requester only (response_url), later ones into the paren
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -21,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import JdebugError
 from bot.grammar import HelpRequest, parse_command
+from bot.policy import PolicyWatcher
 from bot.report.blocks import (
     TEXT_LIMIT,
     clip,
@@ -70,6 +72,14 @@ class SlackService:
         self.inflight = InFlight()
         self._slots = asyncio.Semaphore(settings.max_concurrent_requests)
         self._admitted = 0  # running or waiting for a slot
+        # Loading checks the file: an invalid policy stops the bot at start (PolicyError).
+        self.policy: PolicyWatcher | None = (
+            PolicyWatcher(
+                settings.policy_file, lambda _: None, interval_s=settings.policy_poll_seconds
+            )
+            if settings.policy_file
+            else None
+        )
 
     def queue_note(self) -> str:
         """For the ack of a request about to run: empty when it will start at once."""
@@ -89,6 +99,8 @@ class SlackService:
             return error_text(error) + "\nType `/jdebug help` for usage."
         if isinstance(parsed, HelpRequest):
             return help_text(parsed.topic)
+        if self.policy is not None:
+            return self._by_policy(parsed)
         if not self.settings.allows(user, channel):
             self.audit(parsed, "denied", 0.0, reason="not on the allow-list")
             return (
@@ -97,6 +109,22 @@ class SlackService:
                 "JDEBUG_ALLOWED_CHANNELS."
             )
         return parsed
+
+    def _by_policy(self, request: Request) -> Request | str:
+        """The policy file decides; a request without ns= is judged where it would run."""
+        assert self.policy is not None
+        policy = self.policy.policy
+        if policy.contact is None:  # the file names no contact: the setting's, if any
+            policy.contact = self.settings.policy_contact
+        target = request.target
+        if not target.namespace and not (target.pid is not None and not target.pod):
+            target = dataclasses.replace(target, namespace=self.settings.namespace)
+        judged = dataclasses.replace(request, target=target)
+        decision = policy.decide(judged)
+        if decision.allowed:
+            return request
+        self.audit(request, "denied", 0.0, reason=f"policy: {decision.reason}")
+        return "✖ " + policy.deny_message(judged, decision)
 
     async def run(
         self,
