@@ -8,6 +8,7 @@ new work, lets running requests finish within the grace period, then exits 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -27,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.backends import choose_backend, owner_reference
 from bot.housekeeping import janitor_loop
 from bot.kube.backend import KubeBackend
+from bot.kube.lease import LeaderElector
 from bot.policy import PolicyError
 from bot.settings import Settings, env_name
 from bot.strategy import Backend
@@ -34,6 +36,9 @@ from handlers.slack.listeners import register
 from handlers.slack.service import SlackService
 
 log = structlog.get_logger("jdebug.app")
+
+# How long shutdown waits for the Lease to be released before giving up on it.
+LEASE_RELEASE_S = 5
 
 EVENTS_PATH = "/slack/events"
 EXIT_OK, EXIT_CANNOT_START, EXIT_BAD_SETTINGS = 0, 1, 2
@@ -115,6 +120,8 @@ class BotServer:
         self._socket: AsyncSocketModeHandler | None = None
         self._runners: list[web.AppRunner] = []
         self._background: list[asyncio.Task[None]] = []
+        self._elector: asyncio.Task[None] | None = None
+        self._stop_leading = asyncio.Event()
 
     async def start(self) -> None:
         """Listen for probes, check the tokens, then connect (or listen, in HTTP mode).
@@ -130,8 +137,12 @@ class BotServer:
             self._background.append(asyncio.create_task(self.service.policy.run()))
         backend = self.service.backend
         if isinstance(backend, KubeBackend):
-            self._background.append(
-                asyncio.create_task(janitor_loop(backend, self.settings.janitor_interval_seconds))
+            # Only the Lease holder sweeps, so two replicas never race over the same pods.
+            namespace = self.settings.pod_namespace or backend.ctx.settings.node_namespace
+            elector = LeaderElector(backend.ctx.api, namespace)
+            interval = self.settings.janitor_interval_seconds
+            self._elector = asyncio.create_task(
+                elector.run(lambda: janitor_loop(backend, interval), self._stop_leading)
             )
         log.info(
             "serve.started",
@@ -220,6 +231,12 @@ class BotServer:
             await socket.close_async()  # type: ignore[no-untyped-call]
 
     async def _close(self) -> None:
+        if self._elector is not None:
+            # A graceful stop releases the Lease, so the other replica takes over at once.
+            self._stop_leading.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._elector, LEASE_RELEASE_S)
+            self._elector = None
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

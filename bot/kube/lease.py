@@ -155,20 +155,19 @@ class LeaderElector:
         lost. If it returns, the Lease is kept (the work is not restarted elsewhere) until stop;
         if it raises, the Lease is released and the exception ends `run`.
         """
-        graceful = False
+        abandoned = False
         try:
             while not stop.is_set():
                 if await self._attempt(self.renew_deadline_s):
                     await self._lead(on_started_leading, stop)
                 else:
                     await _sleep_unless(stop, self.retry_period_s)
-            graceful = True
-        except Exception:
-            graceful = True
+        except asyncio.CancelledError:
+            abandoned = True  # as a dead process would: the Lease runs out on its own
             raise
         finally:
             self._leading = False
-            if graceful:
+            if not abandoned:
                 await self._release()
 
     # -- leading ------------------------------------------------------------------------------

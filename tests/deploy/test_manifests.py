@@ -347,16 +347,24 @@ def test_namespaced_overlay_has_no_cluster_role_or_cluster_role_binding(
     assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
 
 
+LEADER_ELECTION = "jdebug-leader-election"
+
+
 def test_namespaced_roles_grant_the_cluster_roles_rules_in_each_listed_namespace_only(
     rendered: dict[str, list[Obj]],
 ) -> None:
     cluster_role = one(rbac_file_docs(), "ClusterRole", "jdebug")
     docs = rendered["namespaced"]
-    roles = of_kind(docs, "Role")
+    # Leader election is not a strategy grant: it stays, in the bot's namespace only.
+    election = one(docs, "Role", LEADER_ELECTION, BOT_NAMESPACE)
+    assert election == one(rbac_file_docs(), "Role", LEADER_ELECTION, BOT_NAMESPACE) | {
+        "metadata": election["metadata"]
+    }
+    roles = [r for r in of_kind(docs, "Role") if r["metadata"]["name"] != LEADER_ELECTION]
     assert {r["metadata"]["namespace"] for r in roles} == {"apps", BOT_NAMESPACE}
     for role in roles:
         assert rule_set(role["rules"]) == rule_set(cluster_role["rules"]), role["metadata"]
-    bindings = of_kind(docs, "RoleBinding")
+    bindings = [b for b in of_kind(docs, "RoleBinding") if b["metadata"]["name"] != LEADER_ELECTION]
     assert {b["metadata"]["namespace"] for b in bindings} == {"apps", BOT_NAMESPACE}
     for binding in bindings:
         namespace = binding["metadata"]["namespace"]
