@@ -66,7 +66,7 @@ class Cluster:
         self.store = Store()
         self.tokens = Tokens()
         self.rbac = Rbac(self.store)
-        self.kubelet = Kubelet(self.store, catalog, state_dir, config.grace_cap)
+        self.kubelet = Kubelet(self.store, catalog, state_dir, config.grace_cap, self.tokens)
         self.background: set[asyncio.Task[None]] = set()
         self.ensure_namespace("default")
         self.ensure_namespace("kube-system")

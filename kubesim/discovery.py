@@ -45,6 +45,9 @@ RESOURCES = (
     ),
     Resource("", "v1", "events", "Event", True, ("list", "get", "watch"), ("ev",)),
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("get", "list"), ("sa",)),
+    # Read-only, like Deployments: they come from manifests.
+    Resource("", "v1", "configmaps", "ConfigMap", True, ("get", "list", "watch"), ("cm",)),
+    Resource("", "v1", "secrets", "Secret", True, ("get", "list", "watch")),
     Resource(
         "authorization.k8s.io",
         "v1",

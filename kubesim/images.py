@@ -1,12 +1,14 @@
 """The image catalog: what a container started from an image reference runs and can see.
 
 There is no registry: `images.yaml` maps references to a JDK/JRE from the jdk cache, files,
-a default user, entrypoint/cmd, env and extra tools. Unknown references fail like a pull.
+a default user, entrypoint/cmd, env, extra tools and host folders the image sees (this checkout,
+for the bot's own image). Unknown references fail like a pull.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,30 @@ KNOWN_TOOLS = {"jattach": Path("/usr/bin/jattach")}
 
 def jdk_cache() -> Path:
     return Path(os.environ.get("JDEBUG_CACHE", Path.home() / ".cache" / "jdebug")) / "jdk"
+
+
+def python_home(venv: Path = REPO / ".venv") -> Path:
+    """The Python installation the checkout's venv was made from (its stdlib and libpython)."""
+    try:
+        lines = (venv / "pyvenv.cfg").read_text().splitlines()
+    except OSError:
+        return Path(sys.base_prefix)
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() == "home" and value.strip():
+            return Path(value.strip()).resolve().parent
+    return Path(sys.base_prefix)
+
+
+def expand(text: str) -> str:
+    """`{repo}`, `{cache}` and `{python}` in catalog values (no other braces are special)."""
+    for key, value in (
+        ("{repo}", REPO),
+        ("{cache}", jdk_cache().parent),
+        ("{python}", python_home()),
+    ):
+        text = text.replace(key, str(value))
+    return text
 
 
 @dataclass(frozen=True)
@@ -48,6 +74,8 @@ class Image:
     runtime: Runtime | None = None
     files: tuple[tuple[str, Path], ...] = ()
     tools: tuple[str, ...] = ()
+    # Host folders visible at the same path and readable by any uid, even below a 0700 parent.
+    host_paths: tuple[Path, ...] = ()
 
     def environment(self) -> dict[str, str]:
         dirs = [f"{self.runtime.path}/bin"] if self.runtime else []
@@ -90,21 +118,25 @@ def _image(ref: str, raw: Any) -> Image:
     for dest, src in dict(raw.get("files") or {}).items():
         if not str(dest).startswith(STAGING_ROOTS):
             raise ImageCatalogError(f"image {ref!r}: files must go under {STAGING_ROOTS}")
-        files.append((str(dest), Path(str(src).format(repo=REPO, cache=jdk_cache().parent))))
+        files.append((str(dest), Path(expand(str(src)))))
     tools = tuple(str(t) for t in raw.get("tools") or ())
     if unknown := [t for t in tools if t not in KNOWN_TOOLS]:
         raise ImageCatalogError(f"image {ref!r}: unknown tools {unknown}")
+    host_paths = tuple(Path(expand(str(p))) for p in raw.get("host_paths") or ())
+    if relative := [str(p) for p in host_paths if not p.is_absolute() or p == Path("/")]:
+        raise ImageCatalogError(f"image {ref!r}: host_paths must be absolute folders: {relative}")
     user = int(raw.get("user", 0))
     return Image(
         ref=ref,
         user=user,
         group=int(raw.get("group", user)),
-        entrypoint=tuple(str(a) for a in raw.get("entrypoint") or ()),
-        cmd=tuple(str(a) for a in raw.get("cmd") or ()),
-        env=tuple((str(k), str(v)) for k, v in dict(raw.get("env") or {}).items()),
+        entrypoint=tuple(expand(str(a)) for a in raw.get("entrypoint") or ()),
+        cmd=tuple(expand(str(a)) for a in raw.get("cmd") or ()),
+        env=tuple((str(k), expand(str(v))) for k, v in dict(raw.get("env") or {}).items()),
         runtime=runtime,
         files=tuple(files),
         tools=tools,
+        host_paths=host_paths,
     )
 
 

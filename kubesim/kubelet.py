@@ -1,8 +1,9 @@
 """The kubelet: runs every pod's containers as real processes and keeps their status current.
 
-Each container gets its own task: pull (catalog lookup) -> start -> run -> restart per
-restartPolicy. Pod phase, conditions and container statuses are derived from those records
-and written back to the store, so watches and `kubectl get pods` see them change.
+Each container gets its own task: pull (catalog lookup) -> env and ServiceAccount token ->
+start -> run -> restart per restartPolicy. Pod phase, conditions and container statuses are
+derived from those records and written back to the store, so watches and `kubectl get pods`
+see them change.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,14 +20,20 @@ from typing import Any
 import structlog
 
 from kubesim import cgroups
+from kubesim.auth import Tokens
 from kubesim.containers import ContainerProcess, StartError
+from kubesim.environment import ConfigError, kubelet_env
 from kubesim.images import Catalog
 from kubesim.launch import launch_spec, pause_spec
 from kubesim.podstatus import ContainerRecord, pod_status
+from kubesim.runtime import ISOLATED
+from kubesim.serviceaccount import ApiEndpoint, token_mounts
 from kubesim.store import Obj, Store, now_iso
 
 log = structlog.get_logger("kubesim.kubelet")
 BACKOFF = (1.0, 2.0, 4.0, 8.0)
+# How often a container waiting for a missing ConfigMap, Secret or key looks again.
+CONFIG_RETRY = 2.0
 
 
 @dataclass
@@ -41,14 +49,26 @@ class PodRun:
     started_at: str = ""
     deadline_exceeded: bool = False
     stopping: bool = False
+    # Set when the pod stops, so containers waiting for their config stop waiting at once.
+    halted: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Kubelet:
-    def __init__(self, store: Store, catalog: Catalog, state_dir: Path, grace_cap: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        state_dir: Path,
+        grace_cap: float,
+        tokens: Tokens | None = None,
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.state_dir = state_dir
         self.grace_cap = grace_cap
+        self.tokens = tokens or Tokens()
+        # Set once the apiserver listens; until then containers get no in-cluster config.
+        self.endpoint: ApiEndpoint | None = None
         self.pods: dict[str, PodRun] = {}
 
     def run_of(self, pod: Obj) -> PodRun | None:
@@ -135,16 +155,18 @@ class Kubelet:
             "Never" if record.kind == "ephemeral" else self._pod(run).get("restartPolicy", "Always")
         )
         for attempt in itertools.count():
-            if run.stopping or run.deadline_exceeded:
+            prepared = await self._prepare(run, record)
+            if prepared is None:
                 return
-            pod = self.store.get("pods", run.namespace, run.name)
-            if pod is None:
-                return
-            record.waiting("ContainerCreating" if attempt == 0 else record.state_reason(), "")
+            pod, env, mounts = prepared
+            reason = record.state_reason()
+            first = attempt == 0 or reason == "CreateContainerConfigError"
+            record.waiting("ContainerCreating" if first else reason, "")
             self.publish(run)
             try:
                 mode, join_pid = self._pid_mode(run, record, pod)
-                spec = launch_spec(image, pod, record.spec, mode, join_pid, (str(self.state_dir),))
+                hide = (str(self.state_dir),)
+                spec = launch_spec(image, pod, record.spec, mode, join_pid, hide, env, mounts)
                 log_path = run.log_dir / record.name / f"{attempt}.log"
                 started = now_iso()
                 proc = await ContainerProcess.start(
@@ -181,6 +203,35 @@ class Kubelet:
             self.publish(run)
             await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
 
+    async def _prepare(
+        self, run: PodRun, record: ContainerRecord
+    ) -> tuple[Obj, dict[str, str], tuple[tuple[str, str], ...]] | None:
+        """The pod, the kubelet's env and the secret mounts; waits in CreateContainerConfigError
+        while a referenced ConfigMap, Secret or key is missing. None once the pod is gone."""
+        port = self.endpoint.port if self.endpoint else None
+        while not (run.stopping or run.deadline_exceeded):
+            pod = self.store.get("pods", run.namespace, run.name)
+            if pod is None:
+                return None
+            try:
+                env = kubelet_env(self.store, pod, record.spec, port)
+            except ConfigError as exc:
+                if record.state.get("waiting", {}).get("message") != str(exc):
+                    record.waiting("CreateContainerConfigError", str(exc))
+                    self.publish(run)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(run.halted.wait(), CONFIG_RETRY)
+                continue
+            # The ServiceAccount admission plugin adds the token to regular containers only.
+            wanted = record.kind == "container" and self.endpoint is not None and ISOLATED
+            folder = self._pod_dir(run) / "serviceaccount"
+            mounts = token_mounts(self.store, self.tokens, self.endpoint, pod, folder, wanted)
+            return pod, env, mounts
+        return None
+
+    def _pod_dir(self, run: PodRun) -> Path:
+        return self.state_dir / "pods" / run.uid
+
     def _pid_mode(self, run: PodRun, record: ContainerRecord, pod: Obj) -> tuple[str, int]:
         spec = pod["spec"]
         if spec.get("hostPID"):
@@ -204,6 +255,7 @@ class Kubelet:
         if run.stopping:
             return
         run.deadline_exceeded = True
+        run.halted.set()
         await self._stop_processes(run, grace=self.grace_cap)
         self.publish(run)
 
@@ -223,12 +275,14 @@ class Kubelet:
         if run is None:
             return
         run.stopping = True
+        run.halted.set()
         await self._stop_processes(
             run, self.grace_cap if grace is None else min(grace, self.grace_cap)
         )
         for task in run.tasks:
             task.cancel()
         self.pods.pop(uid, None)
+        shutil.rmtree(self._pod_dir(run), ignore_errors=True)
 
     async def shutdown(self) -> None:
         await asyncio.gather(*(self.stop_pod(uid, 0.5) for uid in list(self.pods)))

@@ -35,24 +35,16 @@ def identity_for(pod: dict[str, Any], container: dict[str, Any], image: Image) -
     return Identity(uid, gid, capabilities(csc), no_new_privs)
 
 
-def _env(pod: dict[str, Any], container: dict[str, Any], image: Image) -> dict[str, str]:
+def container_env(
+    pod: dict[str, Any], container: dict[str, Any], image: Image, kubelet: dict[str, str]
+) -> dict[str, str]:
+    """The image's env under the kubelet's (`environment.kubelet_env`), as containerd merges
+    them; HOME comes from the image or else its user, as containerd sets it."""
     env = image.environment()
     env["HOSTNAME"] = pod["metadata"]["name"]
-    env["HOME"] = "/root" if identity_for(pod, container, image).uid == 0 else "/"
-    fields = {
-        "metadata.name": pod["metadata"]["name"],
-        "metadata.namespace": pod["metadata"].get("namespace", ""),
-        "metadata.uid": pod["metadata"].get("uid", ""),
-        "spec.nodeName": "kubesim",
-        "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
-        "status.podIP": "127.0.0.1",
-        "status.hostIP": "127.0.0.1",
-    }
-    for item in container.get("env") or []:
-        if "value" in item:
-            env[item["name"]] = str(item["value"])
-        elif ref := (item.get("valueFrom") or {}).get("fieldRef"):
-            env[item["name"]] = fields.get(ref.get("fieldPath", ""), "")
+    env.update(kubelet)
+    if "HOME" not in env:
+        env["HOME"] = "/root" if identity_for(pod, container, image).uid == 0 else "/"
     return env
 
 
@@ -75,10 +67,12 @@ def launch_spec(
     pid_mode: str,
     join_pid: int,
     hide: tuple[str, ...],
+    kubelet_env: dict[str, str] | None = None,
+    secrets: tuple[tuple[str, str], ...] = (),
 ) -> LaunchSpec:
     return LaunchSpec(
         argv=argv_for(container, image),
-        env=tuple(_env(pod, container, image).items()),
+        env=tuple(container_env(pod, container, image, kubelet_env or {}).items()),
         identity=identity_for(pod, container, image),
         image=image,
         pid_mode=pid_mode,
@@ -89,6 +83,8 @@ def launch_spec(
         # with the same pid in two pods would share one `.attach_pid<pid>` trigger file.
         workdir=str(container.get("workingDir") or DEFAULT_WORKDIR),
         hide=hide,
+        secrets=secrets,
+        read_only_root=bool((container.get("securityContext") or {}).get("readOnlyRootFilesystem")),
     )
 
 

@@ -1,4 +1,5 @@
-"""Load YAML manifests (Namespaces, Pods, Deployments' pods, RBAC, ServiceAccounts, Leases).
+"""Load YAML manifests (Namespaces, Pods, Deployments' pods, RBAC, ServiceAccounts, Leases,
+ConfigMaps, Secrets; PodDisruptionBudgets and NetworkPolicies are stored, not enforced).
 
 Everything goes through the same paths as API calls, so an invalid pod or a PodSecurity
 violation in a manifest is reported at load time with the apiserver's message.
@@ -13,17 +14,23 @@ from typing import Any
 import yaml
 
 from kubesim.cluster import Cluster, random_suffix
+from kubesim.environment import stored_secret
 from kubesim.status import ApiError
 
 # kind -> (store resource, namespaced, load order)
 KINDS = {
     "Namespace": ("namespaces", False, 0),
     "ServiceAccount": ("serviceaccounts", True, 1),
+    "ConfigMap": ("configmaps", True, 1),
+    "Secret": ("secrets", True, 1),
     "ClusterRole": ("clusterroles", False, 1),
     "Role": ("roles", True, 1),
     "ClusterRoleBinding": ("clusterrolebindings", False, 2),
     "RoleBinding": ("rolebindings", True, 2),
     "Lease": ("leases", True, 2),
+    # Accepted so rendered deploy/ manifests load whole; nothing here acts on them.
+    "PodDisruptionBudget": ("poddisruptionbudgets", True, 2),
+    "NetworkPolicy": ("networkpolicies", True, 2),
     "Pod": ("pods", True, 3),
     "Deployment": ("deployments", True, 3),
 }
@@ -110,5 +117,16 @@ async def _apply(cluster: Cluster, doc: dict[str, Any]) -> None:
             ]
             await cluster.create_pod(pod, namespace)
     else:
-        if cluster.store.get(resource, namespace, meta["name"]) is None:
-            cluster.store.create(resource, namespace, copy.deepcopy(doc))
+        obj = copy.deepcopy(doc)
+        if kind == "Secret":
+            obj = stored_secret(obj)
+        existing = cluster.store.get(resource, namespace, meta["name"])
+        if existing is None:
+            cluster.store.create(resource, namespace, obj)
+        else:
+            # As `kubectl apply` would: e.g. a namespace's own `default` ServiceAccount, made
+            # with the namespace, gets the manifest's automountServiceAccountToken.
+            for key in ("uid", "creationTimestamp", "namespace"):
+                if key in existing["metadata"]:
+                    obj["metadata"][key] = existing["metadata"][key]
+            cluster.store.update(resource, namespace, obj)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kubesim.images import JRE_BIN, KNOWN_TOOLS, Image, jdk_cache
+from kubesim.mounts import host_path_lines, secret_lines
 
 # containerd's default capability set for a container (the same as Docker's).
 DEFAULT_CAPS = frozenset(
@@ -41,6 +42,8 @@ READY = "kubesim-ready"
 HIDDEN_DIRS = ("/usr/lib/jvm",)
 HIDDEN_FILES = tuple(str(p) for p in KNOWN_TOOLS.values())
 ISOLATED = os.geteuid() == 0
+
+TMP = Path("/tmp")  # noqa: S108 - the container's /tmp, not a temp file
 
 
 def cap_name(raw: str) -> str:
@@ -144,6 +147,9 @@ class LaunchSpec:
     hostname: str = "kubesim"
     workdir: str = "/"
     hide: tuple[str, ...] = ()
+    # (host folder, container folder) pairs mounted read-only: the ServiceAccount token.
+    secrets: tuple[tuple[str, str], ...] = ()
+    read_only_root: bool = False
 
 
 def _mounts_for_image(image: Image) -> list[str]:
@@ -185,13 +191,26 @@ mount -t tmpfs -o mode=755 kubesim-image /usr/local
 
 def setup_script(spec: LaunchSpec) -> str:
     lines = [SETUP_PRELUDE, *_mounts_for_image(spec.image)]
+    # Before /tmp and the hidden folders are covered: the sources may live there.
+    lines += host_path_lines(spec.image.host_paths)
+    lines += secret_lines(spec.secrets)
     if spec.pid_mode != "host":
         lines.append("mount -t proc proc /proc")
+    # Host folders under /tmp (a checkout there, as in some CI runs) would vanish behind the
+    # container's own /tmp: park them in the private /opt and bind them back afterwards.
+    kept = [p for p in spec.image.host_paths if p == TMP or TMP in p.parents]
+    lines += [f"bind_dir {shlex.quote(str(p))} /opt/.kubesim-keep-{i}" for i, p in enumerate(kept)]
     lines.append("mount -t tmpfs -o mode=1777 kubesim-tmp /tmp")
+    for i, path in enumerate(kept):
+        stage = f"/opt/.kubesim-keep-{i}"
+        lines += [f"bind_dir {stage} {shlex.quote(str(path))}", f"umount {stage}", f"rmdir {stage}"]
     for folder in (*HIDDEN_DIRS, str(jdk_cache()), *spec.hide):
         lines.append(f"hide_dir {shlex.quote(folder)}")
     lines += [f"hide_file {shlex.quote(f)}" for f in HIDDEN_FILES]
     lines.append(f"hostname {shlex.quote(spec.hostname)}")
+    if spec.read_only_root:
+        # The container's "/" is the host's plus the image's tmpfs; /tmp, /run, /proc stay rw.
+        lines += [f"mount -o remount,bind,ro {root}" for root in ("/", "/opt", "/usr/local")]
     lines.append(f'echo "{READY} $KS_PID"')
     lines.append(f"cd {shlex.quote(spec.workdir)} 2>/dev/null || cd /")
     env = [f"{k}={v}" for k, v in spec.env]

@@ -26,6 +26,7 @@ from kubesim.kubeconfig import write_in_cluster, write_kubeconfig
 from kubesim.manifests import apply_manifests, read_manifests
 from kubesim.runtime import descendants
 from kubesim.server import make_app
+from kubesim.serviceaccount import ApiEndpoint
 from kubesim.tls import make_certs
 
 T = TypeVar("T")
@@ -98,6 +99,7 @@ class KubeSim:
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        self.cluster.kubelet.endpoint = ApiEndpoint(self.port, self.certs.ca_cert.read_bytes())
         await apply_manifests(self.cluster, docs)
 
     def stop(self) -> None:
