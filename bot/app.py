@@ -26,6 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.backends import choose_backend, owner_reference
+from bot.errors import JdebugError
 from bot.housekeeping import janitor_loop
 from bot.kube.backend import KubeBackend
 from bot.kube.lease import LeaderElector
@@ -290,3 +291,6 @@ def serve_main() -> int:
     except PolicyError as error:
         sys.stderr.write(f"jdebug serve: {error.message}\n")
         return EXIT_BAD_SETTINGS
+    except JdebugError as error:  # e.g. an in-cluster configuration without its token
+        sys.stderr.write(f"jdebug serve: {error}\n")
+        return EXIT_CANNOT_START
