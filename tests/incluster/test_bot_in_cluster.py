@@ -46,11 +46,11 @@ spec:
 """
 
 
-def rendered_overlay(slack: FakeSlack) -> list[dict[str, Any]]:
+def rendered_overlay(slack: FakeSlack, overlay: str = "socket-mode") -> list[dict[str, Any]]:
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl renders deploy/ (kubectl kustomize)"
     out = subprocess.run(
-        [kubectl, "kustomize", str(REPO / "deploy/overlays/socket-mode")],
+        [kubectl, "kustomize", str(REPO / "deploy/overlays" / overlay)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -102,3 +102,63 @@ async def test_slash_command_in_slack_is_answered_by_the_bot_running_in_the_clus
             caps = pod.spec.ephemeral_containers[0].security_context.capabilities
             assert caps is None or "SYS_PTRACE" not in (caps.add or [])
             await asyncio.sleep(0)
+
+
+async def test_deleting_the_bot_pod_garbage_collects_its_node_debug_pod(tmp_path):
+    async with FakeSlack() as slack:
+        docs = rendered_overlay(slack)
+        settings = next(d for d in docs if d["kind"] == "ConfigMap")
+        settings["data"]["JDEBUG_STRATEGIES"] = "node"
+        manifest = tmp_path / "cluster.yaml"
+        manifest.write_text(yaml.safe_dump_all(docs) + "---\n" + APPS)
+        with KubeSim(manifests=[manifest]) as sim:
+            await slack.wait_for_connections(2, timeout=60)
+            core = client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig("admin"))))
+            await slack.send_slash_command(
+                text="threaddump pod=cowweb ns=apps count=3 interval=5s", user_id=USER
+            )
+
+            def node_pods() -> list[Any]:
+                return core.list_namespaced_pod(
+                    "jdebug", label_selector="app.kubernetes.io/managed-by=jdebug"
+                ).items
+
+            for _ in range(200):
+                if node_pods():
+                    break
+                await asyncio.sleep(0.05)
+            (node_pod,) = node_pods()
+            (owner,) = node_pod.metadata.owner_references
+            bot_pod = core.read_namespaced_pod(owner.name, "jdebug")
+            assert owner.kind == "Pod" and owner.uid == bot_pod.metadata.uid
+            core.delete_namespaced_pod(owner.name, "jdebug", grace_period_seconds=0)
+            for _ in range(200):
+                if not any(p.metadata.name == node_pod.metadata.name for p in node_pods()):
+                    return
+                await asyncio.sleep(0.1)
+            raise AssertionError("the node debug pod outlived the bot pod that owned it")
+
+
+async def test_namespaced_install_refuses_other_namespaces_naming_the_permission(tmp_path):
+    other = APPS.replace("name: apps", "name: other").replace("namespace: apps", "namespace: other")
+    async with FakeSlack() as slack:
+        manifest = tmp_path / "cluster.yaml"
+        manifest.write_text(
+            yaml.safe_dump_all(rendered_overlay(slack, "namespaced"))
+            + "---\n"
+            + APPS
+            + "---\n"
+            + other
+        )
+        with KubeSim(manifests=[manifest]):
+            await slack.wait_for_connections(2, timeout=60)
+            await slack.send_slash_command(text="version pod=cowweb ns=other", user_id=USER)
+            told = await slack.wait_for(lambda s: s.responses, timeout=30)
+            assert 'cannot get resource "pods"' in told[0].text
+            assert 'in the namespace "other"' in told[0].text
+            assert slack.messages == {}  # refused before anything was posted or started
+            await slack.send_slash_command(text="version pod=cowweb ns=apps", user_id=USER)
+            files = await slack.wait_for(
+                lambda s: [f for f in s.files.values() if f.completed], timeout=60
+            )
+            assert "JDK 11" in (files[0].data or b"").decode()
