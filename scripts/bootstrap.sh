@@ -15,6 +15,10 @@ command -v jattach >/dev/null || need_apt+=(jattach)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
+command -v openssl >/dev/null || need_apt+=(openssl)  # kubesim's self-signed CA
+# kubectl drives kubesim in tests and renders deploy/ (kustomize). Debian's package is too
+# old; these machines come with a current one. Say so plainly instead of failing later.
+command -v kubectl >/dev/null || echo "bootstrap: kubectl is not installed; the kubesim and deploy tests need it" >&2
 if ((${#need_apt[@]})); then
     echo "bootstrap: apt-get install ${need_apt[*]}"
     apt-get update -qq
