@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kubesim.runtime import children_map
+
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("JDEBUG_CACHE", Path.home() / ".cache" / "jdebug"))
 COWWEB_JAR = REPO / "build" / "cowweb" / "cowweb.jar"
@@ -96,16 +98,7 @@ def start_cowweb(
 
 def find_descendant_java(root_pid: int) -> int:
     """The pid (host view) of the first `java` process below `root_pid`."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+    children = children_map()
     queue = [root_pid]
     while queue:
         pid = queue.pop(0)

@@ -9,23 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# containerd's default capabilities for a root container.
-DEFAULT_CAPS = (
-    "chown",
-    "dac_override",
-    "fsetid",
-    "fowner",
-    "mknod",
-    "net_raw",
-    "setgid",
-    "setuid",
-    "setfcap",
-    "setpcap",
-    "net_bind_service",
-    "sys_chroot",
-    "kill",
-    "audit_write",
-)
+# containerd's default capabilities for a root container: kubesim's list, the one truth.
+from kubesim.runtime import DEFAULT_CAPS
 
 
 def identity(uid: int, gid: int) -> list[str]:
@@ -34,7 +19,7 @@ def identity(uid: int, gid: int) -> list[str]:
     For root, a reduced bounding set plus an empty inheritable set makes the exec'd
     program's permitted set equal the bounding set, as in a container.
     """
-    caps = ",".join(["-all", *(f"+{c}" for c in DEFAULT_CAPS)])
+    caps = ",".join(["-all", *(f"+{c}" for c in sorted(DEFAULT_CAPS))])
     argv = ["setpriv", f"--bounding-set={caps}", "--inh-caps=-all"]
     if uid != 0 or gid != 0:
         argv += [f"--reuid={uid}", f"--regid={gid}", "--clear-groups"]
