@@ -13,6 +13,7 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import structlog
@@ -25,6 +26,7 @@ from bot.jvm.agent import (
     plan_agent_call,
     raise_for_agent,
 )
+from bot.redaction import Redactor
 from bot.request import Request
 from bot.results import Analysis, RawOutput, Result, StepOutput
 from bot.strategy import Backend, ResolvedTarget, Strategy
@@ -148,10 +150,15 @@ async def run_resolved(
     out = parse_agent_output(raw.stdout, call.nonce)
     raise_for_agent(out, raw.exit_code, raw.stderr)
     steps = out.steps if tool.jcmd else (StepOutput("jps", None, 0, out.jvm_text),)
+    # Before anything leaves the bot (summary, snippets, Slack): secret-looking values go.
+    steps, redacted = redact_steps(steps, tool.name)
     # The framed stdout is no longer needed once split: keep one copy of the output.
     raw = dataclasses.replace(raw, steps=steps, stdout="", duration_s=time.monotonic() - started)
     await progress(Progress("analysing", "analysing", target, strategy.name))
     analysis = analyse(tool, request, steps)
+    if redacted:
+        note = f"{redacted} secret-looking value{'s' if redacted != 1 else ''} redacted"
+        analysis = dataclasses.replace(analysis, notes=(*analysis.notes, note))
     if out.target is None:
         description = target.description
     elif target.pod:  # Kubernetes: the pod and container, then the JVM found inside
@@ -202,6 +209,24 @@ async def run_each(
 
     candidates = await backend.resolve_all(request)
     return list(await asyncio.gather(*(one(name, found) for name, found in candidates)))
+
+
+def redact_steps(
+    steps: Sequence[StepOutput], kind: str, redactor: Redactor | None = None
+) -> tuple[tuple[StepOutput, ...], int]:
+    """Each step's text with secret-looking values replaced, and how many were."""
+    redactor = redactor or default_redactor()
+    total, cleaned = 0, []
+    for step in steps:
+        text, count = redactor.redact(step.text, kind)
+        total += count
+        cleaned.append(dataclasses.replace(step, text=text) if count else step)
+    return tuple(cleaned), total
+
+
+@cache
+def default_redactor() -> Redactor:
+    return Redactor.default()
 
 
 def analyse(tool: Tool, request: Request, steps: Sequence[StepOutput]) -> Analysis:
