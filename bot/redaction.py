@@ -2,8 +2,10 @@
 
 Which keys look secret, which URL query parameters carry credentials and which token formats
 are recognised is data (`redaction_rules.yaml`, extendable from a file), so operators can add
-their own names. Text is scanned once, left to right, so the cost is linear in its size, and
-`‹redacted›` is never replaced again, so redacting twice changes nothing more.
+their own names. Text is scanned left to right with forward-only searches, so the cost is
+linear in its size; every rule but PEM blocks and Properties continuations stays within a
+line, so output can be redacted in chunks that end at line breaks; and `‹redacted›` is never
+replaced again, so redacting twice changes nothing more.
 """
 
 from __future__ import annotations
@@ -213,16 +215,21 @@ class Redactor:
         `kind` is the step or tool name (`sysprops`, `jps`, `threaddump.2`, ...): Properties
         text and command lines get their own parsers, anything else the generic rules.
         """
-        count = 0
-        for pattern in self._value_patterns:
-            text, replaced = pattern.subn(REDACTED, text)
-            count += replaced
+        text, count = self._redact_tokens(text)
         base = kind.partition(".")[0].lower()
         if base == "sysprops":
             text, found = self._redact_properties(text)
         else:
             text, found = self._redact_settled(text, arguments=base in _ARGUMENT_KINDS)
         return text, count + found
+
+    def _redact_tokens(self, text: str) -> tuple[str, int]:
+        """Replace the well-known token formats of `value_patterns`."""
+        count = 0
+        for pattern in self._value_patterns:
+            text, replaced = pattern.subn(REDACTED, text)
+            count += replaced
+        return text, count
 
     def is_secret_key(self, key: str, *, in_query: bool = False) -> bool:
         """Whether the value of `key` (`-Dname`, `--name`, `NAME` or, with `in_query`, a URL
@@ -374,9 +381,11 @@ class Redactor:
         """Sorted starts of the lines that may hold something to redact."""
         lowered = text.lower()
         if len(lowered) != len(text):  # a few characters lower-case to two; read every line
-            return [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
+            return [0, *(found.end() for found in re.finditer("\n", text))]
         starts: set[int] = set()
-        for needle in (*self._hints, "@", '"', "\\\n", "\\\r\n"):
+        # `\u00` also finds keys that spell a secret word in escapes; Properties.store
+        # escapes no letter, so other escapes are not looked for.
+        for needle in (*self._hints, "@", '"', "\\u00", "\\\n", "\\\r\n"):
             found = lowered.find(needle)
             while found >= 0:
                 starts.add(text.rfind("\n", 0, found) + 1)
@@ -403,24 +412,25 @@ class Redactor:
             more = text[start_of_more:end]
             ending = "\r" if more.endswith("\r") else ""
             parts.append(more[: len(more) - len(ending)].lstrip(_BLANKS))
-        logical = "".join(parts)
+        logical, found = "".join(parts), 0
+        if len(parts) > 1:  # joined, the lines may spell a token that a line break split
+            logical, found = self._redact_tokens(logical)
         head = _PROPERTY_KEY.match(logical)
         assert head is not None  # every part of the pattern may match empty text
-        raw_value = logical[head.end() :]
+        key_text, raw_value = logical[: head.end()], logical[head.end() :]
+        if key_text.startswith(("#", "!")):  # it followed a continued empty line
+            key_text = "\\" + key_text
         if self.is_secret_key(_unescape_property(head[1])):
-            if not raw_value or raw_value == REDACTED:
-                return end, None, 0
-            return end, logical[: head.end()] + REDACTED + ending, 1
+            if raw_value and raw_value != REDACTED:
+                raw_value, found = REDACTED, found + 1
+            return end, (key_text + raw_value + ending if found else None), found
         # Token formats again, now that escapes such as `\0` no longer split them.
-        value, found = _unescape_property(raw_value), 0
-        for pattern in self._value_patterns:
-            value, replaced = pattern.subn(REDACTED, value)
-            found += replaced
+        value, tokens = self._redact_tokens(_unescape_property(raw_value))
         value, settled = self._redact_settled(value, arguments=True)
-        found += settled
+        found += tokens + settled
         if not found:
             return end, None, 0
-        return end, logical[: head.end()] + _escape_property(value) + ending, found
+        return end, key_text + _escape_property(value) + ending, found
 
 
 _URL, _ORACLE_URL, _PAIR, _JSON, _ARGUMENT = range(5)
