@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from bot.jvm.sysprops import unescape_property
 from bot.redaction_rules import (
     REDACTED,
     RedactionRules,
@@ -52,8 +53,6 @@ _JSON_VALUE = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 # after blanks, at most one `=` or `:`, and more blanks.
 _BLANKS = " \t\f"
 _PROPERTY_KEY = re.compile(r"[ \t\f]*((?:[^\\=: \t\f]|\\.)*)[ \t\f]*[=:]?[ \t\f]*")
-_PROPERTY_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|.?)", re.S)
-_PROPERTY_UNESCAPED = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
 _PROPERTY_ESCAPES = str.maketrans(
     {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}
     | {c: "\\" + c for c in "=:#!"}
@@ -328,12 +327,12 @@ class Redactor:
         key_text, raw_value = logical[: head.end()], logical[head.end() :]
         if key_text.startswith(("#", "!")):  # it followed a continued empty line
             key_text = "\\" + key_text
-        if self.is_secret_key(_unescape_property(head[1])):
+        if self.is_secret_key(unescape_property(head[1])):
             if raw_value and raw_value != REDACTED:
                 raw_value, found = REDACTED, found + 1
             return end, (key_text + raw_value + ending if found else None), found
         # Token formats again, now that escapes such as `\0` no longer split them.
-        value, tokens = self._redact_tokens(_unescape_property(raw_value))
+        value, tokens = self._redact_tokens(unescape_property(raw_value))
         value, settled = self._redact_settled(value, arguments=True)
         found += tokens + settled
         if not found:
@@ -384,26 +383,6 @@ def _unquoted(found: re.Match[str]) -> tuple[int, int]:
 def _continues(logical: str) -> bool:
     """Whether a Properties line ends in an odd number of backslashes (it goes on)."""
     return logical.endswith("\\") and (len(logical) - len(logical.rstrip("\\"))) % 2 == 1
-
-
-def _unescape_property(raw: str) -> str:
-    """Undo Properties escaping like `bot.jvm.sysprops`; a malformed `\\u` stays as written."""
-    if "\\" not in raw:
-        return raw
-
-    def one(match: re.Match[str]) -> str:
-        escaped = match[1]
-        if len(escaped) == 5:
-            return chr(int(escaped[1:], 16))
-        if escaped == "u":
-            return "\\u"
-        return _PROPERTY_UNESCAPED.get(escaped, escaped)
-
-    value = _PROPERTY_ESCAPE.sub(one, raw)
-    if any("\ud800" <= c <= "\udfff" for c in value):
-        # Java strings name characters beyond U+FFFF as two \u escapes of UTF-16 halves.
-        value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-    return value
 
 
 def _escape_property(value: str) -> str:

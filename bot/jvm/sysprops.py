@@ -109,6 +109,11 @@ def _unescape(raw: str, problems: list[str]) -> str:
     return value
 
 
+def unescape_property(raw: str) -> str:
+    """One key or value with `Properties.store` escaping undone (redaction uses it too)."""
+    return _unescape(raw, [])
+
+
 def _split(line: str) -> tuple[str, str, bool]:
     """Raw key, raw value, and whether a `=` or `:` separated them."""
     key_end = len(line)
