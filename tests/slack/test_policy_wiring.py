@@ -4,12 +4,11 @@ sentence naming the contact (audited, nothing runs), and edits apply without a r
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.fakeslack import FakeSlack
 from tests.slack.conftest import ALICE, BOB, RecordingBackend, StartBot, log_records
+from tests.slack.test_serve_process import clean_env, serve_sync
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,22 +66,14 @@ def test_serve_with_an_invalid_policy_exits_2_naming_the_line(tmp_path: Path) ->
     policy.write_text(
         "rules:\n  - subjects: {users: [U1]}\n    namespaces: ['*']\n    tools: [jstak]\n"
     )
-    env = {
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_APP_TOKEN": "xapp-test",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-        "JDEBUG_POLICY_FILE": str(policy),
-        "JDEBUG_HEALTH_PORT": "0",
-        "PATH": "/usr/bin:/bin",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        JDEBUG_POLICY_FILE=str(policy),
+        JDEBUG_HEALTH_PORT="0",
     )
+    proc = serve_sync(env, tmp_path)
     assert proc.returncode == 2, proc.stderr
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith("jdebug serve: policy file") and "line 4" in line

@@ -172,28 +172,17 @@ async def test_serve_with_a_refused_token_exits_1_with_one_sentence(
     assert "Traceback" not in stderr.decode()
 
 
-def test_serve_in_a_pod_without_its_token_says_so_and_exits_1(tmp_path) -> None:
+def test_serve_in_a_pod_without_its_token_says_so_and_exits_1(tmp_path: Path) -> None:
     """KUBERNETES_SERVICE_HOST set (as in a pod) but no ServiceAccount token mounted."""
-    import subprocess
-    import sys
-
-    env = {
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_APP_TOKEN": "xapp-test",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-        "JDEBUG_HEALTH_PORT": "0",
-        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
-        "KUBERNETES_SERVICE_PORT": "9",
-        "PATH": "/usr/bin:/bin",
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-test",
+        SLACK_APP_TOKEN="xapp-test",
+        SLACK_API_URL="http://127.0.0.1:9/api/",
+        JDEBUG_HEALTH_PORT="0",
+        KUBERNETES_SERVICE_HOST="127.0.0.1",
+        KUBERNETES_SERVICE_PORT="9",
     )
+    proc = serve_sync(env, tmp_path)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("jdebug serve: ")
