@@ -35,6 +35,7 @@ class RawOutput:
     where: str
     duration_s: float
     stdout: str = ""
+    debug_container: str | None = None  # the ephemeral/sidecar container or node pod used
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,18 @@ class Analysis:
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a result came from, for the audit record: the pod and container, and the JVM's
+    pid as the agent saw it."""
+
+    cluster: str | None = None
+    namespace: str | None = None
+    pod: str | None = None
+    container: str | None = None
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
 class Result:
     """A finished request: the analysis, the raw output, and the JVM it ran against."""
 
@@ -59,3 +72,4 @@ class Result:
     analysis: Analysis
     raw: RawOutput
     cleanup: str = field(default="nothing left running")
+    place: Place | None = None

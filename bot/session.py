@@ -28,7 +28,7 @@ from bot.jvm.agent import (
 )
 from bot.redaction import Redactor
 from bot.request import Request
-from bot.results import Analysis, RawOutput, Result, StepOutput
+from bot.results import Analysis, Place, RawOutput, Result, StepOutput
 from bot.strategy import Backend, ResolvedTarget, Strategy
 from bot.tools import Tool, find_tool
 
@@ -171,7 +171,14 @@ async def run_resolved(
         duration_s=round(raw.duration_s, 3),
         output_bytes=sum(len(s.text) for s in steps),
     )
-    return Result(request, description, analysis, raw, cleanup)
+    place = Place(
+        request.target.cluster,
+        target.namespace,
+        target.pod,
+        target.container,
+        out.target.pid if out.target is not None else target.pid,
+    )
+    return Result(request, description, analysis, raw, cleanup, place)
 
 
 @dataclass(frozen=True)

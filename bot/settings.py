@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     policy_contact: str | None = None
     policy_poll_seconds: int = Field(10, ge=1, le=3600)
+    # One JSON line per request is appended here too (the log always gets it).
+    audit_file: Path | None = None
     # The bot's own pod, from the downward API: node debug pods get an ownerReference to it,
     # so deleting the bot garbage-collects them.
     pod_name: str | None = Field(None, validation_alias=AliasChoices("POD_NAME"))

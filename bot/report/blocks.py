@@ -124,6 +124,32 @@ def result_message(result: Result, user: str) -> tuple[str, list[Block]]:
     return clip(text, TEXT_LIMIT), blocks[:MAX_BLOCKS]
 
 
+def fanout_headline(answers: Sequence[tuple[str, str | None, str | None]]) -> str:
+    failed = sum(1 for _, _, error in answers if error is not None)
+    return f"{len(answers)} pods: {len(answers) - failed} answered, {failed} failed"
+
+
+def fanout_message(
+    request: Request, user: str, answers: Sequence[tuple[str, str | None, str | None]]
+) -> tuple[str, list[Block]]:
+    """The parent of an `all` request once every pod is done: one line per pod, its
+    headline or its error; each pod's own answer and raw output are in the thread.
+    `answers` holds (pod, headline, error) with exactly one of the last two set."""
+    headline = fanout_headline(answers)
+    lines = [
+        f"• *{escape(pod)}*: {escape(headline_ or '')}"
+        if error is None
+        else f"• ✖ *{escape(pod)}*: {escape(error)}"
+        for pod, headline_, error in answers
+    ]
+    blocks = [section(title_line(request, user)), section(f"*{escape(headline)}*")]
+    if lines:
+        blocks.append(section(fit_lines(lines, SECTION_LIMIT, "more pods")))
+    blocks.append(context("each pod's answer and raw output are in the thread"))
+    text = f"jdebug {request.tool} · {request.target.describe()}: {headline}"
+    return clip(text, TEXT_LIMIT), blocks
+
+
 def error_text(error: JdebugError) -> str:
     """The one sentence a user reads, plus what an admin could change when known."""
     return f"✖ {error.message}" + (f"\nfix: {error.fix}" if error.fix else "")

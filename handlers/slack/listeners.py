@@ -15,7 +15,6 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report.blocks import RUN_ACTION_PREFIX, escape
-from bot.request import Request
 from bot.request_text import command_text
 from handlers.slack.service import Say, SlackService, button_command
 
@@ -33,11 +32,12 @@ def register(app: AsyncApp, service: SlackService) -> None:
         # Tracked before admission, so a SIGTERM either waits for this request or refuses it.
         async with service.inflight.track():
             admitted = service.admit(str(command.get("text", "")), user, channel)
-            if not isinstance(admitted, Request):
+            if isinstance(admitted, str):
                 await ack(text=admitted, response_type="ephemeral")
                 return
             await ack(
-                text=f"Working on `{escape(command_text(admitted))}`…{service.queue_note()}",
+                text=f"Working on `{escape(command_text(admitted.request))}`…"
+                f"{service.queue_note()}",
                 response_type="ephemeral",
             )
             await service.run(admitted, client, channel, user, ephemeral_sayer(respond))
@@ -57,7 +57,7 @@ def register(app: AsyncApp, service: SlackService) -> None:
             return
         async with service.inflight.track():
             admitted = service.admit(text, user, channel)
-            if not isinstance(admitted, Request):
+            if isinstance(admitted, str):
                 await say(admitted)
                 return
             # Follow-ups go into the thread of the message whose button was clicked: its

@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.audit import Outcome, Run, emit, record, run_of
 from bot.errors import JdebugError
 from bot.grammar import HelpRequest, parse_command
 from bot.policy import PolicyWatcher
@@ -40,6 +41,7 @@ from bot.results import Result
 from bot.session import Progress, run_request
 from bot.settings import Settings
 from bot.strategy import Backend
+from handlers.slack.fanout import run_every_pod
 from handlers.slack.history import RequestHistory
 from handlers.slack.inflight import InFlight
 from handlers.slack.thread import SlackThread
@@ -47,10 +49,6 @@ from handlers.slack.thread import SlackThread
 Say = Callable[[str], Awaitable[Any]]
 
 log = structlog.get_logger("jdebug.slack")
-# Audit records are written whatever JDEBUG_LOG_LEVEL says (DESIGN.md, "Security").
-audit_log = structlog.wrap_logger(
-    None, wrapper_class=structlog.make_filtering_bound_logger(logging.INFO)
-)
 
 # Slack answers `not_in_channel` in public and `channel_not_found` in private channels
 # the bot was never added to.
@@ -60,6 +58,14 @@ DRAINING = "✖ jdebug is restarting; try again in a minute."
 CANCELLED = "✖ jdebug was restarting and stopped this before it finished; try again."
 TELL_TIMEOUT_S = 10
 ACK_FLUSH_S = 0.012
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request allowed to run, and the policy rule that allowed it (for the audit)."""
+
+    request: Request
+    rule: str | None = None
 
 
 class SlackService:
@@ -88,8 +94,8 @@ class SlackService:
             return ""
         return f" (queued, {self._admitted - limit} ahead; {limit} run at once)"
 
-    def admit(self, text: str, user: str, channel: str | None) -> Request | str:
-        """A Request to run, or the one ephemeral answer to give instead (help, a grammar
+    def admit(self, text: str, user: str, channel: str | None) -> Admission | str:
+        """A request to run, or the one ephemeral answer to give instead (help, a grammar
         error, a refusal). Denials are audited; nothing else happens here."""
         if self.inflight.draining:
             return DRAINING
@@ -102,15 +108,15 @@ class SlackService:
         if self.policy is not None:
             return self._by_policy(parsed)
         if not self.settings.allows(user, channel):
-            self.audit(parsed, "denied", 0.0, reason="not on the allow-list")
+            self.deny(parsed, "not on the allow-list")
             return (
                 f"✖ You may not run jdebug here. Ask an admin to add your Slack user ID "
                 f"({user}) to JDEBUG_ALLOWED_USERS, or this channel ({channel}) to "
                 "JDEBUG_ALLOWED_CHANNELS."
             )
-        return parsed
+        return Admission(parsed)
 
-    def _by_policy(self, request: Request) -> Request | str:
+    def _by_policy(self, request: Request) -> Admission | str:
         """The policy file decides; a request without ns= is judged where it would run."""
         assert self.policy is not None
         policy = self.policy.policy
@@ -122,13 +128,13 @@ class SlackService:
         judged = dataclasses.replace(request, target=target)
         decision = policy.decide(judged)
         if decision.allowed:
-            return request
-        self.audit(request, "denied", 0.0, reason=f"policy: {decision.reason}")
+            return Admission(request, decision.rule)
+        self.deny(request, f"policy: {decision.reason}")
         return "✖ " + policy.deny_message(judged, decision)
 
     async def run(
         self,
-        request: Request,
+        admission: Admission,
         client: AsyncWebClient,
         channel: str,
         user: str,
@@ -136,6 +142,7 @@ class SlackService:
         root_ts: str | None = None,
     ) -> None:
         """Run an admitted request; the caller has already acked."""
+        request = admission.request
         request_id = uuid.uuid4().hex[:12]
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, user=user, channel=channel)
@@ -150,7 +157,12 @@ class SlackService:
             else:
                 thread.show(text, blocks)
 
-        outcome, strategy, output_bytes = "failed", None, 0
+        async def upload(where: SlackThread, result: Result) -> str:
+            return await self._upload(where, result, say_ephemeral, request_id)
+
+        outcome: Outcome = "failed"
+        message = ""
+        runs: list[Run] = []
         self._admitted += 1  # before any await, so the next ack's queue_note counts it
         try:
             # Bolt looks for the ack every 10 ms (slack_bolt/listener/asyncio_runner.py) and
@@ -160,32 +172,35 @@ class SlackService:
             # The slot is held until the raw output is uploaded: that bounds how many
             # (possibly huge) results this replica holds at once, not only runs.
             async with self._slots:
-                result = await run_request(
-                    request,
-                    self.backend,
-                    progress=progress,
-                    step_deadline_s=self.settings.step_deadline_seconds,
-                )
-                strategy = result.raw.strategy
-                output_bytes = sum(len(s.text) for s in result.raw.steps)
-                await thread.finish(*result_message(result, user))
-                outcome = f"ok: {result.analysis.headline}"
-                outcome += await self._upload(thread, result, say_ephemeral, request_id)
+                deadline = self.settings.step_deadline_seconds
+                if request.options.every_pod:
+                    runs, message = await run_every_pod(
+                        request, self.backend, client, thread, user, upload, deadline
+                    )
+                    outcome = "ok" if all(r.outcome == "ok" for r in runs) else "failed"
+                else:
+                    result = await run_request(
+                        request, self.backend, progress=progress, step_deadline_s=deadline
+                    )
+                    runs = [run_of(result)]
+                    await thread.finish(*result_message(result, user))
+                    outcome, message = "ok", result.analysis.headline
+                    message += await upload(thread, result)
         except JdebugError as error:
-            outcome = error.message
+            message = error.message
             await self._tell(thread, request, user, say_ephemeral, error_text(error))
         except SlackApiError as error:
             code = str(error.response.get("error", "unknown"))
-            outcome = f"slack error {code}"
+            message = f"slack error {code}"
             log.warning("slack.api_error", error=code)
             await self._tell(thread, request, user, say_ephemeral, _slack_refusal(code))
         except asyncio.CancelledError:
-            outcome = "cancelled at shutdown"
+            outcome, message = "cancelled", "cancelled at shutdown"
             await self._tell(thread, request, user, say_ephemeral, CANCELLED)
             raise
         except Exception:
             log.exception("request.crashed")
-            outcome = f"internal error (id {request_id})"
+            outcome, message = "internal_error", f"internal error (id {request_id})"
             await self._tell(
                 thread,
                 request,
@@ -196,15 +211,18 @@ class SlackService:
         finally:
             self._admitted -= 1
             await thread.close()
-            self.history.add(user, command_text(request), outcome[:150])
-            self.audit(
+            mark = "ok: " if outcome == "ok" else ""
+            self.history.add(user, command_text(request), (mark + message)[:150])
+            entry = record(
                 request,
-                outcome,
-                time.monotonic() - started,
-                strategy=strategy,
-                output_bytes=output_bytes,
-                request_id=request_id,
+                request_id,
+                outcome=outcome,
+                message=message,
+                duration_s=time.monotonic() - started,
+                rule=admission.rule,
+                runs=runs,
             )
+            emit(entry, self.settings.audit_file)
 
     async def _upload(self, thread: SlackThread, result: Result, say: Say, request_id: str) -> str:
         """Upload the raw outputs; a failure is told to the requester, and the summary
@@ -244,33 +262,12 @@ class SlackService:
         except Exception:
             log.exception("slack.ephemeral_failed")
 
-    def audit(
-        self,
-        request: Request,
-        outcome: str,
-        duration_s: float,
-        *,
-        reason: str | None = None,
-        strategy: str | None = None,
-        output_bytes: int = 0,
-        request_id: str | None = None,
-    ) -> None:
-        """One audit record per request (the full schema comes with the policy work)."""
-        audit_log.info(
-            "audit",
-            audit=True,
-            request_id=request_id,
-            user=request.requester.user,
-            channel=request.requester.channel,
-            tool=request.tool,
-            target=request.target.describe(),
-            decision="deny" if outcome == "denied" else "allow",
-            reason=reason,
-            strategy=strategy,
-            outcome=outcome[:200],
-            duration_s=round(duration_s, 3),
-            output_bytes=output_bytes,
+    def deny(self, request: Request, reason: str) -> None:
+        """Audit a refusal: nothing ran, so there is no run and no output."""
+        entry = record(
+            request, uuid.uuid4().hex[:12], outcome="denied", message=reason, reason=reason
         )
+        emit(entry, self.settings.audit_file)
 
     def home(self, user: str) -> dict[str, Any]:
         return home_view(self.history.recent(user))

@@ -4,6 +4,9 @@ ephemeral replies (the ack itself, or the response_url), never a channel message
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from bot.tools import CATALOG
@@ -75,10 +78,11 @@ async def test_unknown_pod_is_told_to_the_requester_only_and_nothing_runs(
 
 
 async def test_user_not_on_the_allow_list_is_denied_audited_and_nothing_runs(
-    fake_slack: FakeSlack, start_bot: StartBot, json_logs
+    fake_slack: FakeSlack, start_bot: StartBot, json_logs, tmp_path: Path
 ) -> None:
     backend = RecordingBackend()
-    await start_bot(backend, allowed_users=(ALICE,))
+    audit_file = tmp_path / "audit.jsonl"
+    await start_bot(backend, allowed_users=(ALICE,), audit_file=audit_file)
 
     ack = await fake_slack.send_slash_command(text="threaddump pod=cowweb", user_id=BOB)
 
@@ -88,6 +92,11 @@ async def test_user_not_on_the_allow_list_is_denied_audited_and_nothing_runs(
     (audit,) = [r for r in log_records(json_logs) if r.get("event") == "audit"]
     assert audit["user"] == BOB and audit["decision"] == "deny"
     assert audit["tool"] == "threaddump" and audit["target"] == "cowweb"
+    assert audit["outcome"] == "denied" and audit["runs"] == [] and audit["schema"] == 1
+    # The file gets the same record, one JSON line, with its time.
+    (line,) = audit_file.read_text().splitlines()
+    written = json.loads(line)
+    assert written.pop("time") and {k: audit[k] for k in written} == written
 
 
 async def test_denials_are_audited_even_when_the_log_level_hides_info(

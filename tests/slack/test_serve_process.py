@@ -5,6 +5,7 @@ sentence it prints instead of starting when settings are missing or Slack refuse
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import os
@@ -113,7 +114,14 @@ async def test_sigterm_lets_the_running_command_finish_post_its_snippets_and_exi
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line]
     audits = [r for r in records if r.get("event") == "audit"]
     assert len(audits) == 1 and audits[0]["user"] == ALICE
-    assert audits[0]["outcome"].startswith("ok: ") and audits[0]["decision"] == "allow"
+    audit = audits[0]
+    assert audit["outcome"] == "ok" and audit["decision"] == "allow"
+    # The audit proves what was posted without holding it: one digest per uploaded file.
+    (run,) = audit["runs"]
+    posted = sorted(hashlib.sha256(f.text.encode()).hexdigest() for f in files)
+    assert sorted(o["sha256"] for o in run["outputs"]) == posted
+    assert run["output_bytes"] == sum(len(f.text.encode()) for f in files)
+    assert "Full thread dump" not in json.dumps(audit)
     assert any(r.get("event") == "serve.stopped" for r in records)
 
 

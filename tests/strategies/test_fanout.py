@@ -4,6 +4,7 @@ not hide the others; without `all` several pods are listed and nothing runs."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,12 @@ from bot.errors import AmbiguousTarget
 from bot.session import run_each, run_request
 from handlers.terminal import EXIT_FAILED, run_text
 from kubesim import KubeSim
+from tests.fakeslack import FakeSlack
+from tests.fakeslack.fixtures import fake_slack
+from tests.slack.conftest import ALICE, StartBot, json_logs, log_records, start_bot
 from tests.strategies.conftest import RBAC, backend_for, needs_root, request, wait_until_all_running
+
+__all__ = ["fake_slack", "json_logs", "start_bot"]  # fixtures this module's Slack test uses
 
 pytestmark = needs_root
 HERD = Path(__file__).parent / "manifests" / "herd.yaml"
@@ -58,3 +64,43 @@ async def test_terminal_prints_one_answer_per_pod_and_the_failure(sim):
     assert text.startswith("━━ jdebug version on 5 pods: 4 answered, 1 failed")
     assert text.count("┏ jdebug version") == 4
     assert "✖ herd/cow-5: " in text
+
+
+async def test_slack_all_posts_one_parent_and_one_answer_per_pod_in_its_thread(
+    sim, fake_slack: FakeSlack, start_bot: StartBot, json_logs
+):
+    await start_bot(backend_for(sim), allowed_users=(ALICE,))
+    await fake_slack.send_slash_command(text="version selector=app=herd ns=herd all")
+
+    def finished(ws):
+        parents = [m for m in ws.messages.values() if m.thread_ts is None]
+        return parents if parents and "pods:" in parents[0].text else None
+
+    (parent,) = await fake_slack.wait_for(finished, timeout=120)
+    assert "5 pods: 4 answered, 1 failed" in parent.text
+    summary = json.dumps(parent.blocks)
+    assert "herd/cow-5" in summary and "DisableAttachMechanism" in summary
+    replies = await fake_slack.wait_for(
+        lambda ws: len(ws.files_in_thread(parent.ts)) == 4 and ws.replies(parent.ts), timeout=60
+    )
+    assert sorted(r.text.split(" · ")[1].split(" ")[0] for r in replies) == [
+        f"herd/cow-{i}" for i in range(1, 5)
+    ]
+    # Each pod's follow-up buttons aim at that pod, not at the whole selector again.
+    buttons = [
+        e["value"]
+        for r in replies
+        for b in r.blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+    assert buttons and not any("all" in json.loads(v)["cmd"].split() for v in buttons)
+    files = fake_slack.files_in_thread(parent.ts)
+    assert sum("JDK 17" in f.text for f in files) >= 1
+    # The audit record is written once the last upload is done, just after the parent.
+    (audit,) = await fake_slack.wait_for(
+        lambda _: [r for r in log_records(json_logs) if r.get("event") == "audit"], timeout=10
+    )
+    assert audit["outcome"] == "failed" and len(audit["runs"]) == 5
+    ok_runs = [r for r in audit["runs"] if r["outcome"] == "ok"]
+    assert len(ok_runs) == 4 and all(r["debug_container"] and r["outputs"] for r in ok_runs)

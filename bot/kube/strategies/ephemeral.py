@@ -178,6 +178,7 @@ class EphemeralStrategy:
             where=f"ephemeral container {self.container} in {target.namespace}/{target.pod}",
             duration_s=time.monotonic() - started,
             stdout=output,
+            debug_container=self.container,
         )
 
     async def _run_container(

@@ -43,6 +43,7 @@ async def _exec_agent(
         where=f"container {container} of {target.namespace}/{target.pod} (exec)",
         duration_s=time.monotonic() - started,
         stdout=result.stdout,
+        debug_container=container,
     )
 
 

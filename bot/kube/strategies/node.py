@@ -151,6 +151,7 @@ class NodeStrategy:
             where=f"node debug pod {namespace}/{self.pod_name}",
             duration_s=time.monotonic() - started,
             stdout=output,
+            debug_container=self.pod_name,
         )
 
     async def cleanup(self) -> str:
