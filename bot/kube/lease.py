@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import copy
 import os
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -91,8 +92,12 @@ def read_record(lease: object) -> LeaseRecord:
 
 
 def default_identity() -> str:
-    """POD_NAME (unique per replica, set from the downward API), else hostname-pid."""
-    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    """POD_NAME (from the downward API), else the hostname, plus a suffix new in every process.
+
+    A killed container restarts in the same pod, under the same POD_NAME: with the name alone
+    the new process would renew its dead predecessor's Lease as if it had held it all along.
+    """
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{secrets.token_hex(4)}"
 
 
 class LeaderElector:
