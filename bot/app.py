@@ -140,7 +140,13 @@ class BotServer:
         if isinstance(backend, KubeBackend):
             # Only the Lease holder sweeps, so two replicas never race over the same pods.
             namespace = self.settings.pod_namespace or backend.ctx.settings.node_namespace
-            elector = LeaderElector(backend.ctx.api, namespace)
+            elector = LeaderElector(
+                backend.ctx.api,
+                namespace,
+                lease_duration_s=self.settings.lease_duration_seconds,
+                renew_deadline_s=self.settings.lease_renew_deadline_seconds,
+                retry_period_s=self.settings.lease_retry_period_seconds,
+            )
             interval = self.settings.janitor_interval_seconds
             self._elector = asyncio.create_task(
                 elector.run(lambda: janitor_loop(backend, interval), self._stop_leading)

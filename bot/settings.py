@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CsvList = Annotated[tuple[str, ...], NoDecode]
@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     strategies: str = "exec,sidecar,ephemeral,node"
     node_namespace: str | None = None
     janitor_interval_seconds: int = Field(60, ge=5, le=3600)
+    # Leader election (bot/kube/lease.py) picks the one replica that runs the janitor. A killed
+    # leader is replaced within the lease duration (+ a retry period); it stops its own work
+    # when it cannot renew within the renew deadline, which must be shorter.
+    lease_duration_seconds: int = Field(15, ge=2, le=3600)
+    lease_renew_deadline_seconds: float = Field(10, gt=0, le=3600)
+    lease_retry_period_seconds: float = Field(2, gt=0, le=3600)
     # Who may run what (bot/policy): with a file, it decides every Slack request and the
     # allow-lists above are not used; it is re-read when it changes.
     policy_file: Path | None = None
@@ -84,6 +90,17 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _lease_timing(self) -> Settings:
+        retry, renew = self.lease_retry_period_seconds, self.lease_renew_deadline_seconds
+        if not retry < renew < self.lease_duration_seconds:
+            raise ValueError(
+                "JDEBUG_LEASE_RETRY_PERIOD_SECONDS < JDEBUG_LEASE_RENEW_DEADLINE_SECONDS < "
+                f"JDEBUG_LEASE_DURATION_SECONDS is required, got {retry:g} / {renew:g} / "
+                f"{self.lease_duration_seconds}"
+            )
+        return self
 
     def serve_problems(self) -> list[str]:
         """What keeps `jdebug serve` from connecting in this mode, one short phrase each."""

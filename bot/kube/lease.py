@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import copy
 import os
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -91,8 +92,12 @@ def read_record(lease: object) -> LeaseRecord:
 
 
 def default_identity() -> str:
-    """POD_NAME (unique per replica, set from the downward API), else hostname-pid."""
-    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+    """POD_NAME (from the downward API), else the hostname, plus a suffix new in every process.
+
+    A killed container restarts in the same pod, under the same POD_NAME: with the name alone
+    the new process would renew its dead predecessor's Lease as if it had held it all along.
+    """
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{secrets.token_hex(4)}"
 
 
 class LeaderElector:
@@ -137,8 +142,11 @@ class LeaderElector:
         self._renewed_at = -float("inf")
         # The Lease as stored after our last successful write; what a release overwrites.
         self._ours: dict[str, Any] | None = None
-        # For a Lease without a readable renewTime: when we first saw its current version.
+        # The Lease version we last read and when we first saw it (monotonic).
         self._seen: tuple[str, float] = ("", 0.0)
+        # Whether another's renewTime may end its term for us: once we have seen the Lease
+        # change (we were there while it was renewed), or if it was already over when we came.
+        self._trust_renew_time = False
         self._last_failure = ""
 
     @property
@@ -240,6 +248,7 @@ class LeaderElector:
                 )
                 return self._won(created, sent_at)
             record = read_record(lease)
+            self._observe(record)
             if record.holder not in ("", self.identity) and not self._expired(record):
                 self._ours = None
                 self._last_failure = ""
@@ -267,14 +276,29 @@ class LeaderElector:
             log.warning("lease.round_failed", lease=self._where(), error=message)
         self._last_failure = message
 
-    def _expired(self, record: LeaseRecord) -> bool:
+    def _observe(self, record: LeaseRecord) -> None:
+        if record.resource_version == self._seen[0]:
+            return
+        if self._seen[0] or self._over(record):
+            self._trust_renew_time = True
+        self._seen = (record.resource_version, time.monotonic())
+
+    def _over(self, record: LeaseRecord) -> bool:
+        """The holder's term has ended by its renewTime (False when there is none)."""
         duration = timedelta(seconds=record.duration_s or self.lease_duration_s)
-        if record.renew_time is not None:
-            return record.renew_time + duration < datetime.now(UTC)
-        # No readable renewTime: count the lease from when we first saw this version of it.
-        if self._seen[0] != record.resource_version:
-            self._seen = (record.resource_version, time.monotonic())
-        return time.monotonic() - self._seen[1] > duration.total_seconds()
+        return record.renew_time is not None and record.renew_time + duration < datetime.now(UTC)
+
+    def _expired(self, record: LeaseRecord) -> bool:
+        """A term ends by the holder's renewTime, but a candidate that came while it was still
+        running (a restarted replica, say) first watches it unchanged for a whole term, as
+        client-go always does: the replicas that were already waiting take over first, and a
+        crash-looping replica does not win the Lease back each time it restarts. Without a
+        readable renewTime the Lease is counted from when this version of it was first seen."""
+        duration = record.duration_s or self.lease_duration_s
+        watched_out = time.monotonic() - self._seen[1] > duration
+        if record.renew_time is None:
+            return watched_out
+        return self._over(record) and (self._trust_renew_time or watched_out)
 
     # -- bodies -------------------------------------------------------------------------------
     def _created(self, now: datetime) -> dict[str, Any]:

@@ -193,3 +193,5 @@ class Connection:
     ticket: str
     opened_at: float
     closed_at: float | None = None
+    # The app's end of the TCP connection (its local port), to tell which process opened it.
+    peer_port: int | None = None

@@ -177,14 +177,17 @@ class FakeSlack(Workspace):
         channel_id: str = DEFAULT_CHANNEL,
         timeout: float = 5.0,
         connect_timeout: float = 5.0,
+        connection: int | None = None,
     ) -> Ack:
-        """Deliver a `slash_commands` envelope to one connected app and return its ack."""
+        """Deliver a `slash_commands` envelope to one connected app (the open `connection`
+        given, else the next in turn) and return its ack."""
         return await self.socket.send(
             "slash_commands",
             self.slash_command_payload(command, text, user_id, channel_id),
             accepts_response_payload=True,
             timeout=timeout,
             connect_timeout=connect_timeout,
+            connection=connection,
         )
 
     async def send_interactive(

@@ -58,7 +58,13 @@ class SocketHub:
             return web.Response(status=401, text="invalid ticket")
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
-        conn = Connection(id=self._next_id, ticket=ticket, opened_at=time.monotonic())
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        conn = Connection(
+            id=self._next_id,
+            ticket=ticket,
+            opened_at=time.monotonic(),
+            peer_port=int(peer[1]) if peer else None,
+        )
         self._next_id += 1
         self._live[conn.id] = socket
         self._records[conn.id] = conn
@@ -115,7 +121,14 @@ class SocketHub:
 
     # --- sending -----------------------------------------------------------------------------
 
-    async def _pick(self, connect_timeout: float) -> tuple[int, web.WebSocketResponse]:
+    async def _pick(
+        self, connect_timeout: float, connection: int | None = None
+    ) -> tuple[int, web.WebSocketResponse]:
+        if connection is not None:  # the test plays Slack's "any one" choice itself
+            socket = self._live.get(connection)
+            if socket is None:
+                raise ValueError(f"fake Slack: connection {connection} is not open")
+            return connection, socket
         await self.ws.wait_for(lambda _: self._live, timeout=connect_timeout)
         ids = sorted(self._live)
         chosen = ids[self._turn % len(ids)]
@@ -130,9 +143,12 @@ class SocketHub:
         accepts_response_payload: bool,
         timeout: float,
         connect_timeout: float,
+        connection: int | None = None,
     ) -> Ack:
-        """Send one envelope to one connection and wait for its ack."""
-        connection, socket = await self._pick(connect_timeout)
+        """Send one envelope to one connection (`connection`, else the next in turn) and wait
+        for its ack. Without one in `timeout` (Slack: 3 s) Slack shows the user
+        `operation_timeout`; it does not deliver a slash command again (facts/slack.md)."""
+        connection, socket = await self._pick(connect_timeout, connection)
         envelope = Envelope(
             envelope_id=str(uuid.uuid4()),
             type=kind,

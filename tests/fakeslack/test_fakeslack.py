@@ -363,6 +363,44 @@ async def test_envelopes_are_shared_round_robin_between_connections(fake_slack: 
     assert {r.payload.get("type") for r in seen_a + seen_b} == {"event_callback", "block_actions"}
 
 
+async def test_a_slash_command_whose_connection_closes_before_the_ack_is_not_delivered_again(
+    fake_slack: FakeSlack,
+) -> None:
+    # facts/slack.md: an unacked slash command shows the user `operation_timeout`; Slack does
+    # not redeliver it, so the other connection never sees it.
+    seen_live: list[SocketModeRequest] = []
+    got_it = asyncio.Event()
+
+    async def dies_without_acking(
+        client: AsyncBaseSocketModeClient, req: SocketModeRequest
+    ) -> None:
+        got_it.set()
+
+    dying = SocketModeClient(app_token=fake_slack.app_token, web_client=fake_slack.client())
+    live = SocketModeClient(app_token=fake_slack.app_token, web_client=fake_slack.client())
+    dying.auto_reconnect_enabled = False
+    dying.socket_mode_request_listeners.append(dies_without_acking)
+    live.socket_mode_request_listeners.append(acking_listener(seen_live))
+    try:
+        await open_socket(dying)
+        [doomed] = await fake_slack.wait_for_connections(1)
+        await open_socket(live)
+        await fake_slack.wait_for_connections(2)
+        sent = asyncio.create_task(
+            fake_slack.send_slash_command(text="help", timeout=3, connection=doomed.id)
+        )
+        await asyncio.wait_for(got_it.wait(), 5)
+        await close_socket(dying)
+        with pytest.raises(TimeoutError, match="no ack"):
+            await sent
+        retried = await fake_slack.send_slash_command(text="help")
+    finally:
+        await close_socket(live)
+    assert [e.connection for e in fake_slack.envelopes] == [doomed.id, retried.connection]
+    assert retried.connection != doomed.id and len(seen_live) == 1
+    assert [a.envelope_id for a in fake_slack.acks] == [retried.envelope_id]
+
+
 async def test_disconnect_makes_the_sdk_reconnect_with_a_new_ticket(
     fake_slack: FakeSlack, socket_client: SocketModeClient
 ) -> None:

@@ -415,6 +415,40 @@ async def test_dead_leader_is_replaced_once_its_lease_expires(
     assert killed < b.work.started[0]
 
 
+async def test_restarted_replica_leaves_its_dead_predecessors_lease_to_the_waiting_one(
+    admin: KubeApi,
+    replica: Callable[[], KubeApi],
+    campaign: Callable[..., Campaign],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A killed container restarts in the same pod, under the same POD_NAME, a second later.
+    monkeypatch.setenv("POD_NAME", "jdebug-5c8d-x2k4q")
+    name = unique_name()
+    timing = Timing(lease_duration_s=3, renew_deadline_s=2, retry_period_s=0.3)
+    a = campaign(candidate(replica(), default_identity(), name, timing))
+    await eventually(lambda: leads(a), 5, "a leads")
+    b = campaign(candidate(replica(), "b", name, timing))
+    await never(lambda: b.elector.is_leader, 0.5, "b took a lease that a keeps renewing")
+
+    a.task.cancel()  # killed: no release
+    killed = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await a.task
+    await asyncio.sleep(1)
+    restarted = campaign(candidate(replica(), default_identity(), name, timing))
+
+    await eventually(lambda: leads(b), 10, "b takes over")
+    waited = time.monotonic() - killed
+    assert waited < timing.lease_duration_s + timing.retry_period_s + LATENCY_S
+    assert restarted.work.started == [], "the restarted replica resumed or won the dead lease"
+    assert (await admin.get_lease(NS, name))["spec"]["holderIdentity"] == "b"
+    # It still takes over once b is gone for good, a whole term after it last saw b renew.
+    b.task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await b.task
+    await eventually(lambda: leads(restarted), 10, "the restarted replica takes over from b")
+
+
 async def test_graceful_stop_hands_over_within_a_retry_period(
     admin: KubeApi, replica: Callable[[], KubeApi], campaign: Callable[..., Campaign]
 ) -> None:
@@ -542,11 +576,16 @@ def test_timings_must_leave_room_to_renew_before_the_lease_ends() -> None:
             candidate(RacingApi(None), "a", "x", bad)  # type: ignore[arg-type]
 
 
-def test_identity_is_the_pod_name_else_hostname_and_pid(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_identity_names_the_pod_else_the_host_and_is_new_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("POD_NAME", "jdebug-5c8d-x2k4q")
-    assert default_identity() == "jdebug-5c8d-x2k4q"
+    first, again = default_identity(), default_identity()
+    # kubectl's HOLDER column still names the pod, and a restarted container is someone new.
+    assert first.startswith("jdebug-5c8d-x2k4q_") and again.startswith("jdebug-5c8d-x2k4q_")
+    assert first != again
     monkeypatch.delenv("POD_NAME")
-    assert default_identity() == f"{socket.gethostname()}-{os.getpid()}"
+    assert default_identity().startswith(f"{socket.gethostname()}_")
 
 
 def test_micro_time_round_trips_and_plain_rfc3339_is_read() -> None:

@@ -153,6 +153,18 @@ def test_serve_with_an_invalid_setting_names_its_variable(tmp_path: Path) -> Non
     assert "JDEBUG_HEALTH_PORT" in line and "Traceback" not in done.stderr
 
 
+def test_serve_with_a_renew_deadline_not_below_the_lease_duration_names_both(
+    tmp_path: Path,
+) -> None:
+    env = clean_env(JDEBUG_LEASE_DURATION_SECONDS="5", JDEBUG_LEASE_RENEW_DEADLINE_SECONDS="5")
+    done = serve_sync(env, tmp_path)
+
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert "JDEBUG_LEASE_RENEW_DEADLINE_SECONDS" in line and "JDEBUG_LEASE_DURATION_SECONDS" in line
+    assert "Traceback" not in done.stderr
+
+
 async def test_serve_with_a_refused_token_exits_1_with_one_sentence(
     fake_slack: FakeSlack, tmp_path: Path
 ) -> None:

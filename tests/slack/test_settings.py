@@ -105,3 +105,23 @@ def test_app_manifest_declares_what_the_bot_uses() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def test_lease_timing_defaults_are_the_electors_and_must_be_ordered(
+    clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (
+        settings.lease_duration_seconds,
+        settings.lease_renew_deadline_seconds,
+        settings.lease_retry_period_seconds,
+    ) == (15, 10, 2)
+    monkeypatch.setenv("JDEBUG_LEASE_DURATION_SECONDS", "4")
+    monkeypatch.setenv("JDEBUG_LEASE_RENEW_DEADLINE_SECONDS", "2.5")
+    monkeypatch.setenv("JDEBUG_LEASE_RETRY_PERIOD_SECONDS", "0.5")
+    short = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert (short.lease_duration_seconds, short.lease_renew_deadline_seconds) == (4, 2.5)
+    assert short.lease_retry_period_seconds == 0.5
+    monkeypatch.setenv("JDEBUG_LEASE_RENEW_DEADLINE_SECONDS", "4")
+    with pytest.raises(ValueError, match="JDEBUG_LEASE_RENEW_DEADLINE_SECONDS <"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
