@@ -41,6 +41,7 @@ from bot.session import Progress, run_request
 from bot.settings import Settings
 from bot.strategy import Backend
 from handlers.slack.history import RequestHistory
+from handlers.slack.identity import ActingAs
 from handlers.slack.inflight import InFlight
 from handlers.slack.thread import SlackThread
 
@@ -68,6 +69,7 @@ class SlackService:
     def __init__(self, backend: Backend, settings: Settings) -> None:
         self.backend = backend
         self.settings = settings
+        self.acting_as = ActingAs(settings, backend)  # impersonation, when it is on
         self.history = RequestHistory()
         self.inflight = InFlight()
         self._slots = asyncio.Semaphore(settings.max_concurrent_requests)
@@ -160,9 +162,10 @@ class SlackService:
             # The slot is held until the raw output is uploaded: that bounds how many
             # (possibly huge) results this replica holds at once, not only runs.
             async with self._slots:
+                backend = await self.acting_as.backend_for(user, client)
                 result = await run_request(
                     request,
-                    self.backend,
+                    backend,
                     progress=progress,
                     step_deadline_s=self.settings.step_deadline_seconds,
                 )
