@@ -42,14 +42,14 @@ class ActingAs:
         self._impersonating: ImpersonatingBackend | None = None
         if self.mode == "off":
             return
+        if settings.impersonation_table is not None:
+            self.table = load_identity_table(settings.impersonation_table)
         if not isinstance(backend, ImpersonatingBackend):
             raise ImpersonationError(
                 f"{env_name('impersonation')}={self.mode} needs a Kubernetes cluster, but jdebug "
                 "found no kubeconfig or in-cluster configuration"
             )
         self._impersonating = backend
-        if settings.impersonation_table is not None:
-            self.table = load_identity_table(settings.impersonation_table)
 
     async def backend_for(self, slack_user: str, client: AsyncWebClient) -> Backend:
         """The backend to run `slack_user`'s request on; NoKubeIdentity when there is none."""
