@@ -1,7 +1,8 @@
-"""The aiohttp application: authentication, RBAC, routing to handlers, Status errors, request logs.
+"""The aiohttp application: authentication, impersonation, RBAC, routing, Status errors, logs.
 
-Every request is logged once with its caller and outcome; every failure (including bugs) is
-answered with a `Status` body, so no client ever sees a bare 500 page or a dropped connection.
+Every request is logged once with its caller (and whom it impersonates) and outcome; every
+failure, bugs included, is a `Status` body, so no client sees a dropped connection. The one
+plain-text answer is the apiserver's own: impersonating groups without a user.
 """
 
 from __future__ import annotations
