@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.backends import choose_backend, owner_reference
 from bot.errors import JdebugError
 from bot.housekeeping import janitor_loop
+from bot.impersonation import ImpersonationError
 from bot.kube.backend import KubeBackend
 from bot.kube.lease import LeaderElector
 from bot.policy import PolicyError
@@ -294,7 +295,7 @@ def serve_main() -> int:
     except CannotStart as error:
         sys.stderr.write(f"jdebug serve: {error}.\n")
         return EXIT_CANNOT_START
-    except PolicyError as error:
+    except (PolicyError, ImpersonationError) as error:
         sys.stderr.write(f"jdebug serve: {error.message}\n")
         return EXIT_BAD_SETTINGS
     except JdebugError as error:  # e.g. an in-cluster configuration without its token

@@ -79,6 +79,7 @@ class AuditRecord:
     duration_s: float
     output_bytes: int
     runs: tuple[Run, ...] = field(default=())
+    kube_user: str | None = None
     schema: int = SCHEMA_VERSION
 
 
@@ -116,6 +117,7 @@ def record(
     rule: str | None = None,
     reason: str | None = None,
     runs: Sequence[Run] = (),
+    kube_user: str | None = None,
 ) -> AuditRecord:
     tool = find_tool(request.tool)
     return AuditRecord(
@@ -134,6 +136,7 @@ def record(
         duration_s=round(duration_s, 3),
         output_bytes=sum(r.output_bytes for r in runs),
         runs=tuple(runs),
+        kube_user=kube_user,
     )
 
 

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     policy_poll_seconds: int = Field(10, ge=1, le=3600)
     # One JSON line per request is appended here too (the log always gets it).
     audit_file: Path | None = None
+    # Impersonation (bot/impersonation.py): `off`, or run each Slack request as the person's
+    # own Kubernetes identity, found by Slack e-mail (`email`, needs users:read.email) or only
+    # in the table (`table`); table entries win in both modes.
+    impersonation: Literal["off", "email", "table"] = "off"
+    impersonation_table: Path | None = None
     # The bot's own pod, from the downward API: node debug pods get an ownerReference to it,
     # so deleting the bot garbage-collects them.
     pod_name: str | None = Field(None, validation_alias=AliasChoices("POD_NAME"))
@@ -116,6 +121,8 @@ class Settings(BaseSettings):
                 problems.append("SLACK_APP_TOKEN is not an app-level token (xapp-…)")
         if self.slack_mode == "http" and not self.slack_signing_secret:
             problems.append("SLACK_SIGNING_SECRET is not set")
+        if self.impersonation == "table" and self.impersonation_table is None:
+            problems.append("JDEBUG_IMPERSONATION=table needs JDEBUG_IMPERSONATION_TABLE")
         return problems
 
     def allows(self, user: str, channel: str | None) -> bool:

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 class User:
     name: str
     groups: tuple[str, ...] = ()
+    uid: str = ""
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Who authenticated, when this user came from `Impersonate-*` headers (kubesim/impersonation).
+    impersonator: str = ""
 
     @property
     def is_master(self) -> bool:
@@ -23,10 +27,15 @@ class User:
 ADMIN = User("kubernetes-admin", ("system:masters", "system:authenticated"))
 
 
+def service_account_groups(namespace: str) -> tuple[str, str]:
+    """serviceaccount.MakeGroupNames: the groups every ServiceAccount of `namespace` is in."""
+    return ("system:serviceaccounts", f"system:serviceaccounts:{namespace}")
+
+
 def service_account_user(namespace: str, name: str) -> User:
     return User(
         f"system:serviceaccount:{namespace}:{name}",
-        ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
+        (*service_account_groups(namespace), "system:authenticated"),
     )
 
 

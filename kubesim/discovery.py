@@ -56,6 +56,10 @@ RESOURCES = (
         False,
         ("create",),
     ),
+    # `kubectl auth whoami`: who the server thinks the caller is (after impersonation).
+    Resource(
+        "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, ("create",)
+    ),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True, RW),
     # Read-only: Deployments come from manifests (their pods are created at load time).
     Resource("apps", "v1", "deployments", "Deployment", True, ("get", "list"), ("deploy",)),
@@ -75,7 +79,13 @@ RESOURCES = (
         ("get", "list"),
     ),
 )
-GROUPS = ("apps", "authorization.k8s.io", "coordination.k8s.io", "rbac.authorization.k8s.io")
+GROUPS = (
+    "apps",
+    "authentication.k8s.io",
+    "authorization.k8s.io",
+    "coordination.k8s.io",
+    "rbac.authorization.k8s.io",
+)
 AGGREGATED = "apidiscovery.k8s.io"
 
 

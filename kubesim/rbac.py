@@ -15,6 +15,8 @@ from kubesim.store import Store
 # What every authenticated user may do (system:discovery, system:basic-user on a real cluster).
 PUBLIC_PATHS = ("/api", "/apis", "/version", "/openapi", "/healthz", "/livez", "/readyz")
 SELF_REVIEWS = ("selfsubjectaccessreviews", "selfsubjectrulesreviews")
+# system:basic-user also lets everyone ask who they are (authentication.k8s.io, since 1.28).
+WHOAMI = "selfsubjectreviews"
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class Rbac:
         if attrs.path and attrs.verb == "get" and attrs.path.startswith(PUBLIC_PATHS):
             return True, 'RBAC: allowed by ClusterRoleBinding "system:discovery"'
         self_review = attrs.group == "authorization.k8s.io" and attrs.resource in SELF_REVIEWS
-        if self_review and attrs.verb == "create":
+        whoami = attrs.group == "authentication.k8s.io" and attrs.resource == WHOAMI
+        if (self_review or whoami) and attrs.verb == "create":
             return True, 'RBAC: allowed by ClusterRoleBinding "system:basic-user"'
         for binding in self.store.items("clusterrolebindings"):
             if self._grants(binding, "", user, attrs):

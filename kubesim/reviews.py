@@ -1,4 +1,5 @@
-"""SelfSubjectAccessReview: the caller asks RBAC about itself, answered by the same evaluator."""
+"""Self reviews: SelfSubjectAccessReview (the caller asks RBAC about itself, answered by the
+same evaluator) and SelfSubjectReview (`kubectl auth whoami`: the caller's user info)."""
 
 from __future__ import annotations
 
@@ -31,5 +32,23 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
     if reason:
         status["reason"] = reason
     body.update(apiVersion="authorization.k8s.io/v1", kind="SelfSubjectAccessReview", status=status)
+    body.setdefault("metadata", {}).setdefault("creationTimestamp", None)
+    return ok(body, 201)
+
+
+async def whoami(ctx: Ctx) -> web.StreamResponse:
+    """The user info the request runs as: after impersonation, the impersonated one."""
+    body = await ctx.body()
+    user = ctx.user
+    info: dict[str, object] = {"username": user.name, "groups": list(user.groups)}
+    if user.uid:
+        info["uid"] = user.uid
+    if user.extra:
+        info["extra"] = {key: list(values) for key, values in user.extra}
+    body.update(
+        apiVersion="authentication.k8s.io/v1",
+        kind="SelfSubjectReview",
+        status={"userInfo": info},
+    )
     body.setdefault("metadata", {}).setdefault("creationTimestamp", None)
     return ok(body, 201)

@@ -1,7 +1,8 @@
-"""The aiohttp application: authentication, RBAC, routing to handlers, Status errors, request logs.
+"""The aiohttp application: authentication, impersonation, RBAC, routing, Status errors, logs.
 
-Every request is logged once with its caller and outcome; every failure (including bugs) is
-answered with a `Status` body, so no client ever sees a bare 500 page or a dropped connection.
+Every request is logged once with its caller (and whom it impersonates) and outcome; every
+failure, bugs included, is a `Status` body, so no client sees a dropped connection. The one
+plain-text answer is the apiserver's own: impersonating groups without a user.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kubesim import discovery, ephemeral, generic, logs, pods, reviews
 from kubesim import exec as exec_
 from kubesim.cluster import Cluster
 from kubesim.context import Ctx, ok
+from kubesim.impersonation import impersonate
 from kubesim.rbac import Attributes, denial_message
 from kubesim.requestinfo import RequestInfo, parse
 from kubesim.status import ApiError, forbidden, path_not_found
@@ -27,6 +29,7 @@ NOT_ALLOWED = ApiError(
 )
 CLUSTER_KEY = web.AppKey("cluster", Cluster)
 USER_KEY = web.RequestKey("user", str)
+IMPERSONATED_KEY = web.RequestKey("impersonated", str)
 
 
 def _route(info: RequestInfo, cluster: Cluster) -> Handler:
@@ -59,6 +62,8 @@ def _route(info: RequestInfo, cluster: Cluster) -> Handler:
         return pods.handle
     if info.resource == "selfsubjectaccessreviews":
         return reviews.handle
+    if info.resource == "selfsubjectreviews":
+        return reviews.whoami
     return generic.handle
 
 
@@ -104,6 +109,11 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     if user is None:
         raise ApiError(401, "Unauthorized", "Unauthorized", {})
     request[USER_KEY] = user.name
+    # As in the apiserver, impersonation comes right after authentication, before anything
+    # (discovery included) is served or authorized: from here on the request is the new user.
+    user = impersonate(user, request.headers, request.raw_path, cluster.rbac)
+    if user.impersonator:
+        request[IMPERSONATED_KEY] = user.name
     watch = request.query.get("watch", "") in ("1", "true")
     info = parse(request.method, request.path, watch)
     if info is None:
@@ -138,11 +148,14 @@ async def _errors_and_logs(
         )
         return web.json_response(error.body(), status=500)
     finally:
+        # Like the apiserver's "<user> is acting as <user>": both names when impersonating.
+        acting = {"impersonated": request[IMPERSONATED_KEY]} if IMPERSONATED_KEY in request else {}
         log.info(
             "request",
             method=request.method,
             path=request.path_qs,
             user=request.get(USER_KEY, ""),
+            **acting,
             status=status,
             ms=round((time.monotonic() - started) * 1000, 1),
         )

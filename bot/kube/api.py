@@ -3,10 +3,12 @@
 Each call runs in a small thread pool, ends by its deadline (`DeadlineExceeded`), speaks plain JSON
 dicts and turns failures into `bot.kube.errors` (see `calls`, `pods`, `exec`, `config`). Reads
 retry 429/5xx (3 tries, Retry-After honoured); writes retry only 429, sent before the server acts.
+`acting_as(identity)` gives a view whose every call, exec included, impersonates `identity`.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 
 from kubernetes import client
 
+from bot.impersonation import KubeIdentity
 from bot.kube import pods
 from bot.kube.calls import DEFAULT_TIMEOUT_S, MAX_WORKERS, READ, WRITE, ApiCaller
 from bot.kube.config import (
@@ -55,6 +58,16 @@ class KubeApi:
         self._closed = False
         self.namespace = namespace
         self.server = self._calls.server
+        # Who the cluster judges: None is the bot's own credentials.
+        self.identity: KubeIdentity | None = None
+
+    def acting_as(self, identity: KubeIdentity) -> KubeApi:
+        """A view on the same connections that impersonates `identity` on every call, the exec
+        websocket included; closing it closes nothing (the bot's own KubeApi owns them)."""
+        view = copy.copy(self)
+        view._calls = self._calls.acting_as(identity)
+        view.identity = identity
+        return view
 
     # -- configuration ------------------------------------------------------------------------
     @classmethod
@@ -302,7 +315,14 @@ class KubeApi:
         The process is not killed at the deadline (Kubernetes cannot): give it its own."""
         what = f"run {argv[0] if argv else '?'} in {namespace}/{pod}/{container}"
         work = functools.partial(
-            exec_in_thread, self._configuration, what, namespace, pod, container, list(argv)
+            exec_in_thread,
+            self._configuration,
+            what,
+            namespace,
+            pod,
+            container,
+            list(argv),
+            identity=self.identity,
         )
         return await self._calls.call(what, work, WRITE, timeout_s)
 

@@ -1,12 +1,15 @@
 """The Kubernetes backend: resolve `pod=`/`deploy=`/`selector=` to one container, then offer
 the strategies in the configured order (least invasive first: exec, sidecar, ephemeral,
-node)."""
+node). `acting_as` gives the same backend with every call impersonating one person."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from cachetools import LRUCache
+
 from bot.errors import JdebugError
+from bot.impersonation import KubeIdentity
 from bot.kube.api import KubeApi
 from bot.kube.probe import Probe
 from bot.kube.strategies.context import KubeContext, KubeSettings
@@ -46,6 +49,16 @@ class KubeBackend:
             raise ValueError(f"unknown strategies {unknown}; known: {', '.join(STRATEGIES)}")
         self.ctx = KubeContext(api, Probe(api), settings or KubeSettings())
         self.order = tuple(order)
+        self._acting: LRUCache[KubeIdentity, KubeBackend] = LRUCache(maxsize=256)
+
+    def acting_as(self, identity: KubeIdentity) -> KubeBackend:
+        """This backend as `identity`: the same connections and settings, and a probe of its
+        own, kept per identity so each person's cached answers are theirs alone."""
+        backend = self._acting.get(identity)
+        if backend is None:
+            backend = KubeBackend(self.ctx.api.acting_as(identity), self.ctx.settings, self.order)
+            self._acting[identity] = backend
+        return backend
 
     async def resolve(self, request: Request) -> ResolvedTarget:
         found = await resolve_target(

@@ -1,16 +1,18 @@
 """How one Kubernetes API call runs: in a small thread pool, within one deadline, retried only
 where repeating it is safe (429 always, with Retry-After honoured; 5xx for reads; 409 once for
 patches), as a plain JSON REST request, with transport failures turned into `bot.kube.errors`.
+An `acting_as` view sends every request with `Impersonate-User`/`Impersonate-Group` headers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import json
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -20,6 +22,7 @@ import websocket
 from kubernetes import client
 
 from bot.errors import DeadlineExceeded
+from bot.impersonation import KubeIdentity
 from bot.kube.errors import (
     KubeConflict,
     KubeError,
@@ -80,9 +83,21 @@ class ApiCaller:
         # more; load it in the background now rather than during the first exec.
         self._executor.submit(getattr, client, "CoreV1Api")
         self._timeout_s = timeout_s
+        self._owner = True
         self.server = str(configuration.host)
+        self.identity: KubeIdentity | None = None
+
+    def acting_as(self, identity: KubeIdentity) -> ApiCaller:
+        """A view sharing this caller's pool and connections whose every request carries
+        `identity` in impersonation headers; closing the view closes nothing."""
+        view = copy.copy(self)
+        view._owner = False
+        view.identity = identity
+        return view
 
     def close(self) -> None:
+        if not self._owner:
+            return
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._client.close()  # type: ignore[no-untyped-call]
 
@@ -172,8 +187,17 @@ class ApiCaller:
             body=body,
             auth_settings=["BearerToken"],
         )
+        method, url, serialized, sent_body, post = request
+        sent_headers: Mapping[str, str] = serialized
+        if self.identity is not None:
+            sent_headers = with_impersonation(serialized, self.identity)
         response = self._client.call_api(
-            *request, _request_timeout=(min(_CONNECT_TIMEOUT_S, seconds), seconds)
+            method,
+            url,
+            sent_headers,
+            sent_body,
+            post,
+            _request_timeout=(min(_CONNECT_TIMEOUT_S, seconds), seconds),
         )
         data = cast(bytes, response.read())  # type: ignore[no-untyped-call]
         if not 200 <= response.status <= 299:
@@ -213,6 +237,22 @@ class ApiCaller:
             f"cannot reach the Kubernetes API server at {self.server}: {_root_cause(exc)}",
             fix="check the server address in the kubeconfig, its CA, and that it is up",
         )
+
+
+def impersonation_headers(identity: KubeIdentity) -> list[tuple[str, str]]:
+    """One `Impersonate-User`, and one `Impersonate-Group` line per group: the API server
+    reads repeated header lines, not a comma list (kubectl sends them the same way)."""
+    return [("Impersonate-User", identity.user)] + [
+        ("Impersonate-Group", group) for group in identity.groups
+    ]
+
+
+def with_impersonation(headers: dict[str, str], identity: KubeIdentity) -> urllib3.HTTPHeaderDict:
+    """`headers` plus the impersonation lines, in a dict urllib3 sends repeated keys from."""
+    combined = urllib3.HTTPHeaderDict(headers)
+    for name, value in impersonation_headers(identity):
+        combined.add(name, value)
+    return combined
 
 
 def too_slow(what: str, seconds: float) -> DeadlineExceeded:

@@ -115,6 +115,13 @@ _BY_CODE: dict[int, type[KubeError]] = {
 _FIXES: dict[type[KubeError], str] = {
     KubeUnauthorized: "check the bot's kubeconfig or ServiceAccount token",
 }
+# The apiserver's impersonation filter refuses with `users "x" is forbidden: User "<bot>"
+# cannot impersonate resource "users" ...`: the bot may not act as this person.
+_CANNOT_IMPERSONATE = "cannot impersonate resource"
+IMPERSONATE_FIX = (
+    "add the user or group to resourceNames in the jdebug-impersonate ClusterRole "
+    "(deploy/components/impersonation), or map this person to one jdebug may impersonate"
+)
 
 
 def error_from_status(
@@ -143,7 +150,7 @@ def error_from_status(
         name=str(details.get("name") or ""),
         kind=str(details.get("kind") or ""),
         retry_after=_retry_after(headers, details),
-        fix=_FIXES.get(cls),
+        fix=IMPERSONATE_FIX if _CANNOT_IMPERSONATE in message else _FIXES.get(cls),
     )
 
 

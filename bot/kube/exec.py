@@ -2,21 +2,28 @@
 
 It reads stdout, stderr and the exit code from the stream's channels and always closes the
 socket, which websocket-client would otherwise leave open after the server's close frame.
+`kubernetes.stream` sends no header but Authorization, so an impersonated exec opens its own.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from dataclasses import dataclass
+from typing import Any
 
+import websocket
 from kubernetes import client
 from kubernetes.stream import stream
 
-from bot.kube.calls import too_slow
+from bot.impersonation import KubeIdentity
+from bot.kube.calls import impersonation_headers, too_slow
 from bot.kube.errors import KubeError, KubeUnreachable, error_from_status
 
 _STDOUT, _STDERR, _STATUS = 1, 2, 3
+_CHANNELS = (_STDOUT, _STDERR, _STATUS)
+_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
 
 
 @dataclass(frozen=True)
@@ -34,9 +41,15 @@ def exec_in_thread(
     container: str,
     argv: list[str],
     seconds: float,
+    identity: KubeIdentity | None = None,
 ) -> ExecResult:
-    """Run `argv` and wait up to `seconds` for it to end; the process is not killed then."""
+    """Run `argv` and wait up to `seconds` for it to end; the process is not killed then.
+    With `identity`, the websocket carries its impersonation headers."""
     ends = time.monotonic() + seconds
+    if identity is not None:
+        channels = _exec_as(configuration, identity, what, namespace, pod, container, argv, ends)
+        stdout, stderr, status = (channels[c].decode(errors="replace") for c in _CHANNELS)
+        return ExecResult(stdout, stderr, _exit_code(status, f"{namespace}/{pod}/{container}"))
     # stream() swaps `call_api` on the ApiClient it is handed while it connects, so each exec
     # gets its own ApiClient instead of racing the calls sharing the caller's.
     api_client = client.ApiClient(configuration)
@@ -96,3 +109,83 @@ def _exit_code(status_text: str, where: str) -> int:
                 break
     code = status.get("code")
     raise error_from_status(code if isinstance(code, int) else 0, status_text)
+
+
+def _exec_as(
+    configuration: client.Configuration,
+    identity: KubeIdentity,
+    what: str,
+    namespace: str,
+    pod: str,
+    container: str,
+    argv: list[str],
+    ends: float,
+) -> dict[int, bytearray]:
+    """The exec websocket opened by hand, so it can carry `Impersonate-*` lines; returns the
+    bytes of stdout, stderr and status once the server closes the stream."""
+    api_client = client.ApiClient(configuration)
+    try:
+        query = [("container", container), *(("command", arg) for arg in argv)]
+        _, url, headers, _, _ = api_client.param_serialize(
+            method="GET",
+            resource_path="/api/v1/namespaces/{namespace}/pods/{name}/exec",
+            path_params={"namespace": namespace, "name": pod},
+            query_params=[*query, ("stdout", "true"), ("stderr", "true")],
+            header_params={},
+            auth_settings=["BearerToken"],
+        )
+    finally:
+        api_client.close()  # type: ignore[no-untyped-call]
+    lines = [f"{k}: {v}" for k, v in headers.items() if k.lower() == "authorization"]
+    lines += [f"{name}: {value}" for name, value in impersonation_headers(identity)]
+    ws = websocket.WebSocket(sslopt=_ssl_options(configuration))
+    channels = {channel: bytearray() for channel in _CHANNELS}
+    try:
+        try:
+            ws.connect(  # type: ignore[no-untyped-call]
+                "ws" + url[len("http") :],
+                header=lines,
+                subprotocols=_PROTOCOLS,
+                timeout=max(ends - time.monotonic(), 0.05),
+            )
+        except websocket.WebSocketBadStatusException as exc:
+            raise error_from_status(
+                exc.status_code,
+                exc.resp_body,
+                dict(exc.resp_headers or {}),
+                str(exc.status_message or ""),
+            ) from exc
+        while True:
+            ws.settimeout(max(ends - time.monotonic(), 0.05))
+            try:
+                opcode, data = ws.recv_data()
+            except websocket.WebSocketTimeoutException as exc:
+                raise too_slow(what, ends - time.monotonic()) from exc
+            except websocket.WebSocketConnectionClosedException:
+                break
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            if data and data[0] in channels:
+                channels[data[0]] += data[1:]
+    finally:
+        ws.shutdown()  # type: ignore[no-untyped-call]
+    return channels
+
+
+def _ssl_options(configuration: client.Configuration) -> dict[str, Any]:
+    """TLS as the client's own websockets set it up: the kubeconfig's CA, client certificate
+    and server name."""
+    if not configuration.verify_ssl:
+        return {"cert_reqs": ssl.CERT_NONE}
+    options: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED}
+    if configuration.ssl_ca_cert:
+        options["ca_certs"] = configuration.ssl_ca_cert
+    if configuration.assert_hostname is not None:
+        options["check_hostname"] = configuration.assert_hostname
+    if configuration.cert_file:
+        options["certfile"] = configuration.cert_file
+    if configuration.key_file:
+        options["keyfile"] = configuration.key_file
+    if configuration.tls_server_name:
+        options["server_hostname"] = configuration.tls_server_name
+    return options

@@ -2,7 +2,8 @@
 
 Server version, SelfSubjectAccessReviews for the verbs each strategy needs, the namespace's
 PodSecurity enforce level, and which JDK attach tools an image carries (a fixed-script exec,
-cached per image). Cached for `ttl_s` so a burst of commands costs one round of questions.
+cached per image). Cached for `ttl_s` so a burst of commands costs one round of questions,
+and keyed by who asks: with impersonation, one person's rights never answer for another's.
 """
 
 from __future__ import annotations
@@ -40,9 +41,15 @@ class Probe:
     def __init__(self, api: KubeApi, ttl_s: float = 60) -> None:
         self.api = api
         self._cache: TTLCache[tuple[str, ...], object] = TTLCache(maxsize=4096, ttl=ttl_s)
+        # The identity the cluster judges: "" for the bot's own, else the impersonated one.
+        who = api.identity
+        self._who = "" if who is None else "\0".join((who.user, *who.groups))
+
+    def _key(self, *parts: str) -> tuple[str, ...]:
+        return (self._who, *parts)
 
     async def version(self) -> tuple[int, int]:
-        key = ("version",)
+        key = self._key("version")
         if key not in self._cache:
             self._cache[key] = await self.api.server_version()
         value = self._cache[key]
@@ -57,7 +64,7 @@ class Probe:
         subresource: str = "",
         group: str = "",
     ) -> Access:
-        key = ("can", verb, resource, subresource, namespace or "", group)
+        key = self._key("can", verb, resource, subresource, namespace or "", group)
         if key not in self._cache:
             allowed, reason = await self.api.can_i(
                 verb, resource, namespace, subresource=subresource, group=group
@@ -74,12 +81,16 @@ class Probe:
             if not (await self.can(verb, resource, namespace, subresource)).allowed:
                 full = f"{resource}/{subresource}" if subresource else resource
                 missing.append(f"{verb} {full}")
-        return f"{' and '.join(missing)} in namespace {namespace}" if missing else None
+        if not missing:
+            return None
+        # With impersonation the cluster judged someone else: say who.
+        who = f' as Kubernetes user "{self.api.identity.user}"' if self.api.identity else ""
+        return f"{' and '.join(missing)} in namespace {namespace}{who}"
 
     async def pod_security(self, namespace: str) -> str:
         """The enforce level (`privileged`, `baseline` or `restricted`); unlabeled = privileged;
         `unknown` when the namespace cannot be read (callers then assume restricted)."""
-        key = ("podsecurity", namespace)
+        key = self._key("podsecurity", namespace)
         if key not in self._cache:
             try:
                 ns = await self.api.get_namespace(namespace)
@@ -91,7 +102,7 @@ class Probe:
 
     async def tools(self, namespace: str, pod: str, container: str, image: str) -> frozenset[str]:
         """The attach tools (`jattach`, `jcmd`) in a running container's image."""
-        key = ("tools", image)
+        key = self._key("tools", image)
         if key not in self._cache:
             try:
                 result = await self.api.exec(
@@ -120,7 +131,7 @@ class Probe:
 
     async def java_major(self, namespace: str, pod: str, container: str, image: str) -> int | None:
         """The app's Java major version (`java -version` in its container), cached per image."""
-        key = ("java_major", image)
+        key = self._key("java_major", image)
         if key not in self._cache:
             major: int | None = None
             try:

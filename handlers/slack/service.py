@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.audit import Outcome, Run, emit, record, run_of
 from bot.errors import JdebugError
 from bot.grammar import HelpRequest, parse_command
+from bot.impersonation import NoKubeIdentity
 from bot.policy import PolicyWatcher
 from bot.report.blocks import (
     TEXT_LIMIT,
@@ -43,6 +44,7 @@ from bot.settings import Settings
 from bot.strategy import Backend
 from handlers.slack.fanout import run_every_pod
 from handlers.slack.history import RequestHistory
+from handlers.slack.identity import ActingAs
 from handlers.slack.inflight import InFlight
 from handlers.slack.thread import SlackThread
 
@@ -74,6 +76,7 @@ class SlackService:
     def __init__(self, backend: Backend, settings: Settings) -> None:
         self.backend = backend
         self.settings = settings
+        self.acting_as = ActingAs(settings, backend)  # impersonation, when it is on
         self.history = RequestHistory()
         self.inflight = InFlight()
         self._slots = asyncio.Semaphore(settings.max_concurrent_requests)
@@ -173,14 +176,15 @@ class SlackService:
             # (possibly huge) results this replica holds at once, not only runs.
             async with self._slots:
                 deadline = self.settings.step_deadline_seconds
+                backend = await self.acting_as.backend_for(user, client)
                 if request.options.every_pod:
                     runs, message = await run_every_pod(
-                        request, self.backend, client, thread, user, upload, deadline
+                        request, backend, client, thread, user, upload, deadline
                     )
                     outcome = "ok" if all(r.outcome == "ok" for r in runs) else "failed"
                 else:
                     result = await run_request(
-                        request, self.backend, progress=progress, step_deadline_s=deadline
+                        request, backend, progress=progress, step_deadline_s=deadline
                     )
                     runs = [run_of(result)]
                     await thread.finish(*result_message(result, user))
@@ -188,6 +192,8 @@ class SlackService:
                     message += await upload(thread, result)
         except JdebugError as error:
             message = error.message
+            if isinstance(error, NoKubeIdentity):  # refused before any Kubernetes call
+                outcome = "denied"
             await self._tell(thread, request, user, say_ephemeral, error_text(error))
         except SlackApiError as error:
             code = str(error.response.get("error", "unknown"))
@@ -221,6 +227,8 @@ class SlackService:
                 duration_s=time.monotonic() - started,
                 rule=admission.rule,
                 runs=runs,
+                # Bound by ActingAs when the request ran as the user's own identity.
+                kube_user=structlog.contextvars.get_contextvars().get("kube_user"),
             )
             emit(entry, self.settings.audit_file)
 

@@ -14,7 +14,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-OVERLAYS = ("socket-mode", "http-mode", "namespaced")
+OVERLAYS = ("socket-mode", "http-mode", "namespaced", "impersonation")
 BOT_NAMESPACE = "jdebug"
 SECRET_TEMPLATE = DEPLOY / "base" / "slack-secret.example.yaml"
 

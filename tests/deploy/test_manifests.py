@@ -16,6 +16,7 @@ from kubernetes_validate.utils import all_versions  # type: ignore[import-untype
 
 from bot.app import EVENTS_PATH, BotServer
 from bot.backends import strategy_order
+from bot.impersonation import load_identity_table
 from bot.kube.backend import DEFAULT_ORDER
 from bot.kube.strategies.node import MANAGED_BY
 from bot.settings import ENV_PREFIX, Settings, env_name
@@ -39,6 +40,7 @@ from tests.deploy.conftest import (
 VERSIONS = tuple(f"1.{minor}" for minor in range(25, 35))
 RBAC = DEPLOY / "base" / "rbac.yaml"
 NAMESPACED_ROLE = DEPLOY / "overlays" / "namespaced" / "role" / "role.yaml"
+IMPERSONATION = DEPLOY / "components" / "impersonation"
 # Real Slack credentials: bot/user tokens (xoxb-123-456-abc), app-level tokens
 # (xapp-1-A0B1-123-abc…), signing secrets (32 hex digits).
 REAL_TOKEN = re.compile(r"xox[abposr]-\d+-|xapp-\d-[A-Z0-9]+-|\b[0-9a-f]{32}\b")
@@ -173,9 +175,11 @@ def test_read_only_root_has_a_writable_tmp_from_an_empty_dir(
     rendered: dict[str, list[Obj]], overlay: str
 ) -> None:
     spec = bot_deployment(rendered[overlay])["spec"]["template"]["spec"]
-    mounts = {m["mountPath"]: m["name"] for m in bot_container(rendered[overlay])["volumeMounts"]}
+    container = bot_container(rendered[overlay])
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in spec["volumes"]}
-    assert set(mounts) == {"/tmp"}
+    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert writable == {"/tmp"}  # anything else (the impersonation table) is read-only
     assert "emptyDir" in volumes[mounts["/tmp"]]
 
 
@@ -232,7 +236,12 @@ def test_settings_configmap_names_only_variables_the_bot_reads(
 
 @pytest.mark.parametrize(
     ("overlay", "mode", "node"),
-    [("socket-mode", "socket", True), ("http-mode", "http", True), ("namespaced", "socket", False)],
+    [
+        ("socket-mode", "socket", True),
+        ("http-mode", "http", True),
+        ("namespaced", "socket", False),
+        ("impersonation", "socket", True),
+    ],
 )
 def test_bot_accepts_its_settings_with_the_secret_template(
     rendered: dict[str, list[Obj]],
@@ -492,3 +501,59 @@ def test_http_mode_routes_slacks_events_path_to_the_bots_http_port(
     container_ports = {p["name"]: p["containerPort"] for p in bot_container(docs)["ports"]}
     http_port = int(settings_configmap(docs)["data"]["JDEBUG_HTTP_PORT"])
     assert container_ports[port["targetPort"]] == http_port
+
+
+# -- impersonation (components/impersonation) ------------------------------------------------
+
+
+def test_impersonation_overlay_adds_only_impersonate_and_keeps_the_base_rbac(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    docs = rendered["impersonation"]
+    added = one(docs, "ClusterRole", "jdebug-impersonate")
+    for rule in added["rules"]:
+        # Named users and groups only: never "impersonate anyone".
+        assert rule["verbs"] == ["impersonate"] and rule["apiGroups"] == [""]
+        assert set(rule["resources"]) <= {"users", "groups"}
+        assert rule.get("resourceNames"), rule
+    binding = one(docs, "ClusterRoleBinding", "jdebug-impersonate")
+    assert binding["roleRef"]["name"] == "jdebug-impersonate"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "jdebug", "namespace": BOT_NAMESPACE}
+    ]
+    rest = [d for d in docs if d["metadata"]["name"] != "jdebug-impersonate"]
+    base = rendered["socket-mode"]
+    for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
+        assert of_kind(rest, kind) == of_kind(base, kind), kind
+
+
+def test_impersonation_table_maps_only_to_names_the_cluster_role_allows(
+    rendered: dict[str, list[Obj]],
+) -> None:
+    docs = rendered["impersonation"]
+    data = settings_configmap(docs)["data"]
+    assert data["JDEBUG_IMPERSONATION"] in ("table", "email")
+    table_path = data["JDEBUG_IMPERSONATION_TABLE"]
+    mounts = {m["name"]: m for m in bot_container(docs)["volumeMounts"]}
+    mount = mounts["impersonation"]
+    assert mount["readOnly"] and table_path.startswith(mount["mountPath"] + "/")
+    volume = next(
+        v
+        for v in bot_deployment(docs)["spec"]["template"]["spec"]["volumes"]
+        if v["name"] == "impersonation"
+    )
+    configmap = one(docs, "ConfigMap", volume["configMap"]["name"], BOT_NAMESPACE)
+    file_name = table_path.rsplit("/", 1)[1]
+    table_file = IMPERSONATION / file_name
+    assert configmap["data"][file_name] == table_file.read_text()
+    table = load_identity_table(table_file)
+    allowed = {
+        resource: set(rule["resourceNames"])
+        for rule in one(docs, "ClusterRole", "jdebug-impersonate")["rules"]
+        for resource in rule["resources"]
+    }
+    assert table.entries
+    for identity in table.entries.values():
+        assert identity.user in allowed["users"]
+        assert set(identity.groups) <= allowed["groups"]
+        assert PLACEHOLDER in identity.user  # shipped as a template, never a real person

@@ -85,6 +85,10 @@ def test_allow_list_admits_listed_users_or_anyone_in_listed_channels(
         ({"slack_bot_token": "xoxb-1", "slack_app_token": "xapp-2"}, []),
         ({"slack_mode": "http", "slack_bot_token": "xoxb-1"}, ["SLACK_SIGNING_SECRET"]),
         ({"slack_mode": "http", "slack_bot_token": "xoxb-1", "slack_signing_secret": "s"}, []),
+        (
+            {"slack_bot_token": "xoxb-1", "slack_app_token": "xapp-2", "impersonation": "table"},
+            ["JDEBUG_IMPERSONATION=table"],
+        ),
     ],
 )
 def test_serve_problems_name_exactly_the_variables_to_fix(
@@ -105,6 +109,8 @@ def test_app_manifest_declares_what_the_bot_uses() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    # Reading e-mails is only for JDEBUG_IMPERSONATION=email: an opt-in, not a default scope.
+    assert "users:read.email" not in manifest["oauth_config"]["scopes"]["bot"]
 
 
 def test_lease_timing_defaults_are_the_electors_and_must_be_ordered(
