@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim import watch
+from kubesim import namespaces, watch
 from kubesim.context import Ctx, ok
 from kubesim.patches import apply_patch
 from kubesim.selectors import field_matches, label_matches
@@ -115,7 +115,10 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
             raise bad_request(
                 f"the object provided is unrecognized (must be of type Pod): {body.get('kind')}"
             )
-        created = await cluster.create_pod(body, ctx.info.namespace or "default")
+        namespace = ctx.info.namespace or "default"
+        name = str((body.get("metadata") or {}).get("name") or "")
+        namespaces.admit(cluster, namespace, "pods", name)
+        created = await cluster.create_pod(body, namespace)
         return ok(created, 201)
     if verb == "delete":
         grace = ctx.query.get("gracePeriodSeconds")
