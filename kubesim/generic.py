@@ -10,7 +10,7 @@ import copy
 
 from aiohttp import web
 
-from kubesim import discovery, fieldvalidation, namespaces, watch
+from kubesim import discovery, fieldvalidation, namespaces, schemas, watch
 from kubesim.context import Ctx, ok
 from kubesim.environment import stored_secret
 from kubesim.patches import apply_patch
@@ -135,7 +135,10 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
     if info.verb == "patch":
         raw = await ctx.request.read()
-        new = apply_patch(copy.deepcopy(old), ctx.request.content_type, raw)
+        defs = schemas.definitions(version)
+        found = defs.kind(info.group, info.version, res.kind)
+        schema = found[1] if found else None
+        new = apply_patch(copy.deepcopy(old), ctx.request.content_type, raw, schema, defs)
         warnings = fieldvalidation.check_patched(
             ctx.query, raw, new, info.group, info.version, res.kind, version
         )
