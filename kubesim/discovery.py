@@ -23,6 +23,11 @@ class Resource:
     short: tuple[str, ...] = ()
     subresources: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
+    @property
+    def categories(self) -> list[str]:
+        """`kubectl get all` lists the kinds in category `all` (of those served here)."""
+        return ["all"] if self.name in ("pods", "services", "deployments") else []
+
 
 RESOURCES = (
     Resource("", "v1", "namespaces", "Namespace", False, RW, ("ns",)),
@@ -107,6 +112,7 @@ def _legacy_resource(r: Resource, ephemeral: bool) -> list[dict[str, Any]]:
             "kind": r.kind,
             "verbs": list(r.verbs),
             "shortNames": list(r.short),
+            "categories": r.categories,
         }
     ]
     for sub, kind, verbs in r.subresources:
@@ -187,6 +193,7 @@ def _aggregated_group(name: str, ephemeral: bool) -> dict[str, Any]:
                 "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
                 "verbs": list(r.verbs),
                 "shortNames": list(r.short),
+                "categories": r.categories,
                 "subresources": subs,
             }
         )

@@ -7,6 +7,7 @@ what leader election on Leases relies on.
 from __future__ import annotations
 
 import copy
+import uuid
 
 from aiohttp import web
 
@@ -16,7 +17,7 @@ from kubesim.environment import stored_secret
 from kubesim.patches import apply_patch
 from kubesim.pods import list_response, selector, single
 from kubesim.status import ApiError, Cause, already_exists, bad_request, invalid, not_found, success
-from kubesim.store import Obj
+from kubesim.store import Obj, now_iso
 from kubesim.validation import required
 
 MISSING_RV = Cause(
@@ -81,6 +82,18 @@ def _stored(ctx: Ctx, body: Obj, old: Obj | None) -> Obj:
     return body
 
 
+def _dry_run(ctx: Ctx) -> bool:
+    """`?dryRun=All`: everything but storing (the apiserver's only value)."""
+    values = ctx.query.getall("dryRun", [])
+    wrong = [v for v in values if v != "All"]
+    if wrong:
+        options = {"create": "CreateOptions", "delete": "DeleteOptions", "patch": "PatchOptions"}
+        kind = options.get(ctx.info.verb, "UpdateOptions")
+        why = f'dryRun: Unsupported value: "{wrong[0]}": supported values: "All"'
+        raise ApiError(422, f'{kind}.meta.k8s.io "" is invalid: {why}', "Invalid", {})
+    return bool(values)
+
+
 def _answer(obj: Obj, warnings: list[str], status: int = 200) -> web.Response:
     response = ok(obj, status)
     for name, value in fieldvalidation.warning_headers(warnings):
@@ -118,16 +131,23 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         warnings = fieldvalidation.check_body(
             ctx.query, body, info.group, info.version, res.kind, version
         )
-        if info.resource == "namespaces":
+        dry = _dry_run(ctx)
+        if info.resource == "namespaces" and not dry:
             return _answer(namespaces.create(cluster, body), warnings, 201)
         if res.namespaced:
             namespaces.admit(cluster, info.namespace, info.resource, name, info.group)
         if store.get(info.resource, info.namespace, name):
             raise already_exists(_qualified(ctx), name)
+        if dry:
+            body = _stored(ctx, body, None)
+            body["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now_iso())
+            return _answer(body, warnings, 201)
         created = store.create(info.resource, info.namespace, _stored(ctx, body, None))
         return _answer(created, warnings, 201)
     old = _get(ctx)
     if info.verb == "delete":
+        if _dry_run(ctx):
+            return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
         if info.resource == "namespaces":
             return ok(namespaces.delete(cluster, info.name))
         store.delete(info.resource, _ns(ctx), info.name)
@@ -152,4 +172,8 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
             raise invalid(res.kind, info.name, [MISSING_RV], info.group)
         if rv != old["metadata"]["resourceVersion"]:
             raise conflict(ctx)
+    if _dry_run(ctx):
+        would = _stored(ctx, new, old)
+        would["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        return _answer(would, warnings)
     return _answer(store.update(info.resource, _ns(ctx), _stored(ctx, new, old)), warnings)

@@ -17,6 +17,7 @@ from kubesim import KubeSim
 from tests.kubesim.conftest import needs_root
 
 IMAGE = "jdebug.local/busybox:latest"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
 @pytest.fixture
@@ -131,6 +132,24 @@ def test_a_deleted_namespace_refuses_new_content_and_goes_with_everything_in_it(
     kubectl(cluster, "wait", "--for=delete", "namespace/shop", "--timeout=60s")
     left = kubectl(cluster, "get", "configmaps", "-A", "-o", "json")
     assert [i["metadata"]["name"] for i in json.loads(left.stdout)["items"]] == []
+
+
+@pytest.mark.parametrize("overlay", ["socket-mode", "http-mode", "namespaced"])
+def test_every_kind_of_every_overlay_passes_a_server_side_dry_run_and_nothing_is_stored(
+    cluster: KubeSim, overlay: str
+) -> None:
+    # As on a real apiserver, a dry run cannot create into namespaces that do not exist yet.
+    kubectl(cluster, "create", "namespace", "jdebug")
+    kubectl(cluster, "create", "namespace", "apps")
+    before = kubectl(cluster, "get", "all,cm,secret,sa,role,rolebinding", "-A", "-o", "name").stdout
+    dry = kubectl(cluster, "apply", "--dry-run=server", "-k", str(DEPLOY / "overlays" / overlay))
+    assert "deployment.apps/jdebug created (server dry run)" in dry.stdout
+    assert "namespace/jdebug configured (server dry run)" in dry.stdout
+    after = kubectl(cluster, "get", "all,cm,secret,sa,role,rolebinding", "-A", "-o", "name").stdout
+    assert after == before
+    for kind in ("clusterrole/jdebug", "networkpolicy/jdebug", "deployment/jdebug"):
+        missing = kubectl(cluster, "get", "-n", "jdebug", kind, check=False)
+        assert "NotFound" in missing.stderr
 
 
 def deployment(env_value: str) -> dict[str, object]:
