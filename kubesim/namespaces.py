@@ -16,10 +16,12 @@ import structlog
 
 from kubesim import discovery
 from kubesim.cluster import Cluster
-from kubesim.status import ApiError, already_exists, not_found
+from kubesim.status import ApiError, already_exists, forbidden, not_found
 from kubesim.store import Obj, now_iso
 
 log = structlog.get_logger("kubesim.namespaces")
+# The NamespaceLifecycle plugin's immortal namespaces.
+IMMORTAL = ("default", "kube-system", "kube-public")
 
 
 def create(cluster: Cluster, body: Obj) -> Obj:
@@ -57,6 +59,8 @@ def delete(cluster: Cluster, name: str) -> Obj:
     ns = cluster.store.get("namespaces", "", name)
     if ns is None:
         raise not_found("namespaces", name)
+    if name in IMMORTAL:
+        raise forbidden("namespaces", name, "this namespace may not be deleted")
     if not ns["metadata"].get("deletionTimestamp"):
         ns["metadata"]["deletionTimestamp"] = now_iso()
         ns["metadata"]["deletionGracePeriodSeconds"] = 0

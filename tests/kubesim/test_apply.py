@@ -152,6 +152,14 @@ def test_every_kind_of_every_overlay_passes_a_server_side_dry_run_and_nothing_is
         assert "NotFound" in missing.stderr
 
 
+def test_the_default_namespace_may_not_be_deleted(cluster: KubeSim) -> None:
+    refused = kubectl(cluster, "delete", "namespace", "default", check=False)
+    assert (
+        'Error from server (Forbidden): namespaces "default" is forbidden: '
+        "this namespace may not be deleted"
+    ) in refused.stderr
+
+
 def deployment(env_value: str) -> dict[str, object]:
     labels = {"app": "web"}
     return {
