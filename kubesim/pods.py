@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim import namespaces, watch
+from kubesim import fieldvalidation, namespaces, watch
 from kubesim.context import Ctx, ok
 from kubesim.patches import apply_patch
 from kubesim.selectors import field_matches, label_matches
@@ -117,9 +117,13 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
             )
         namespace = ctx.info.namespace or "default"
         name = str((body.get("metadata") or {}).get("name") or "")
+        version = cluster.config.version
+        warnings = fieldvalidation.check_body(ctx.query, body, "", "v1", "Pod", version)
         namespaces.admit(cluster, namespace, "pods", name)
-        created = await cluster.create_pod(body, namespace)
-        return ok(created, 201)
+        response = ok(await cluster.create_pod(body, namespace), 201)
+        for header, value in fieldvalidation.warning_headers(warnings):
+            response.headers.add(header, value)
+        return response
     if verb == "delete":
         grace = ctx.query.get("gracePeriodSeconds")
         raw = await ctx.request.read()

@@ -114,6 +114,24 @@ def test_unknown_fields_are_refused_with_the_apiservers_strict_decoding_error(
     assert "dataa" not in stored and stored["data"] == {"A": "1"}
 
 
+@needs_root
+def test_a_pod_with_a_misspelt_field_is_refused_and_warned_about_without_validation(
+    cluster: KubeSim,
+) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "typo"},
+        "spec": {"containers": [{"name": "c", "image": IMAGE, "comand": ["sleep", "60"]}]},
+    }
+    refused = kubectl(cluster, "apply", "-f", "-", stdin=manifest(pod), check=False)
+    assert 'strict decoding error: unknown field "spec.containers[0].comand"' in refused.stderr
+    warned = kubectl(cluster, "create", "--validate=warn", "-f", "-", stdin=manifest(pod))
+    assert 'Warning: unknown field "spec.containers[0].comand"' in warned.stderr
+    stored = json.loads(kubectl(cluster, "get", "pod/typo", "-o", "json").stdout)
+    assert "comand" not in stored["spec"]["containers"][0]
+
+
 def test_a_deleted_namespace_refuses_new_content_and_goes_with_everything_in_it(
     cluster: KubeSim,
 ) -> None:
