@@ -1,8 +1,8 @@
-"""README's "Install in a cluster", run block by block with the real kubectl against kubesim:
-the overlay applies, the bot's pods become Ready, connect to the fake Slack and answer
-`/jdebug help`; restricting namespaces, upgrading and uninstalling do what the README says,
-and the uninstall leaves nothing behind. The `docker` steps cannot run here and are skipped
-by name. Needs root (kubesim runs the bot's pods as Linux namespaces)."""
+"""README's "Install in a cluster" run block by block with kubectl against kubesim: the bot's
+pods become Ready, connect to the fake Slack and answer `/jdebug help`; restricting namespaces,
+upgrading (with step 6's mirrored debug image, used by a real diagnostic) and uninstalling do
+what the README says, leaving nothing behind. The `docker` steps are skipped by name. Needs
+root (kubesim runs the bot's pods in Linux namespaces)."""
 
 from __future__ import annotations
 
@@ -29,11 +29,26 @@ USER, OTHER = "U0ONCALL01", "U0ONCALL02"
 NOT_RUNNABLE = {
     "2. The image": "needs docker and a registry; kubesim has neither (its image catalog runs "
     "this checkout as jdebug:0.1.0)",
-    "6. Mirror the debug image": "needs docker and a registry; kubesim has neither",
+    "6. Mirror the debug image": "needs docker and a registry; kubesim has neither (the "
+    "JDEBUG_DEBUG_IMAGE setting the step adds is applied in the upgrade, naming kubesim's "
+    "copy of the image)",
 }
 RUN = ("3. Your overlay", "4. Install", "5. Restrict namespaces", "7. Upgrade", "8. Uninstall")
 OVERLAY = "my-jdebug/kustomization.yaml"
 DENIED = "You may not run jdebug here"
+# Step 6's setting (quoted in its prose); kubesim's catalog has jdebug's debug image (a JDK 25
+# with jattach) under this name.
+MIRROR_SETTING = re.compile(r"`- (JDEBUG_DEBUG_IMAGE=registry\.example\.com/jdebug-debug\S*)`")
+MIRRORED = "jdebug.local/jdebug-debug:latest"
+# ../shared/seed/cowweb.yaml in `apps`: a root JVM on a JRE 11 image.
+COWWEB = """
+apiVersion: v1
+kind: Pod
+metadata: {name: cowweb, namespace: apps}
+spec:
+  containers:
+  - {name: cowweb, image: registry.hub.docker.com/hhayakaw/cowweb:v2.1}
+"""
 
 
 def install_steps() -> dict[str, list[str]]:
@@ -181,6 +196,20 @@ async def answers_as_installed(slack: FakeSlack, allowed: str, denied: str) -> N
     assert "nosuchapp" in told[0].text
 
 
+async def diagnoses_with_the_mirrored_image(shell: Shell, slack: FakeSlack) -> None:
+    """A diagnostic of a JVM in `apps` runs in an ephemeral container of the debug image the
+    overlay names."""
+    await shell.run(f"kubectl apply -f - <<'EOF'\n{COWWEB}\nEOF")
+    await shell.run("kubectl -n apps wait --for=condition=Ready pod/cowweb --timeout=60s")
+    await slack.send_slash_command(text="version pod=cowweb ns=apps", user_id=OTHER)
+    files = await slack.wait_for(lambda s: [f for f in s.files.values() if f.completed], timeout=60)
+    assert "JDK 11" in (files[0].data or b"").decode()
+    pod = await shell.get("pod/cowweb", "-n", "apps")
+    (debug,) = pod["spec"]["ephemeralContainers"]
+    assert debug["image"] == MIRRORED
+    await shell.run("kubectl -n apps delete pod cowweb")
+
+
 @needs_root
 async def test_readme_install_upgrade_and_uninstall_commands_work_against_kubesim(
     tmp_path: Path,
@@ -217,15 +246,22 @@ async def test_readme_install_upgrade_and_uninstall_commands_work_against_kubesi
             assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
             await answers_as_installed(slack, USER, OTHER)
 
-            # Upgrade: a changed setting (the allow-list) rolls new pods that use it.
+            # Upgrade: changed settings (the allow-list, step 6's mirrored debug image) roll
+            # new pods that use them.
             connected = max(c.id for c in slack.socket.history)
-            shell.edit_overlay(f"JDEBUG_ALLOWED_USERS={USER}", f"JDEBUG_ALLOWED_USERS={OTHER}")
+            (setting,) = MIRROR_SETTING.findall(README.read_text())
+            mirror = setting.split("=")[0] + f"={MIRRORED}"  # kubesim's for the placeholder
+            shell.edit_overlay(
+                f"JDEBUG_ALLOWED_USERS={USER}\n",
+                f"JDEBUG_ALLOWED_USERS={OTHER}\n      - {mirror}\n",
+            )
             await step("7. Upgrade")
             upgraded = await bot_pods_settle(shell, slack, after=connected)
             assert not {p["metadata"]["uid"] for p in pods} & {
                 p["metadata"]["uid"] for p in upgraded
             }
             await answers_as_installed(slack, OTHER, USER)
+            await diagnoses_with_the_mirrored_image(shell, slack)
 
             await step("8. Uninstall")
             assert placeholders.all_used()
