@@ -4,11 +4,12 @@ Create keeps the body's labels and annotations (kubectl's last-applied-configura
 marks the namespace Terminating (deletionTimestamp, finalizer `kubernetes`); from then on the
 NamespaceLifecycle admission plugin refuses new content (plugin/pkg/admission/namespace/
 lifecycle/admission.go), and the controller (pkg/controller/namespace/deletion/) deletes every
-object in it, waits for its pods to stop, and only then removes the namespace.
+object in it (5 s later, as upstream), waits for its pods to stop, then removes the namespace.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 
@@ -20,6 +21,10 @@ from kubesim.status import ApiError, already_exists, forbidden, not_found
 from kubesim.store import Obj, now_iso
 
 log = structlog.get_logger("kubesim.namespaces")
+# The namespace controller starts on a deleted namespace only this many seconds later
+# (namespaceDeletionGracePeriod in pkg/controller/namespace/namespace_controller.go), so the
+# content stays meanwhile: `kubectl delete -k` deletes it object by object without NotFound.
+DELETION_GRACE = 5.0
 # The NamespaceLifecycle plugin's immortal namespaces.
 IMMORTAL = ("default", "kube-system", "kube-public")
 
@@ -71,6 +76,7 @@ def delete(cluster: Cluster, name: str) -> Obj:
 
 
 async def _finalize(cluster: Cluster, name: str, uid: str) -> None:
+    await asyncio.sleep(DELETION_GRACE)
     store = cluster.store
     events = store.subscribe()
     try:
