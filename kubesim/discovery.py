@@ -23,11 +23,14 @@ class Resource:
     short: tuple[str, ...] = ()
     subresources: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
+    @property
+    def categories(self) -> list[str]:
+        """`kubectl get all` lists the kinds in category `all` (of those served here)."""
+        return ["all"] if self.name in ("pods", "services", "deployments") else []
+
 
 RESOURCES = (
-    Resource(
-        "", "v1", "namespaces", "Namespace", False, ("get", "list", "watch", "create"), ("ns",)
-    ),
+    Resource("", "v1", "namespaces", "Namespace", False, RW, ("ns",)),
     Resource(
         "",
         "v1",
@@ -44,10 +47,12 @@ RESOURCES = (
         ),
     ),
     Resource("", "v1", "events", "Event", True, ("list", "get", "watch"), ("ev",)),
-    Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("get", "list"), ("sa",)),
-    # Read-only, like Deployments: they come from manifests.
-    Resource("", "v1", "configmaps", "ConfigMap", True, ("get", "list", "watch"), ("cm",)),
-    Resource("", "v1", "secrets", "Secret", True, ("get", "list", "watch")),
+    # What `kubectl apply -k deploy/overlays/...` writes; stored as given (kubesim.generic),
+    # and Deployments get pods from kubesim.deployments.
+    Resource("", "v1", "serviceaccounts", "ServiceAccount", True, RW, ("sa",)),
+    Resource("", "v1", "configmaps", "ConfigMap", True, RW, ("cm",)),
+    Resource("", "v1", "secrets", "Secret", True, RW),
+    Resource("", "v1", "services", "Service", True, RW, ("svc",)),
     Resource(
         "authorization.k8s.io",
         "v1",
@@ -61,29 +66,24 @@ RESOURCES = (
         "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, ("create",)
     ),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True, RW),
-    # Read-only: Deployments come from manifests (their pods are created at load time).
-    Resource("apps", "v1", "deployments", "Deployment", True, ("get", "list"), ("deploy",)),
-    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True, ("get", "list")),
+    Resource("apps", "v1", "deployments", "Deployment", True, RW, ("deploy",)),
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True, RW),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, RW),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, RW),
     Resource(
-        "rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, ("get", "list")
+        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False, RW
     ),
-    Resource(
-        "rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, ("get", "list")
-    ),
-    Resource(
-        "rbac.authorization.k8s.io",
-        "v1",
-        "clusterrolebindings",
-        "ClusterRoleBinding",
-        False,
-        ("get", "list"),
-    ),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, RW, ("pdb",)),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, RW, ("netpol",)),
+    Resource("networking.k8s.io", "v1", "ingresses", "Ingress", True, RW, ("ing",)),
 )
 GROUPS = (
     "apps",
     "authentication.k8s.io",
     "authorization.k8s.io",
     "coordination.k8s.io",
+    "networking.k8s.io",
+    "policy",
     "rbac.authorization.k8s.io",
 )
 AGGREGATED = "apidiscovery.k8s.io"
@@ -117,6 +117,7 @@ def _legacy_resource(r: Resource, ephemeral: bool) -> list[dict[str, Any]]:
             "kind": r.kind,
             "verbs": list(r.verbs),
             "shortNames": list(r.short),
+            "categories": r.categories,
         }
     ]
     for sub, kind, verbs in r.subresources:
@@ -197,6 +198,7 @@ def _aggregated_group(name: str, ephemeral: bool) -> dict[str, Any]:
                 "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
                 "verbs": list(r.verbs),
                 "shortNames": list(r.short),
+                "categories": r.categories,
                 "subresources": subs,
             }
         )

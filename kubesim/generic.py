@@ -1,4 +1,4 @@
-"""CRUD for the simple kinds: namespaces, serviceaccounts, events, RBAC objects and Leases.
+"""CRUD for every kind but pods: namespaces, RBAC, ConfigMaps, Secrets, Deployments, Leases...
 
 Updates honour `metadata.resourceVersion` (a stale one is the apiserver's 409 Conflict), which is
 what leader election on Leases relies on.
@@ -7,15 +7,17 @@ what leader election on Leases relies on.
 from __future__ import annotations
 
 import copy
+import uuid
 
 from aiohttp import web
 
-from kubesim import discovery, watch
+from kubesim import discovery, fieldvalidation, namespaces, schemas, watch
 from kubesim.context import Ctx, ok
+from kubesim.environment import stored_secret
 from kubesim.patches import apply_patch
 from kubesim.pods import list_response, selector, single
 from kubesim.status import ApiError, Cause, already_exists, bad_request, invalid, not_found, success
-from kubesim.store import Obj
+from kubesim.store import Obj, now_iso
 from kubesim.validation import required
 
 MISSING_RV = Cause(
@@ -51,11 +53,60 @@ def conflict(ctx: Ctx) -> ApiError:
     )
 
 
+def _stored(ctx: Ctx, body: Obj, old: Obj | None) -> Obj:
+    """What the registry keeps: system fields its own, a Secret's stringData folded into data,
+    status untouched by writes to the main resource, generation bumped on spec changes (the
+    strategies' PrepareForCreate/PrepareForUpdate)."""
+    info = ctx.info
+    res = discovery.find(info.group, info.resource)
+    assert res is not None
+    body.update(apiVersion=f"{info.group}/{info.version}" if info.group else info.version)
+    body["kind"] = res.kind
+    meta = body.setdefault("metadata", {})
+    for key in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation"):
+        meta.pop(key, None)
+    if res.kind == "Secret":
+        body = stored_secret(body)
+    if old is None:
+        if "spec" in body:
+            meta["generation"] = 1
+        return body
+    for key in ("uid", "creationTimestamp", "name", "namespace", "deletionTimestamp"):
+        if key in old["metadata"]:
+            meta[key] = old["metadata"][key]
+    if "generation" in old["metadata"]:
+        changed = body.get("spec") != old.get("spec")
+        meta["generation"] = int(old["metadata"]["generation"]) + int(changed)
+    if "status" in old:
+        body["status"] = old["status"]
+    return body
+
+
+def _dry_run(ctx: Ctx) -> bool:
+    """`?dryRun=All`: everything but storing (the apiserver's only value)."""
+    values = ctx.query.getall("dryRun", [])
+    wrong = [v for v in values if v != "All"]
+    if wrong:
+        options = {"create": "CreateOptions", "delete": "DeleteOptions", "patch": "PatchOptions"}
+        kind = options.get(ctx.info.verb, "UpdateOptions")
+        why = f'dryRun: Unsupported value: "{wrong[0]}": supported values: "All"'
+        raise ApiError(422, f'{kind}.meta.k8s.io "" is invalid: {why}', "Invalid", {})
+    return bool(values)
+
+
+def _answer(obj: Obj, warnings: list[str], status: int = 200) -> web.Response:
+    response = ok(obj, status)
+    for name, value in fieldvalidation.warning_headers(warnings):
+        response.headers.add(name, value)
+    return response
+
+
 async def handle(ctx: Ctx) -> web.StreamResponse:
-    info, store = ctx.info, ctx.cluster.store
+    info, store, cluster = ctx.info, ctx.cluster.store, ctx.cluster
     res = discovery.find(info.group, info.resource)
     assert res is not None
     api_version = f"{info.group}/{info.version}" if info.group else info.version
+    version = cluster.config.version
     if info.verb == "list":
         return list_response(ctx, info.resource, res.kind, api_version)
     if info.verb == "watch":
@@ -68,36 +119,61 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
             raise bad_request(
                 f"the object provided is unrecognized (must be of type {res.kind}): {body.get('kind')}"  # noqa: E501
             )
-        name = (body.get("metadata") or {}).get("name")
+        meta = body.get("metadata") or {}
+        name = meta.get("name")
         if not name:
             raise invalid(res.kind, "", [required("metadata.name")], info.group)
-        if info.resource == "namespaces":
-            if store.get("namespaces", "", name):
-                raise already_exists("namespaces", name)
-            created = ctx.cluster.ensure_namespace(name, (body.get("metadata") or {}).get("labels"))
-            return ok(created, 201)
+        if res.namespaced and meta.get("namespace") not in (None, "", info.namespace):
+            raise bad_request(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request"
+            )
+        warnings = fieldvalidation.check_body(
+            ctx.query, body, info.group, info.version, res.kind, version
+        )
+        dry = _dry_run(ctx)
+        if info.resource == "namespaces" and not dry:
+            return _answer(namespaces.create(cluster, body), warnings, 201)
+        if res.namespaced:
+            namespaces.admit(cluster, info.namespace, info.resource, name, info.group)
         if store.get(info.resource, info.namespace, name):
             raise already_exists(_qualified(ctx), name)
-        body.update(apiVersion=api_version, kind=res.kind)
-        for key in ("uid", "resourceVersion", "creationTimestamp"):
-            body["metadata"].pop(key, None)
-        return ok(store.create(info.resource, info.namespace, body), 201)
+        if dry:
+            body = _stored(ctx, body, None)
+            body["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now_iso())
+            return _answer(body, warnings, 201)
+        created = store.create(info.resource, info.namespace, _stored(ctx, body, None))
+        return _answer(created, warnings, 201)
     old = _get(ctx)
     if info.verb == "delete":
+        if _dry_run(ctx):
+            return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
+        if info.resource == "namespaces":
+            return ok(namespaces.delete(cluster, info.name))
         store.delete(info.resource, _ns(ctx), info.name)
-        return ok(success())
+        await cluster.collect_garbage(old["metadata"]["uid"])
+        return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
     if info.verb == "patch":
-        new = apply_patch(copy.deepcopy(old), ctx.request.content_type, await ctx.request.read())
+        raw = await ctx.request.read()
+        defs = schemas.definitions(version)
+        found = defs.kind(info.group, info.version, res.kind)
+        schema = found[1] if found else None
+        new = apply_patch(copy.deepcopy(old), ctx.request.content_type, raw, schema, defs)
+        warnings = fieldvalidation.check_patched(
+            ctx.query, raw, new, info.group, info.version, res.kind, version
+        )
     else:
         new = await ctx.body()
+        warnings = fieldvalidation.check_body(
+            ctx.query, new, info.group, info.version, res.kind, version
+        )
         rv = (new.get("metadata") or {}).get("resourceVersion")
         if not rv:
             raise invalid(res.kind, info.name, [MISSING_RV], info.group)
         if rv != old["metadata"]["resourceVersion"]:
             raise conflict(ctx)
-    new.setdefault("metadata", {})
-    for key in ("uid", "creationTimestamp", "name", "namespace"):
-        if key in old["metadata"]:
-            new["metadata"][key] = old["metadata"][key]
-    new.update(apiVersion=api_version, kind=res.kind)
-    return ok(store.update(info.resource, _ns(ctx), new))
+    if _dry_run(ctx):
+        would = _stored(ctx, new, old)
+        would["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+        return _answer(would, warnings)
+    return _answer(store.update(info.resource, _ns(ctx), _stored(ctx, new, old)), warnings)

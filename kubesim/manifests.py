@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from kubesim.cluster import Cluster, random_suffix
+from kubesim import deployments
+from kubesim.cluster import Cluster
 from kubesim.environment import stored_secret
 from kubesim.status import ApiError
 
@@ -98,24 +99,10 @@ async def _apply(cluster: Cluster, doc: dict[str, Any]) -> None:
     elif kind == "Pod":
         await cluster.create_pod(doc, namespace)
     elif kind == "Deployment":
-        owner = cluster.store.create(resource, namespace, copy.deepcopy(doc))
-        template = doc["spec"]["template"]
-        pod_hash = random_suffix(10)
-        for _ in range(int(doc["spec"].get("replicas", 1))):
-            pod = copy.deepcopy(template)
-            pod.setdefault("metadata", {})
-            pod["metadata"]["name"] = f"{meta['name']}-{pod_hash}-{random_suffix()}"
-            pod["metadata"].setdefault("labels", {})["pod-template-hash"] = pod_hash
-            pod["metadata"]["ownerReferences"] = [
-                {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
-                    "name": meta["name"],
-                    "uid": owner["metadata"]["uid"],
-                    "controller": True,
-                }
-            ]
-            await cluster.create_pod(pod, namespace)
+        deployment = copy.deepcopy(doc)
+        deployment["metadata"]["generation"] = 1
+        cluster.store.create(resource, namespace, deployment)
+        await deployments.reconcile(cluster, namespace, meta["name"], strict=True)
     else:
         obj = copy.deepcopy(doc)
         if kind == "Secret":

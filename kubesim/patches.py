@@ -1,7 +1,8 @@
 """The three PATCH flavours the apiserver accepts: strategic merge, JSON merge and JSON patch.
 
-Strategic merge knows the Pod's list merge keys (containers by name, volumeMounts by mountPath,
-...) and the `$setElementOrder`, `$patch` and `null` directives kubectl sends.
+Strategic merge follows a kind's schema (its list merge keys and patch strategies) or, for
+Pods, MERGE_KEYS; it honours the `$setElementOrder`, `$patch`, `$retainKeys`,
+`$deleteFromPrimitiveList` and `null` directives kubectl sends.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import copy
 import json
 from typing import Any
 
+from kubesim.schemas import Definitions, Schema
 from kubesim.status import ApiError, bad_request
 
 MERGE_KEYS = {
@@ -25,6 +27,8 @@ MERGE_KEYS = {
     "volumeDevices": "devicePath",
 }
 ORDER = "$setElementOrder/"
+DELETE_PRIMITIVE = "$deleteFromPrimitiveList/"
+RETAIN = "$retainKeys"
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -44,32 +48,58 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-def _merge_list(old: list[Any], patch: list[Any], key: str) -> list[Any]:
+def _field(schema: Schema | None, defs: Definitions | None, name: str) -> tuple[Any, str, set[str]]:
+    """A field's schema, list merge key and patch strategies (`merge`, `retainKeys`, ...):
+    from the kind's schema when there is one, else kubesim's table for Pods."""
+    if schema is None or defs is None:
+        key = MERGE_KEYS.get(name, "")
+        return None, key, {"merge"} if key else set()
+    resolved = defs.resolve(schema)
+    prop = (resolved.get("properties") or {}).get(name)
+    extra = resolved.get("additionalProperties")
+    if prop is None and isinstance(extra, dict):
+        prop = extra  # a map's values
+    if prop is None:
+        return {}, "", set()
+    strategies = set(str(prop.get("x-kubernetes-patch-strategy", "")).split(",")) - {""}
+    return prop, str(prop.get("x-kubernetes-patch-merge-key", "")), strategies
+
+
+def _merge_list(
+    old: list[Any], patch: list[Any], key: str, item: Any, defs: Definitions | None
+) -> list[Any]:
     result = [copy.deepcopy(x) for x in old]
-    for item in patch:
-        if not isinstance(item, dict) or key not in item:
-            raise bad_request(f"map: {item} does not contain declared merge key: {key}")
+    for entry in patch:
+        if not isinstance(entry, dict) or key not in entry:
+            raise bad_request(f"map: {entry} does not contain declared merge key: {key}")
         index = next(
-            (i for i, x in enumerate(result) if isinstance(x, dict) and x.get(key) == item[key]),
+            (i for i, x in enumerate(result) if isinstance(x, dict) and x.get(key) == entry[key]),
             None,
         )
-        if item.get("$patch") == "delete":
+        if entry.get("$patch") == "delete":
             if index is not None:
                 result.pop(index)
         elif index is None:
-            result.append(strategic_merge({}, item))
+            result.append(strategic_merge({}, entry, item, defs))
         else:
-            result[index] = strategic_merge(result[index], item)
+            result[index] = strategic_merge(result[index], entry, item, defs)
     return result
 
 
 def _order(items: list[Any], order: list[Any], key: str) -> list[Any]:
-    wanted = [o.get(key) for o in order if isinstance(o, dict)]
-    ranked = [x for w in wanted for x in items if isinstance(x, dict) and x.get(key) == w]
+    if not key:  # a list of primitives: the order lists the values themselves
+        ranked = [x for x in order if x in items]
+    else:
+        wanted = [o.get(key) for o in order if isinstance(o, dict)]
+        ranked = [x for w in wanted for x in items if isinstance(x, dict) and x.get(key) == w]
     return ranked + [x for x in items if x not in ranked]
 
 
-def strategic_merge(target: Any, patch: Any) -> Any:
+def strategic_merge(
+    target: Any, patch: Any, schema: Schema | None = None, defs: Definitions | None = None
+) -> Any:
+    """apimachinery's strategicpatch, directives included, with the merge keys and strategies
+    of `schema` (x-kubernetes-patch-merge-key / -strategy) or, without one, of MERGE_KEYS."""
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
     if patch.get("$patch") == "replace":
@@ -79,19 +109,32 @@ def strategic_merge(target: Any, patch: Any) -> Any:
     for name, value in patch.items():
         if name.startswith(ORDER):
             orders[name[len(ORDER) :]] = value
+        elif name.startswith(DELETE_PRIMITIVE):
+            field = name[len(DELETE_PRIMITIVE) :]
+            result[field] = [x for x in result.get(field) or [] if x not in (value or [])]
         elif name.startswith("$"):
             continue
         elif value is None:
             result.pop(name, None)
-        elif isinstance(value, list) and name in MERGE_KEYS:
-            result[name] = _merge_list(result.get(name) or [], value, MERGE_KEYS[name])
-        elif isinstance(value, dict):
-            result[name] = strategic_merge(result.get(name), value)
         else:
-            result[name] = copy.deepcopy(value)
+            sub, key, strategies = _field(schema, defs, name)
+            merge = "merge" in strategies
+            items = defs.resolve(sub).get("items") if defs and isinstance(sub, dict) else None
+            if isinstance(value, list) and merge and key:
+                result[name] = _merge_list(result.get(name) or [], value, key, items, defs)
+            elif isinstance(value, list) and merge:
+                old = list(result.get(name) or [])
+                result[name] = old + [x for x in value if x not in old]
+            elif isinstance(value, dict):
+                result[name] = strategic_merge(result.get(name), value, sub, defs)
+            else:
+                result[name] = copy.deepcopy(value)
+    if isinstance(patch.get(RETAIN), list):
+        result = {k: v for k, v in result.items() if k in patch[RETAIN]}
     for name, order in orders.items():
-        if isinstance(result.get(name), list) and name in MERGE_KEYS and isinstance(order, list):
-            result[name] = _order(result[name], order, MERGE_KEYS[name])
+        _, key, strategies = _field(schema, defs, name)
+        if isinstance(result.get(name), list) and "merge" in strategies and isinstance(order, list):
+            result[name] = _order(result[name], order, key)
     return result
 
 
@@ -168,7 +211,14 @@ def _apply(doc: Any, parts: list[str], kind: str, value: Any) -> Any:
     return doc
 
 
-def apply_patch(target: dict[str, Any], content_type: str, body: bytes) -> dict[str, Any]:
+def apply_patch(
+    target: dict[str, Any],
+    content_type: str,
+    body: bytes,
+    schema: Schema | None = None,
+    defs: Definitions | None = None,
+) -> dict[str, Any]:
+    """`body` applied to `target`; strategic merge follows `schema` when given."""
     kind = content_type.split(";")[0].strip()
     if kind not in (STRATEGIC, MERGE, JSON_PATCH, APPLY):
         raise ApiError(
@@ -191,7 +241,7 @@ def apply_patch(target: dict[str, Any], content_type: str, body: bytes) -> dict[
     elif kind == MERGE:
         result = merge_patch(target, patch)
     else:
-        result = strategic_merge(target, patch)
+        result = strategic_merge(target, patch, schema, defs)
     if not isinstance(result, dict):
         raise bad_request("patch result is not an object")
     return result

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim import watch
+from kubesim import fieldvalidation, namespaces, watch
 from kubesim.context import Ctx, ok
 from kubesim.patches import apply_patch
 from kubesim.selectors import field_matches, label_matches
@@ -115,8 +115,15 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
             raise bad_request(
                 f"the object provided is unrecognized (must be of type Pod): {body.get('kind')}"
             )
-        created = await cluster.create_pod(body, ctx.info.namespace or "default")
-        return ok(created, 201)
+        namespace = ctx.info.namespace or "default"
+        name = str((body.get("metadata") or {}).get("name") or "")
+        version = cluster.config.version
+        warnings = fieldvalidation.check_body(ctx.query, body, "", "v1", "Pod", version)
+        namespaces.admit(cluster, namespace, "pods", name)
+        response = ok(await cluster.create_pod(body, namespace), 201)
+        for header, value in fieldvalidation.warning_headers(warnings):
+            response.headers.add(header, value)
+        return response
     if verb == "delete":
         grace = ctx.query.get("gracePeriodSeconds")
         raw = await ctx.request.read()

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from kubesim import discovery, ephemeral, generic, logs, pods, reviews
+from kubesim import discovery, ephemeral, generic, logs, openapi, pods, reviews
 from kubesim import exec as exec_
 from kubesim.cluster import Cluster
 from kubesim.context import Ctx, ok
@@ -89,6 +89,11 @@ async def _discovery(request: web.Request, cluster: Cluster) -> web.StreamRespon
         return ok(discovery.core_versions())
     if path == "/apis":
         return ok(discovery.group_list())
+    if path.startswith(openapi.V3):
+        body = openapi.document(path, cluster.config.version)
+        if body is None:
+            raise path_not_found()
+        return web.Response(body=body, content_type="application/json")
     parts = path.split("/")[1:]
     if parts[0] == "api" and len(parts) == 2:
         doc = discovery.resource_list("", parts[1], ephemeral_on)

@@ -108,5 +108,18 @@ def forbidden(resource: str, name: str, why: str, group: str = "") -> ApiError:
     return ApiError(403, f"{subject} is forbidden: {why}", "Forbidden", details)
 
 
-def success() -> dict[str, Any]:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+def success(name: str = "", kind: str = "", uid: str = "", group: str = "") -> dict[str, Any]:
+    """A DELETE's answer for an object removed at once (the registry's default: no
+    ReturnDeletedObject), with details naming what went."""
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+    }
+    details = {
+        k: v for k, v in (("name", name), ("group", group), ("kind", kind), ("uid", uid)) if v
+    }
+    if details:
+        body["details"] = details
+    return body

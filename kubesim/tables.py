@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +58,25 @@ def _pod_row(pod: Obj) -> list[Any]:
     ]
 
 
+def _deployment_cells(d: Obj) -> list[Any]:
+    status = d.get("status") or {}
+    wanted = int((d.get("spec") or {}).get("replicas", 1))
+    ready = int(status.get("readyReplicas", 0))
+    return [
+        f"{ready}/{wanted}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+    ]
+
+
+# The printer columns `kubectl get` shows for these kinds besides Name and Age
+# (pkg/printers/internalversion/printers.go).
+EXTRA: dict[str, tuple[tuple[str, ...], Callable[[Obj], list[Any]]]] = {
+    "namespaces": (("Status",), lambda o: [(o.get("status") or {}).get("phase", "Active")]),
+    "deployments": (("Ready", "Up-to-date", "Available"), _deployment_cells),
+}
+
+
 def _column(name: str, kind: str = "string", fmt: str = "", priority: int = 0) -> Obj:
     return {"name": name, "type": kind, "format": fmt, "description": name, "priority": priority}
 
@@ -73,6 +93,20 @@ def table(resource: str, objects: list[Obj], resource_version: str) -> Obj:
             _column("Node", priority=1),
         ]
         rows = [{"cells": _pod_row(o), "object": o} for o in objects]
+    elif resource in EXTRA:
+        heads, cells = EXTRA[resource]
+        columns = [_column("Name", fmt="name"), *(_column(h) for h in heads), _column("Age")]
+        rows = [
+            {
+                "cells": [
+                    o["metadata"]["name"],
+                    *cells(o),
+                    age(o["metadata"].get("creationTimestamp", "")),
+                ],
+                "object": o,
+            }
+            for o in objects
+        ]
     else:
         columns = [_column("Name", fmt="name"), _column("Age")]
         rows = [

@@ -298,7 +298,7 @@ def test_automount_service_account_token_false_leaves_no_token(
     assert seen["service"] == ["127.0.0.1", str(incluster.port)]
 
 
-def test_configmaps_and_secrets_are_served_read_only_under_rbac(incluster: KubeSim) -> None:
+def test_configmaps_and_secrets_are_served_under_rbac(incluster: KubeSim) -> None:
     status, secret = raw(incluster, "GET", f"/api/v1/namespaces/{NS}/secrets/creds")
     assert status == 200
     # As the apiserver stores it: stringData folded into base64 data.
@@ -308,8 +308,13 @@ def test_configmaps_and_secrets_are_served_read_only_under_rbac(incluster: KubeS
     status, listed = raw(incluster, "GET", f"/api/v1/namespaces/{NS}/configmaps")
     assert status == 200
     assert [c["metadata"]["name"] for c in listed["items"]] == ["settings"]
-    status, _ = raw(incluster, "POST", f"/api/v1/namespaces/{NS}/configmaps", {"metadata": {}})
-    assert status == 405
+    made = {"metadata": {"name": "extra"}, "stringData": {"TOKEN": "t0ken"}}
+    status, stored = raw(incluster, "POST", f"/api/v1/namespaces/{NS}/secrets", made)
+    assert status == 201, stored
+    assert base64.b64decode(stored["data"]["TOKEN"]) == b"t0ken" and "stringData" not in stored
+    status, gone = raw(incluster, "DELETE", f"/api/v1/namespaces/{NS}/secrets/extra")
+    assert status == 200 and gone["status"] == "Success"
+    assert gone["details"]["uid"] == stored["metadata"]["uid"]
     status, denied = raw(
         incluster, "GET", f"/api/v1/namespaces/{NS}/secrets/creds", identity=f"{NS}/reader"
     )

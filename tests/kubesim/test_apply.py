@@ -1,0 +1,235 @@
+"""kubectl's writes against kubesim, as `kubectl apply -k deploy/...` and the README's install
+make them: client-side apply (create, then strategic-merge patches), server-side field
+validation, namespace deletion, and Deployments rolled out by kubesim's controller."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubesim import KubeSim
+from tests.kubesim.conftest import needs_root
+
+IMAGE = "jdebug.local/busybox:latest"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+@pytest.fixture
+def cluster() -> Iterator[KubeSim]:
+    with KubeSim() as sim:
+        yield sim
+
+
+def kubectl(
+    sim: KubeSim, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {"KUBECONFIG": str(sim.kubeconfig()), "KUBECACHEDIR": str(sim.state_dir / "kc")}
+    result = subprocess.run(
+        ["kubectl", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(sim.state_dir)},
+    )
+    assert not check or result.returncode == 0, result.stderr
+    return result
+
+
+def manifest(*docs: dict[str, object]) -> str:
+    return yaml.safe_dump_all(docs)
+
+
+NS = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+
+
+def settings(data: dict[str, str]) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "shop"},
+        "data": data,
+    }
+
+
+def test_apply_creates_then_reports_unchanged_then_patches(cluster: KubeSim) -> None:
+    first = kubectl(cluster, "apply", "-f", "-", stdin=manifest(NS, settings({"A": "1"})))
+    assert first.stdout.split("\n")[:2] == ["namespace/shop created", "configmap/settings created"]
+    again = kubectl(cluster, "apply", "-f", "-", stdin=manifest(NS, settings({"A": "1"})))
+    assert "configmap/settings unchanged" in again.stdout
+    assert "namespace/shop unchanged" in again.stdout
+    changed = kubectl(cluster, "apply", "-f", "-", stdin=manifest(NS, settings({"B": "2"})))
+    assert "configmap/settings configured" in changed.stdout
+    stored = json.loads(kubectl(cluster, "get", "-n", "shop", "cm/settings", "-o", "json").stdout)
+    # The three-way patch removed what the last applied configuration had and this one lacks.
+    assert stored["data"] == {"B": "2"}
+    applied = stored["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    assert json.loads(applied)["data"] == {"B": "2"}
+
+
+def service(target_port: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {
+            "selector": {"app": "web"},
+            "ports": [
+                {"name": "http", "port": 80, "targetPort": target_port},
+                {"name": "admin", "port": 81, "targetPort": "admin"},
+            ],
+        },
+    }
+
+
+def test_patches_merge_lists_by_each_kinds_own_merge_key(cluster: KubeSim) -> None:
+    # A Service's ports merge by `port` (a Pod's by containerPort): the kind's schema decides.
+    kubectl(cluster, "apply", "-f", "-", stdin=manifest(NS, service("http")))
+    changed = kubectl(cluster, "apply", "-f", "-", stdin=manifest(NS, service("web")))
+    assert "service/web configured" in changed.stdout
+    stored = json.loads(kubectl(cluster, "get", "-n", "shop", "svc/web", "-o", "json").stdout)
+    ports = [(p["port"], p["targetPort"]) for p in stored["spec"]["ports"]]
+    assert ports == [(80, "web"), (81, "admin")]
+
+
+def test_unknown_fields_are_refused_with_the_apiservers_strict_decoding_error(
+    cluster: KubeSim,
+) -> None:
+    typo = settings({"A": "1"}) | {"dataa": {"B": "2"}}
+    refused = kubectl(cluster, "apply", "-f", "-", stdin=manifest(NS, typo), check=False)
+    assert refused.returncode != 0
+    assert (
+        'Error from server (BadRequest): error when creating "STDIN": ConfigMap in version "v1" '
+        'cannot be handled as a ConfigMap: strict decoding error: unknown field "dataa"'
+    ) in refused.stderr
+    # Without validation kubectl sends fieldValidation=Ignore: stored, the unknown field dropped.
+    kubectl(cluster, "apply", "--validate=false", "-f", "-", stdin=manifest(NS, typo))
+    stored = json.loads(kubectl(cluster, "get", "-n", "shop", "cm/settings", "-o", "json").stdout)
+    assert "dataa" not in stored and stored["data"] == {"A": "1"}
+
+
+@needs_root
+def test_a_pod_with_a_misspelt_field_is_refused_and_warned_about_without_validation(
+    cluster: KubeSim,
+) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "typo"},
+        "spec": {"containers": [{"name": "c", "image": IMAGE, "comand": ["sleep", "60"]}]},
+    }
+    refused = kubectl(cluster, "apply", "-f", "-", stdin=manifest(pod), check=False)
+    assert 'strict decoding error: unknown field "spec.containers[0].comand"' in refused.stderr
+    warned = kubectl(cluster, "create", "--validate=warn", "-f", "-", stdin=manifest(pod))
+    assert 'Warning: unknown field "spec.containers[0].comand"' in warned.stderr
+    stored = json.loads(kubectl(cluster, "get", "pod/typo", "-o", "json").stdout)
+    assert "comand" not in stored["spec"]["containers"][0]
+
+
+def test_a_deleted_namespace_refuses_new_content_and_goes_with_everything_in_it(
+    cluster: KubeSim,
+) -> None:
+    kubectl(cluster, "apply", "-f", "-", stdin=manifest(NS, settings({"A": "1"})))
+    kubectl(cluster, "delete", "namespace", "shop", "--wait=false")
+    late = kubectl(cluster, "create", "configmap", "late", "-n", "shop", check=False)
+    gone = kubectl(cluster, "get", "namespace", "shop", "-o", "json", check=False)
+    if gone.returncode == 0:  # still Terminating: new content is refused
+        assert json.loads(gone.stdout)["status"]["phase"] == "Terminating"
+        assert (
+            'configmaps "late" is forbidden: unable to create new content in namespace shop '
+            "because it is being terminated"
+        ) in late.stderr
+    else:  # already gone
+        assert 'namespaces "shop" not found' in late.stderr
+    kubectl(cluster, "wait", "--for=delete", "namespace/shop", "--timeout=60s")
+    left = kubectl(cluster, "get", "configmaps", "-A", "-o", "json")
+    assert [i["metadata"]["name"] for i in json.loads(left.stdout)["items"]] == []
+
+
+@pytest.mark.parametrize("overlay", ["socket-mode", "http-mode", "namespaced"])
+def test_every_kind_of_every_overlay_passes_a_server_side_dry_run_and_nothing_is_stored(
+    cluster: KubeSim, overlay: str
+) -> None:
+    # As on a real apiserver, a dry run cannot create into namespaces that do not exist yet.
+    kubectl(cluster, "create", "namespace", "jdebug")
+    kubectl(cluster, "create", "namespace", "apps")
+    before = kubectl(cluster, "get", "all,cm,secret,sa,role,rolebinding", "-A", "-o", "name").stdout
+    dry = kubectl(cluster, "apply", "--dry-run=server", "-k", str(DEPLOY / "overlays" / overlay))
+    assert "deployment.apps/jdebug created (server dry run)" in dry.stdout
+    assert "namespace/jdebug configured (server dry run)" in dry.stdout
+    after = kubectl(cluster, "get", "all,cm,secret,sa,role,rolebinding", "-A", "-o", "name").stdout
+    assert after == before
+    for kind in ("clusterrole/jdebug", "networkpolicy/jdebug", "deployment/jdebug"):
+        missing = kubectl(cluster, "get", "-n", "jdebug", kind, check=False)
+        assert "NotFound" in missing.stderr
+
+
+def test_the_default_namespace_may_not_be_deleted(cluster: KubeSim) -> None:
+    refused = kubectl(cluster, "delete", "namespace", "default", check=False)
+    assert (
+        'Error from server (Forbidden): namespaces "default" is forbidden: '
+        "this namespace may not be deleted"
+    ) in refused.stderr
+
+
+def deployment(env_value: str) -> dict[str, object]:
+    labels = {"app": "web"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "web",
+                            "image": IMAGE,
+                            "command": ["sleep", "3600"],
+                            "env": [{"name": "VERSION", "value": env_value}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def pods(sim: KubeSim) -> list[dict[str, Any]]:
+    out = kubectl(sim, "get", "pods", "-n", "shop", "-l", "app=web", "-o", "json").stdout
+    items: list[dict[str, Any]] = json.loads(out)["items"]
+    return items
+
+
+@needs_root
+def test_deployment_rolls_out_a_changed_template_and_deletion_takes_its_pods(
+    cluster: KubeSim, tmp_path: Path
+) -> None:
+    kubectl(cluster, "apply", "-f", "-", stdin=manifest(NS, deployment("1")))
+    kubectl(cluster, "rollout", "status", "-n", "shop", "deployment/web", "--timeout=60s")
+    first = {p["metadata"]["uid"] for p in pods(cluster)}
+    assert len(first) == 2
+    kubectl(cluster, "apply", "-f", "-", stdin=manifest(NS, deployment("2")))
+    kubectl(cluster, "rollout", "status", "-n", "shop", "deployment/web", "--timeout=60s")
+    live = [p for p in pods(cluster) if not p["metadata"].get("deletionTimestamp")]
+    assert len(live) == 2 and not first & {p["metadata"]["uid"] for p in live}
+    assert all(p["spec"]["containers"][0]["env"][0]["value"] == "2" for p in live)
+    status = json.loads(
+        kubectl(cluster, "get", "-n", "shop", "deployment/web", "-o", "json").stdout
+    )["status"]
+    assert status["updatedReplicas"] == status["availableReplicas"] == 2
+    assert status["observedGeneration"] == 2
+    kubectl(cluster, "delete", "-n", "shop", "deployment/web")
+    kubectl(cluster, "wait", "--for=delete", "-n", "shop", "pod", "-l", "app=web", "--timeout=60s")
+    assert pods(cluster) == []
+    assert cluster.process_ids() == set()
