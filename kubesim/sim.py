@@ -21,6 +21,7 @@ from aiohttp import web
 from kubesim import cgroups
 from kubesim.auth import ADMIN, User, service_account_user
 from kubesim.cluster import Cluster, Config
+from kubesim.faults import Faults
 from kubesim.images import DEFAULT_CATALOG, load_catalog
 from kubesim.kubeconfig import write_in_cluster, write_kubeconfig
 from kubesim.manifests import apply_manifests, read_manifests
@@ -157,6 +158,12 @@ class KubeSim:
     def in_cluster_files(self, folder: Path, namespace: str, service_account: str) -> Path:
         token = self.token(f"{namespace}/{service_account}")
         return write_in_cluster(folder, self.certs.ca_cert.read_bytes(), token, namespace)
+
+    @property
+    def faults(self) -> Faults:
+        """The planned faults (kubesim/faults.py); `clear()` them between tests."""
+        assert self.cluster is not None
+        return self.cluster.faults
 
     def process_ids(self) -> set[int]:
         """Every host pid the kubelet started and that is still alive (containers and sandboxes)."""
