@@ -234,7 +234,7 @@ for step in "$@"; do
             secs=${step#sleep:}
             case $secs in '' | *[!0-9]*) fail 2 "bad step '$step'" ;; esac
             remaining
-            [ "$secs" -lt "$left" ] || fail 124 "the agent's deadline of ${deadline_s}s passed"
+            [ "$secs" -lt "$left" ] || fail 124 "the agent's deadline of ${deadline_s}s would pass during the ${secs}s pause before the next step; ask for fewer dumps or a shorter interval"
             sleep "$secs"
             ;;
         jcmd:*:*)
@@ -245,7 +245,7 @@ for step in "$@"; do
             mark "begin step=$name pid=$pid tool=$tool"
             rc=$({ { run_tool "$left" "$line" 2>&1; echo $? >&3; } | strip_header >&4; } 3>&1)
             mark "end step=$name pid=$pid rc=$rc"
-            [ "$rc" = 124 ] && fail 124 "the agent's deadline of ${deadline_s}s passed during $name"
+            [ "$rc" = 124 ] && fail 124 "the JVM (pid $pid) did not answer $name within the agent's deadline of ${deadline_s}s: it may be hung or stuck in a long safepoint (such as a long GC pause); check its CPU use and GC log, and try again once it responds"
             [ "$rc" = 0 ] || status=6
             ;;
         *) fail 2 "bad step '$step'" ;;
