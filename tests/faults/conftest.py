@@ -72,10 +72,14 @@ def jvm_pod(sim: KubeSim) -> Iterator[Callable[..., tuple[str, int]]]:
                 "spec": {"containers": [{"name": "app", "image": image}]},
             },
         )
-        wait_for(
-            lambda: "cowweb listening on port" in core.read_namespaced_pod_log(name, "apps"),
-            f"cowweb in {name} to listen",
-        )
+
+        def listening() -> bool:
+            try:
+                return "cowweb listening on port" in core.read_namespaced_pod_log(name, "apps")
+            except client.ApiException:  # 400 while the container is still being created
+                return False
+
+        wait_for(listening, f"cowweb in {name} to listen")
         pid = jvm_pid(sim, "apps", name, "app")
         made.append((name, pid))
         return name, pid
