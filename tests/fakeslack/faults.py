@@ -39,10 +39,11 @@ class Fault:
 
 
 class FaultPlan:
-    """The queue of faults and the delays, per method."""
+    """The queue of faults and the delays, per method; a `None` in a queue lets one call
+    through, so "the second upload fails" is `after=1`."""
 
     def __init__(self) -> None:
-        self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
+        self._faults: defaultdict[str, deque[Fault | None]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
 
     def fail_next(
@@ -53,9 +54,11 @@ class FaultPlan:
         error: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
         if status == 200 and error is None:
             raise ValueError("a fault with HTTP 200 needs an error, e.g. error='not_in_channel'")
+        self._faults[method].extend([None] * after)
         for _ in range(times):
             self._faults[method].append(Fault(status=status, error=error, retry_after=retry_after))
 
@@ -73,7 +76,7 @@ class FaultPlan:
         return self._delays.get(method, 0.0)
 
     def pending(self, method: str) -> int:
-        return len(self._faults.get(method, ()))
+        return sum(1 for f in self._faults.get(method, ()) if f is not None)
 
     def clear(self) -> None:
         self._faults.clear()
