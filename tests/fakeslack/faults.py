@@ -27,6 +27,8 @@ class Fault:
     status: int = 200
     error: str | None = None
     retry_after: int | None = None
+    # Close the connection without an answer: the network or a proxy failing mid-call.
+    drop: bool = False
 
     def body(self) -> dict[str, Any]:
         error = self.error or _ERROR_FOR_STATUS.get(self.status, "fatal_error")
@@ -55,12 +57,15 @@ class FaultPlan:
         retry_after: int | None = None,
         times: int = 1,
         after: int = 0,
+        drop: bool = False,
     ) -> None:
-        if status == 200 and error is None:
+        if status == 200 and error is None and not drop:
             raise ValueError("a fault with HTTP 200 needs an error, e.g. error='not_in_channel'")
         self._faults[method].extend([None] * after)
         for _ in range(times):
-            self._faults[method].append(Fault(status=status, error=error, retry_after=retry_after))
+            self._faults[method].append(
+                Fault(status=status, error=error, retry_after=retry_after, drop=drop)
+            )
 
     def delay(self, method: str, seconds: float) -> None:
         if seconds <= 0:

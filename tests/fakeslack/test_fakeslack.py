@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -232,6 +233,15 @@ async def test_the_second_upload_of_a_batch_can_be_refused(fake_slack: FakeSlack
     assert [c.status for c in fake_slack.calls_to(UPLOAD)] == [200, 500]
     assert fake_slack.calls_to("files.completeUploadExternal") == []
     assert fake_slack.files == {}
+
+
+async def test_a_dropped_connection_is_no_answer_at_all(fake_slack: FakeSlack) -> None:
+    fake_slack.fail_next("chat.postMessage", drop=True)
+    client = fake_slack.client(retry_handlers=[])
+    with pytest.raises(aiohttp.ClientError):
+        await client.chat_postMessage(channel=DEFAULT_CHANNEL, text="lost")
+    assert [c.status for c in fake_slack.calls_to("chat.postMessage")] == [0]
+    assert fake_slack.messages == {}
 
 
 async def test_a_channel_without_the_bot_refuses_posts_and_uploads(fake_slack: FakeSlack) -> None:
