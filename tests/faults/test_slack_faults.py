@@ -60,6 +60,25 @@ async def test_second_file_failing_to_upload_keeps_the_summary_and_tells_the_req
     assert_nothing_left(sim)
 
 
+async def test_connection_dropped_mid_upload_keeps_the_summary_and_tells_the_requester_once(
+    sim, fake_slack: FakeSlack, start_bot
+):
+    server = await start_bot(backend_for(sim))
+    # The network drops the second file's POST, and the SDK's one reconnect attempt too.
+    fake_slack.fail_next(UPLOAD, drop=True, after=1, times=2)
+
+    await fake_slack.send_slash_command(text=f"{COMMAND} count=2 interval=1s")
+    told = await fake_slack.wait_for(told_requester, timeout=90)
+    await server.shutdown()
+
+    assert len(told) == 1 and told[0].startswith("✖ the raw output could not be uploaded")
+    parent = await final_parent(fake_slack, "via *ephemeral*")
+    assert "✖" not in all_text(parent)  # not replaced by "internal error"
+    assert [c.status for c in fake_slack.calls_to(UPLOAD)] == [200, 0, 0]
+    assert fake_slack.calls_to("files.completeUploadExternal") == []
+    assert_nothing_left(sim)
+
+
 async def test_complete_upload_failing_keeps_the_summary_and_tells_the_requester_once(
     sim, fake_slack: FakeSlack, start_bot
 ):
