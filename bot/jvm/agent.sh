@@ -208,6 +208,15 @@ remove_trigger() {
 }
 trap remove_trigger EXIT
 
+# Put the trigger where the JVM looks for it (its own /tmp) before any tool runs. jcmd before
+# JDK 25, sharing the JVM's PID namespace but not its mounts (an ephemeral container), writes
+# it into its own cwd or /tmp instead (JDK-8327114): the JVM then only prints a thread dump
+# into the app's log, never starts listening, and the attach times out as if it were hung.
+if [ -n "$created_trigger" ]; then
+    # shellcheck disable=SC2086,SC2016
+    $runner /bin/sh -c ': >"$1"' jdebug-trigger "/proc/$pid/root/tmp/.attach_pid$nspid" 2>/dev/null || true
+fi
+
 strip_header() {
     if [ "$tool" = jattach ]; then
         awk 'NR <= 2 && (/^Connected to remote JVM$/ || /^JVM response code = /) { next } { print }'

@@ -12,7 +12,7 @@ import pytest
 
 from bot.errors import AttachFailed, DeadlineExceeded, StrategyUnavailable
 from bot.session import run_request
-from tests.faults.conftest import wait_for
+from tests.faults.conftest import admin, wait_for
 from tests.faults.leftovers import (
     attach_triggers,
     debug_pods,
@@ -121,3 +121,23 @@ async def test_an_unpullable_image_for_a_node_debug_pod_leaves_no_pod(sim):
     assert "set JDEBUG_DEBUG_IMAGE" in str(excinfo.value)
     wait_for(lambda: not debug_pods(sim), "the node debug pod to be gone")
     assert list(sim.cluster.store.items("pods", "jdebug")) == []
+
+
+@pytest.mark.parametrize("version", [11, 17, 21])
+async def test_an_older_jcmd_in_the_debug_image_is_not_mistaken_for_a_hung_jvm(
+    sim, jvm_pod, version
+):
+    # jcmd before JDK 25 puts its trigger file in its own /tmp when it shares the JVM's PID
+    # namespace but not its mounts (JDK-8327114); the agent puts one where the JVM looks.
+    pod, jvm = jvm_pod("jdebug.local/cowweb:25-uid1000")
+
+    result = await run_request(
+        request(f"version pod={pod} ns=apps"),
+        backend_for(sim, debug_image=f"eclipse-temurin:{version}-jdk"),
+        step_deadline_s=20,
+    )
+
+    assert "JDK 25" in result.raw.steps[0].text
+    # The JVM answered the handshake, so it never fell back to dumping threads into its log.
+    assert "Full thread dump" not in admin(sim).read_namespaced_pod_log(pod, "apps")
+    assert_nothing_left(sim, pod, jvm)
