@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import JdebugError
-from bot.kube.errors import KubeServerError, KubeTooManyRequests
+from bot.kube.errors import KubeConflict, KubeServerError, KubeTooManyRequests
 from bot.session import run_request
 from tests.faults.leftovers import (
     jvm_pid,
@@ -70,6 +70,23 @@ async def test_a_conflict_on_the_ephemeral_patch_is_retried_once_and_adds_one_co
     assert [s.status for s in patches] == [409, 0]
     added = ephemeral_names(sim)[len(before) :]
     assert len(added) == 1 and result.cleanup == f"debug container {added[0]} ended"
+    assert_nothing_left(sim)
+
+
+async def test_a_second_conflict_on_the_ephemeral_patch_is_the_servers_own_sentence(sim):
+    before = ephemeral_names(sim)
+    sim.faults.add(409, verb="patch", subresource="ephemeralcontainers", times=2)
+
+    with pytest.raises(KubeConflict) as excinfo:
+        await run_request(request("version pod=cowweb ns=apps"), backend_for(sim))
+
+    # The apiserver's own words say what happened and what to do (errors.NewConflict).
+    text = one_sentence(excinfo.value)
+    assert text == excinfo.value.kube_message and 'on pods "cowweb"' in text
+    assert "the object has been modified" in text and "try again" in text
+    patches = sim.faults.seen(verb="patch", subresource="ephemeralcontainers")
+    assert [s.status for s in patches] == [409, 409]
+    assert ephemeral_names(sim) == before
     assert_nothing_left(sim)
 
 

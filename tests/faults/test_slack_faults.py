@@ -6,10 +6,18 @@ of retries would show there."""
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from tests.fakeslack import UPLOAD, FakeSlack, Message
-from tests.faults.leftovers import jvm_pid, running_debug_containers, stray_debug_processes
+from tests.faults.leftovers import (
+    attach_triggers,
+    jvm_pid,
+    running_debug_containers,
+    stray_debug_processes,
+)
 from tests.slack.conftest import ALICE
 from tests.slack.test_socket_mode import all_text
 from tests.strategies.conftest import backend_for, needs_root
@@ -139,5 +147,44 @@ async def test_api_server_failing_beyond_the_retries_ends_the_parent_in_one_sent
     assert "Traceback" not in all_text(parent)
     patches = sim.faults.seen(verb="patch", subresource="ephemeralcontainers")
     assert [s.status for s in patches] == [status] * (1 if status == 500 else 3)
+    assert fake_slack.files == {}
+    assert_nothing_left(sim)
+
+
+async def test_a_stopped_jvm_ends_the_parent_in_one_sentence_and_is_left_as_found(
+    sim, fake_slack: FakeSlack, start_bot, jvm_pod
+):
+    pod, jvm = jvm_pod()
+    server = await start_bot(
+        backend_for(sim, debug_image="jdebug.local/jdebug-debug:latest"), step_deadline_seconds=10
+    )
+    os.kill(jvm, signal.SIGSTOP)
+    try:
+        await fake_slack.send_slash_command(text=f"threaddump pod={pod} ns=apps")
+        parent = await final_parent(fake_slack, "✖")
+        await server.shutdown()
+    finally:
+        os.kill(jvm, signal.SIGCONT)
+
+    (error,) = [line for line in all_text(parent).splitlines() if line.startswith("✖")]
+    assert "the JVM did not answer the attach handshake in time" in error
+    assert "hung or stuck in a long safepoint" in error
+    assert fake_slack.files == {}
+    assert running_debug_containers(sim, "apps", pod) == []
+    assert stray_debug_processes(jvm) == [] and attach_triggers(jvm) == []
+
+
+async def test_an_unpullable_debug_image_ends_the_parent_naming_it(
+    sim, fake_slack: FakeSlack, start_bot
+):
+    server = await start_bot(backend_for(sim, debug_image="registry.invalid/jdebug/nope:1"))
+
+    await fake_slack.send_slash_command(text=COMMAND)
+    parent = await final_parent(fake_slack, "✖")
+    await server.shutdown()
+
+    (error,) = [line for line in all_text(parent).splitlines() if line.startswith("✖")]
+    assert error.startswith("✖ the debug image registry.invalid/jdebug/nope:1 could not be pulled")
+    assert error.endswith("set JDEBUG_DEBUG_IMAGE to an image this cluster can pull")
     assert fake_slack.files == {}
     assert_nothing_left(sim)
