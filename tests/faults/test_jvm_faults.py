@@ -30,14 +30,34 @@ JCMD_IMAGE = "eclipse-temurin:25-jdk"  # the default debug image: jcmd, no jatta
 JATTACH_IMAGE = "jdebug.local/jdebug-debug:latest"
 
 
-@pytest.mark.parametrize("image", [JCMD_IMAGE, JATTACH_IMAGE], ids=["jcmd", "jattach"])
-async def test_a_stopped_jvm_is_reported_as_not_answering_and_left_as_found(sim, jvm_pod, image):
-    pod, jvm = jvm_pod()
-    backend = backend_for(sim, debug_image=image)
+def strategy_traces(sim, pod: str) -> dict[str, int]:
+    """What each strategy left in kubesim's journal for this pod: execs, patches, node pods."""
+    return {
+        "exec": len(sim.faults.seen(subresource="exec", name=pod)),
+        "ephemeral": len(sim.faults.seen(subresource="ephemeralcontainers", name=pod)),
+        "node": len(sim.faults.seen(verb="create", resource="pods", namespace="jdebug")),
+    }
+
+
+@pytest.mark.parametrize(
+    ("app_image", "debug_image", "strategy"),
+    [
+        pytest.param("jdebug.local/cowweb:25", JCMD_IMAGE, "ephemeral", id="ephemeral-jcmd"),
+        pytest.param("jdebug.local/cowweb:25", JATTACH_IMAGE, "ephemeral", id="ephemeral-jattach"),
+        pytest.param("jdebug.local/cowweb-jdk:25", JCMD_IMAGE, "exec", id="exec-jcmd"),
+        pytest.param("jdebug.local/cowweb:25", JATTACH_IMAGE, "node", id="node-jattach"),
+    ],
+)
+async def test_a_stopped_jvm_is_reported_as_not_answering_and_left_as_found(
+    sim, jvm_pod, app_image, debug_image, strategy
+):
+    pod, jvm = jvm_pod(app_image)
+    backend = backend_for(sim, order=(strategy,), debug_image=debug_image)
     os.kill(jvm, signal.SIGSTOP)
     try:
         with pytest.raises(AttachFailed) as excinfo:
-            await run_request(request(f"threaddump pod={pod} ns=apps"), backend, step_deadline_s=20)
+            # Far beyond the tools' own handshake timeouts (jcmd 10.5 s, jattach about 6 s).
+            await run_request(request(f"threaddump pod={pod} ns=apps"), backend, step_deadline_s=40)
         assert process_state(jvm) == "T"  # it never answered: it was stopped throughout
     finally:
         os.kill(jvm, signal.SIGCONT)
@@ -46,10 +66,12 @@ async def test_a_stopped_jvm_is_reported_as_not_answering_and_left_as_found(sim,
     assert "\n" not in text and "Traceback" not in text
     assert "the JVM did not answer the attach handshake in time" in text
     assert "hung or stuck in a long safepoint" in text
+    assert strategy_traces(sim, pod)[strategy] > 0
     assert_nothing_left(sim, pod, jvm)
     # Resumed, the same JVM answers the next request: nothing was left half-done in it.
     again = await run_request(request(f"version pod={pod} ns=apps"), backend)
     assert "JDK 25" in again.raw.steps[0].text
+    assert_nothing_left(sim, pod, jvm)
 
 
 async def test_the_agents_deadline_passing_mid_dump_is_one_sentence(sim, jvm_pod):
@@ -71,10 +93,12 @@ async def test_the_agents_deadline_passing_mid_dump_is_one_sentence(sim, jvm_pod
 
 
 def assert_nothing_left(sim, pod: str, jvm: int) -> None:
-    """Every debug container of the pod ended, no agent or tool runs, no trigger file stays."""
+    """Every debug container of the pod ended, no node debug pod stays, no agent or tool
+    runs, no trigger file stays."""
     states = debug_container_states(sim, pod)
-    assert states and all("terminated" in state for state in states.values())
+    assert all("terminated" in state for state in states.values())
     assert running_debug_containers(sim, "apps", pod) == []
+    wait_for(lambda: not debug_pods(sim), "the node debug pod to be gone")
     assert stray_debug_processes(jvm) == []
     assert attach_triggers(jvm) == []
 

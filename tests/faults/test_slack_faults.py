@@ -156,7 +156,7 @@ async def test_a_stopped_jvm_ends_the_parent_in_one_sentence_and_is_left_as_foun
 ):
     pod, jvm = jvm_pod()
     server = await start_bot(
-        backend_for(sim, debug_image="jdebug.local/jdebug-debug:latest"), step_deadline_seconds=10
+        backend_for(sim, debug_image="jdebug.local/jdebug-debug:latest"), step_deadline_seconds=30
     )
     os.kill(jvm, signal.SIGSTOP)
     try:
