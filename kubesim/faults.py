@@ -43,7 +43,8 @@ Body = Literal["status", "text"]
 @dataclass
 class Rule:
     """Which requests fail and how; a `None` matcher matches anything, and `subresource=""`
-    only requests on the object itself. Ends after `times` answers or at `until`."""
+    only requests on the object itself. Lets the first `after` matches through; ends after
+    `times` answers or at `until`."""
 
     status: int
     verb: str | None = None
@@ -56,7 +57,9 @@ class Rule:
     retry_after: int | None = None
     message: str | None = None
     body: Body = "status"
+    after: int = 0
     used: int = 0
+    passed: int = 0
 
     def matches(self, info: RequestInfo) -> bool:
         wanted = (self.verb, self.resource, self.subresource, self.namespace, self.name)
@@ -105,9 +108,10 @@ class Faults:
         retry_after: int | None = None,
         message: str | None = None,
         body: Body = "status",
+        after: int = 0,
     ) -> Rule:
         """Answer matching requests with `status` for the next `times` of them, or for
-        `seconds`; with neither, until `clear()`."""
+        `seconds`; with neither, until `clear()`. The first `after` matches go through."""
         until = None if seconds is None else time.monotonic() + seconds
         rule = Rule(
             status,
@@ -121,6 +125,7 @@ class Faults:
             retry_after,
             message,
             body,
+            after,
         )
         with self._lock:
             self._rules.append(rule)
@@ -157,6 +162,9 @@ class Faults:
         """Raise the planned answer for this request, if a rule wants one."""
         with self._lock:
             rule = next((r for r in self._rules if not r.spent and r.matches(info)), None)
+            if rule is not None and rule.passed < rule.after:
+                rule.passed += 1
+                rule = None
             if rule is not None:
                 rule.used += 1
             status = rule.status if rule is not None else 0

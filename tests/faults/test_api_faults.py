@@ -10,6 +10,7 @@ import pytest
 from bot.errors import JdebugError
 from bot.kube.errors import KubeConflict, KubeServerError, KubeTooManyRequests
 from bot.session import run_request
+from tests.faults.conftest import wait_for
 from tests.faults.leftovers import (
     jvm_pid,
     running_debug_containers,
@@ -137,4 +138,27 @@ async def test_429s_that_outlast_the_retries_end_in_one_sentence(sim):
     patches = sim.faults.seen(verb="patch", subresource="ephemeralcontainers")
     assert [s.status for s in patches] == [429] * 3
     assert ephemeral_names(sim) == before
+    assert_nothing_left(sim)
+
+
+async def test_the_api_failing_while_the_debug_container_runs_is_one_sentence_and_it_still_ends(
+    sim,
+):
+    before = ephemeral_names(sim)
+    # Resolving and reading the pod before the patch go through; polling for the debug
+    # container's end then fails, beyond the retries, while it runs its two dumps.
+    sim.faults.add(500, verb="get", resource="pods", subresource="", name="cowweb", after=2)
+
+    with pytest.raises(KubeServerError) as excinfo:
+        await run_request(
+            request("threaddump pod=cowweb ns=apps count=2 interval=3s"), backend_for(sim)
+        )
+
+    assert one_sentence(excinfo.value).startswith(
+        "the Kubernetes API server failed to get pod apps/cowweb 3 times in a row"
+    )
+    (added,) = ephemeral_names(sim)[len(before) :]
+    assert sim.faults.seen(verb="patch", subresource="ephemeralcontainers")
+    # Nobody can remove an ephemeral container: it runs to its end, bounded by its deadline.
+    wait_for(lambda: not running_debug_containers(sim, "apps", "cowweb"), f"{added} to end")
     assert_nothing_left(sim)

@@ -100,6 +100,15 @@ def test_rules_match_only_what_they_name_and_the_journal_records_each_request(si
     ]
 
 
+def test_a_rule_can_let_the_first_matches_through(sim, core):
+    sim.faults.add(500, resource="namespaces", after=1, times=1)
+    assert core.read_namespace("default").metadata.name == "default"
+    with pytest.raises(client.ApiException):
+        core.read_namespace("default")
+    assert core.read_namespace("default").metadata.name == "default"
+    assert [s.status for s in sim.faults.seen(resource="namespaces")] == [0, 500, 0]
+
+
 def test_a_rule_for_some_seconds_ends_by_itself(sim, core):
     sim.faults.add(500, resource="namespaces", seconds=0.5)
     with pytest.raises(client.ApiException):
