@@ -162,3 +162,15 @@ async def test_the_api_failing_while_the_debug_container_runs_is_one_sentence_an
     # Nobody can remove an ephemeral container: it runs to its end, bounded by its deadline.
     wait_for(lambda: not running_debug_containers(sim, "apps", "cowweb"), f"{added} to end")
     assert_nothing_left(sim)
+
+
+async def test_429_on_the_exec_websocket_handshake_is_retried(sim, jvm_pod):
+    pod, jvm = jvm_pod("jdebug.local/cowweb-jdk:25")  # jcmd in the app image: exec
+    sim.faults.add(429, subresource="exec", name=pod, retry_after=1, times=2)
+
+    result = await run_request(request(f"version pod={pod} ns=apps"), backend_for(sim))
+
+    assert result.raw.strategy == "exec" and "JDK 25" in result.raw.steps[0].text
+    execs = sim.faults.seen(subresource="exec", name=pod)
+    assert [s.status for s in execs[:3]] == [429, 429, 0] and len(execs) >= 4
+    assert stray_debug_processes(jvm) == []
