@@ -12,6 +12,7 @@ from bot.kube.errors import KubeConflict, KubeServerError, KubeTooManyRequests
 from bot.session import run_request
 from tests.faults.conftest import wait_for
 from tests.faults.leftovers import (
+    debug_pods,
     jvm_pid,
     running_debug_containers,
     stray_debug_processes,
@@ -28,6 +29,7 @@ def ephemeral_names(sim) -> list[str]:
 
 def assert_nothing_left(sim) -> None:
     assert running_debug_containers(sim, "apps", "cowweb") == []
+    wait_for(lambda: not debug_pods(sim), "the node debug pod to be gone")
     assert stray_debug_processes(jvm_pid(sim, "apps", "cowweb", "cowweb")) == []
 
 
@@ -174,3 +176,19 @@ async def test_429_on_the_exec_websocket_handshake_is_retried(sim, jvm_pod):
     execs = sim.faults.seen(subresource="exec", name=pod)
     assert [s.status for s in execs[:3]] == [429, 429, 0] and len(execs) >= 4
     assert stray_debug_processes(jvm) == []
+
+
+async def test_a_podsecurity_level_that_could_not_be_read_is_asked_again_next_time(sim):
+    backend = backend_for(sim)  # one backend, one probe cache: as in the running bot
+    sim.faults.add(500, verb="get", resource="namespaces", name="apps", times=3)
+
+    first = await run_request(request("version pod=cowweb ns=apps"), backend)
+    second = await run_request(request("version pod=cowweb ns=apps"), backend)
+
+    # Unknown, the level is taken as restricted, which a root JVM's debug container cannot
+    # meet: the first request went through the node strategy. The fault is over for the next.
+    assert first.raw.strategy == "node" and "JDK 11" in first.raw.steps[0].text
+    assert second.raw.strategy == "ephemeral" and "JDK 11" in second.raw.steps[0].text
+    reads = sim.faults.seen(verb="get", resource="namespaces", name="apps")
+    assert [s.status for s in reads] == [500, 500, 500, 0]
+    assert_nothing_left(sim)
