@@ -16,7 +16,7 @@ from kubernetes import client, config
 
 from kubesim import KubeSim
 from tests.fakeslack.fixtures import fake_slack
-from tests.faults.leftovers import jvm_pid
+from tests.faults.leftovers import adopt_orphans, jvm_pid
 from tests.slack.conftest import start_bot
 from tests.strategies.conftest import RBAC, wait_until_all_running
 
@@ -27,6 +27,7 @@ WORLD = Path(__file__).parent / "manifests" / "world.yaml"
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KubeSim]:
+    adopt_orphans()
     with KubeSim(manifests=[WORLD, RBAC]) as running:
         wait_until_all_running(running)
         yield running

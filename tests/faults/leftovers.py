@@ -6,6 +6,7 @@ and the JVM's own /tmp and cwd (no `.attach_pid` trigger file).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 from pathlib import Path
 
@@ -55,6 +56,18 @@ def debug_pods(sim: KubeSim) -> list[str]:
     ]
 
 
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+
+
+def adopt_orphans() -> None:
+    """Make this process the subreaper of everything it starts (kubesim runs in it): a debug
+    process that outlives its parent is then reparented here, not to the host's init, and
+    the walk below still finds it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
 def _pid_namespace(pid: int) -> str:
     try:
         return os.readlink(f"/proc/{pid}/ns/pid")
@@ -67,6 +80,8 @@ def _describe(pid: int) -> str | None:
     try:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if process_state(pid) == "Z":  # ended; only its exit status waits to be read
+            return None
     except OSError:
         return None
     words = [a.decode(errors="replace") for a in argv if a]
@@ -79,9 +94,9 @@ def _describe(pid: int) -> str | None:
 
 
 def stray_debug_processes(jvm: int | None = None) -> list[str]:
-    """Agents, jattach and jcmd still alive that this test run started: below this process,
-    or in the JVM's PID namespace (where an ephemeral container's orphans would end up).
-    Other engineers' runs on the same machine are neither, so they never count."""
+    """Agents, jattach and jcmd still alive that this test run started: below this process
+    (orphans too, see `adopt_orphans`), or in the JVM's PID namespace. Other engineers' runs
+    on the same machine are neither, so they never count."""
     ours = set(descendants(os.getpid()))
     target_ns = _pid_namespace(jvm) if jvm is not None else ""
     found = []
