@@ -3,6 +3,7 @@
 with KubeSim(manifests=[Path("pods.yaml")]) as sim:
     config = sim.kubeconfig()                    # admin
     sa = sim.kubeconfig("system:serviceaccount:default:jdebug")
+    sim.faults.add(500, verb="get", resource="pods", times=2)   # see kubesim/faults.py
 """
 
 from __future__ import annotations
