@@ -15,6 +15,7 @@ from typing import Any
 
 from kubesim import podsecurity
 from kubesim.auth import Tokens
+from kubesim.faults import Faults
 from kubesim.images import Catalog
 from kubesim.kubelet import Kubelet
 from kubesim.rbac import Rbac
@@ -66,7 +67,9 @@ class Cluster:
         self.store = Store()
         self.tokens = Tokens()
         self.rbac = Rbac(self.store)
+        self.faults = Faults()
         self.kubelet = Kubelet(self.store, catalog, state_dir, config.grace_cap, self.tokens)
+        self.kubelet.pull_error = self.faults.pull_error
         self.background: set[asyncio.Task[None]] = set()
         self.ensure_namespace("default")
         self.ensure_namespace("kube-system")

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,8 @@ class Kubelet:
         # Set once the apiserver listens; until then containers get no in-cluster config.
         self.endpoint: ApiEndpoint | None = None
         self.pods: dict[str, PodRun] = {}
+        # A planned pull failure's message for an image reference (kubesim/faults.py).
+        self.pull_error: Callable[[str], str | None] = lambda ref: None
 
     def run_of(self, pod: Obj) -> PodRun | None:
         return self.pods.get(pod["metadata"]["uid"])
@@ -139,8 +142,9 @@ class Kubelet:
     async def _container_runs(self, run: PodRun, record: ContainerRecord) -> None:
         ref = str(record.spec.get("image", ""))
         image = self.catalog.find(ref)
-        if image is None:
-            msg = (
+        planned = self.pull_error(ref)
+        if image is None or planned is not None:
+            msg = planned or (
                 f'Failed to pull image "{ref}": rpc error: code = NotFound desc = failed to pull '
                 f'and unpack image "{ref}": not found in the kubesim image catalog'
             )

@@ -125,6 +125,7 @@ async def _serve(request: web.Request) -> web.StreamResponse:
         if request.method != "GET":
             raise NOT_ALLOWED if request.path in ("/api", "/apis", "/version") else path_not_found()
         return await _discovery(request, cluster)
+    cluster.faults.check(info)  # planned faults (kubesim/faults.py), as APF would: before authz
     ctx = Ctx(request, info, user, cluster)
     handler = _route(info, cluster)
     _authorize(ctx)
@@ -143,8 +144,9 @@ async def _errors_and_logs(
         return response
     except ApiError as exc:
         status = exc.code
-        return web.json_response(exc.body(), status=exc.code)
-    except web.HTTPException:
+        return web.json_response(exc.body(), status=exc.code, headers=exc.headers)
+    except web.HTTPException as exc:
+        status = exc.status
         raise
     except Exception as exc:
         log.exception("handler failed", method=request.method, path=request.path)

@@ -3,6 +3,7 @@
 with KubeSim(manifests=[Path("pods.yaml")]) as sim:
     config = sim.kubeconfig()                    # admin
     sa = sim.kubeconfig("system:serviceaccount:default:jdebug")
+    sim.faults.add(500, verb="get", resource="pods", times=2)   # see kubesim/faults.py
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 from kubesim import cgroups, deployments
 from kubesim.auth import ADMIN, User, service_account_user
 from kubesim.cluster import Cluster, Config
+from kubesim.faults import Faults
 from kubesim.images import DEFAULT_CATALOG, load_catalog
 from kubesim.kubeconfig import write_in_cluster, write_kubeconfig
 from kubesim.manifests import apply_manifests, read_manifests
@@ -158,6 +160,12 @@ class KubeSim:
     def in_cluster_files(self, folder: Path, namespace: str, service_account: str) -> Path:
         token = self.token(f"{namespace}/{service_account}")
         return write_in_cluster(folder, self.certs.ca_cert.read_bytes(), token, namespace)
+
+    @property
+    def faults(self) -> Faults:
+        """The planned faults (kubesim/faults.py); `clear()` them between tests."""
+        assert self.cluster is not None
+        return self.cluster.faults
 
     def process_ids(self) -> set[int]:
         """Every host pid the kubelet started and that is still alive (containers and sandboxes)."""

@@ -18,7 +18,9 @@ REASONS = {
     409: "Conflict",
     415: "UnsupportedMediaType",
     422: "Invalid",
+    429: "TooManyRequests",
     500: "InternalError",
+    503: "ServiceUnavailable",
 }
 
 
@@ -42,6 +44,8 @@ class ApiError(Exception):
     reason: str = ""
     details: dict[str, Any] | None = None
     causes: list[Cause] = field(default_factory=list)
+    # Sent with the body, e.g. Retry-After beside details.retryAfterSeconds on a 429.
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.code} {self.reason or REASONS.get(self.code, '')}: {self.message}"

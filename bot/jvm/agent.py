@@ -187,6 +187,14 @@ def parse_agent_output(stdout: str, nonce: str) -> AgentOutput:
     )
 
 
+# A JVM that cannot run its Signal Dispatcher thread (hung, in a safepoint that does not end,
+# or stopped) never starts its attach listener; the tools then time out with these words.
+NOT_ANSWERING = (
+    "the JVM did not answer the attach handshake in time: it may be hung or stuck in a long "
+    "safepoint (such as a long GC pause), or it ignores SIGQUIT; check its CPU use and GC log, "
+    "and try again once it responds"
+)
+
 # What the tools print when an attach or a command fails, with the sentence a user reads.
 # Exit codes alone are unreliable (facts/jvm-attach.md), so the text decides.
 _TOOL_FAILURES: tuple[tuple[str, str], ...] = (
@@ -198,7 +206,9 @@ _TOOL_FAILURES: tuple[tuple[str, str], ...] = (
         "The VM does not support the attach mechanism",
         "the JVM refuses attach (-XX:+DisableAttachMechanism)",
     ),
-    ("Could not start attach mechanism", "the JVM did not start its attach listener"),
+    # jattach's words when the JVM never created its socket after SIGQUIT (jattach 2.1,
+    # src/posix/jattach_hotspot.c); jcmd's are "Unable to open socket file" below.
+    ("Could not start attach mechanism", NOT_ANSWERING),
     (
         "Read-only file system",
         "the JVM's /tmp is read-only, so the attach socket cannot be "
@@ -209,11 +219,7 @@ _TOOL_FAILURES: tuple[tuple[str, str], ...] = (
         "the attach socket belongs to another user; the debug process must run "
         "as the JVM's uid and gid",
     ),
-    (
-        "Unable to open socket file",
-        "the JVM did not answer the attach handshake (its /tmp is "
-        "not reachable from here, it is busy, or it ignores SIGQUIT)",
-    ),
+    ("Unable to open socket file", NOT_ANSWERING),
     ("AttachNotSupportedException", "the JVM did not accept the attach"),
     (
         "Permission denied",

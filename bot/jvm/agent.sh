@@ -208,6 +208,15 @@ remove_trigger() {
 }
 trap remove_trigger EXIT
 
+# Put the trigger where the JVM looks for it (its own /tmp) before any tool runs. jcmd before
+# JDK 25, sharing the JVM's PID namespace but not its mounts (an ephemeral container), writes
+# it into its own cwd or /tmp instead (JDK-8327114): the JVM then only prints a thread dump
+# into the app's log, never starts listening, and the attach times out as if it were hung.
+if [ -n "$created_trigger" ]; then
+    # shellcheck disable=SC2086,SC2016
+    $runner /bin/sh -c ': >"$1"' jdebug-trigger "/proc/$pid/root/tmp/.attach_pid$nspid" 2>/dev/null || true
+fi
+
 strip_header() {
     if [ "$tool" = jattach ]; then
         awk 'NR <= 2 && (/^Connected to remote JVM$/ || /^JVM response code = /) { next } { print }'
@@ -234,7 +243,7 @@ for step in "$@"; do
             secs=${step#sleep:}
             case $secs in '' | *[!0-9]*) fail 2 "bad step '$step'" ;; esac
             remaining
-            [ "$secs" -lt "$left" ] || fail 124 "the agent's deadline of ${deadline_s}s passed"
+            [ "$secs" -lt "$left" ] || fail 124 "the agent's deadline of ${deadline_s}s would pass during the ${secs}s pause before the next step; ask for fewer dumps or a shorter interval"
             sleep "$secs"
             ;;
         jcmd:*:*)
@@ -245,7 +254,7 @@ for step in "$@"; do
             mark "begin step=$name pid=$pid tool=$tool"
             rc=$({ { run_tool "$left" "$line" 2>&1; echo $? >&3; } | strip_header >&4; } 3>&1)
             mark "end step=$name pid=$pid rc=$rc"
-            [ "$rc" = 124 ] && fail 124 "the agent's deadline of ${deadline_s}s passed during $name"
+            [ "$rc" = 124 ] && fail 124 "the JVM (pid $pid) did not answer $name within the agent's deadline of ${deadline_s}s: it may be hung or stuck in a long safepoint (such as a long GC pause); check its CPU use and GC log, and try again once it responds"
             [ "$rc" = 0 ] || status=6
             ;;
         *) fail 2 "bad step '$step'" ;;

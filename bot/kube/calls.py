@@ -153,6 +153,8 @@ class ApiCaller:
                     except KubeError as exc:
                         delay = _retry_delay(exc, retry, tries, conflicts)
                         if delay is None or time.monotonic() + delay >= ends:
+                            if isinstance(exc, KubeTooManyRequests | KubeServerError):
+                                raise gave_up(exc, what, tries) from exc
                             raise
                         conflicts += isinstance(exc, KubeConflict)
                         await asyncio.sleep(delay)
@@ -253,6 +255,35 @@ def with_impersonation(headers: dict[str, str], identity: KubeIdentity) -> urlli
     for name, value in impersonation_headers(identity):
         combined.add(name, value)
     return combined
+
+
+def gave_up(error: KubeError, what: str, tries: int) -> KubeError:
+    """The same error, told as one sentence: which call, the server's words, what to do.
+    The server's own "Internal error occurred: etcdserver: request timed out" says neither
+    what jdebug was doing nor whether trying again helps."""
+    words = (error.kube_message.strip().splitlines() or [""])[0][:200]
+    detail = f"HTTP {error.status}" + (f": {words}" if words else "")
+    tried = f" {tries} times in a row" if tries > 1 else ""
+    if isinstance(error, KubeTooManyRequests):
+        message = (
+            f"the Kubernetes API server is overloaded and turned away the call to {what}{tried} "
+            f"({detail}); try again in a minute"
+        )
+    else:
+        message = (
+            f"the Kubernetes API server failed to {what}{tried} ({detail}); try again in a "
+            "minute, and if it keeps failing ask a cluster admin to check the API server"
+        )
+    return type(error)(
+        message,
+        status=error.status,
+        reason=error.reason,
+        kube_message=error.kube_message,
+        causes=error.causes,
+        name=error.name,
+        kind=error.kind,
+        retry_after=error.retry_after,
+    )
 
 
 def too_slow(what: str, seconds: float) -> DeadlineExceeded:

@@ -97,7 +97,9 @@ class Probe:
                 labels = ns.get("metadata", {}).get("labels") or {}
                 self._cache[key] = str(labels.get(ENFORCE_LABEL, "privileged"))
             except KubeError:
-                self._cache[key] = UNKNOWN_LEVEL
+                # Not cached: one failed read must not steer a minute of requests away
+                # from the ephemeral strategy, as if the namespace enforced restricted.
+                return UNKNOWN_LEVEL
         return str(self._cache[key])
 
     async def tools(self, namespace: str, pod: str, container: str, image: str) -> frozenset[str]:

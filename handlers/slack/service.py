@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -243,7 +244,8 @@ class SlackService:
             log.warning("slack.upload_failed", error=code)
             await self._safe_say(say, _slack_refusal(code, "the raw output"))
             return f" (upload failed: {code})"
-        except SlackClientError:
+        except (SlackClientError, aiohttp.ClientError, TimeoutError):
+            # The SDK lets the network's own errors through (a connection reset mid-upload).
             log.exception("slack.upload_failed")
             await self._safe_say(
                 say, f"✖ the raw output could not be uploaded (id {request_id}); try again."
@@ -259,7 +261,7 @@ class SlackService:
                 if thread.ts is not None:
                     await thread.finish(*error_message(request, user, message))
                     return
-        except (SlackApiError, TimeoutError):
+        except (SlackClientError, aiohttp.ClientError, TimeoutError):
             log.warning("slack.error_update_failed")
         await self._safe_say(say, message)
 

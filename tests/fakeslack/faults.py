@@ -27,6 +27,8 @@ class Fault:
     status: int = 200
     error: str | None = None
     retry_after: int | None = None
+    # Close the connection without an answer: the network or a proxy failing mid-call.
+    drop: bool = False
 
     def body(self) -> dict[str, Any]:
         error = self.error or _ERROR_FOR_STATUS.get(self.status, "fatal_error")
@@ -39,10 +41,11 @@ class Fault:
 
 
 class FaultPlan:
-    """The queue of faults and the delays, per method."""
+    """The queue of faults and the delays, per method; a `None` in a queue lets one call
+    through, so "the second upload fails" is `after=1`."""
 
     def __init__(self) -> None:
-        self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
+        self._faults: defaultdict[str, deque[Fault | None]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
 
     def fail_next(
@@ -53,11 +56,16 @@ class FaultPlan:
         error: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        after: int = 0,
+        drop: bool = False,
     ) -> None:
-        if status == 200 and error is None:
+        if status == 200 and error is None and not drop:
             raise ValueError("a fault with HTTP 200 needs an error, e.g. error='not_in_channel'")
+        self._faults[method].extend([None] * after)
         for _ in range(times):
-            self._faults[method].append(Fault(status=status, error=error, retry_after=retry_after))
+            self._faults[method].append(
+                Fault(status=status, error=error, retry_after=retry_after, drop=drop)
+            )
 
     def delay(self, method: str, seconds: float) -> None:
         if seconds <= 0:
@@ -73,7 +81,7 @@ class FaultPlan:
         return self._delays.get(method, 0.0)
 
     def pending(self, method: str) -> int:
-        return len(self._faults.get(method, ()))
+        return sum(1 for f in self._faults.get(method, ()) if f is not None)
 
     def clear(self) -> None:
         self._faults.clear()

@@ -112,15 +112,24 @@ class FakeSlack(Workspace):
         error: str | None = None,
         retry_after: int | None = None,
         times: int = 1,
+        after: int = 0,
+        drop: bool = False,
     ) -> None:
-        """Answer the next `times` calls to `method` with an error instead.
+        """Answer the next `times` calls to `method` with an error instead, once `after`
+        calls have gone through normally; `drop=True` closes the connection unanswered.
 
         `status=429` → HTTP 429 + `Retry-After` + `ratelimited`; `status=500/503` → that status;
         `error="not_in_channel"` → HTTP 200 with `ok: false`. `method` may also be
         `faults.UPLOAD` or `faults.RESPONSE_URL`.
         """
         self.faults.fail_next(
-            method, status=status, error=error, retry_after=retry_after, times=times
+            method,
+            status=status,
+            error=error,
+            retry_after=retry_after,
+            times=times,
+            after=after,
+            drop=drop,
         )
 
     def delay(self, method: str, seconds: float) -> None:

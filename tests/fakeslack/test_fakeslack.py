@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -18,7 +19,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
@@ -216,6 +217,31 @@ async def test_not_in_channel_can_be_injected_for_the_upload(fake_slack: FakeSla
     assert raised.value.response["error"] == "not_in_channel"
     assert raised.value.response.status_code == 200
     assert fake_slack.files == {}
+
+
+async def test_the_second_upload_of_a_batch_can_be_refused(fake_slack: FakeSlack) -> None:
+    fake_slack.fail_next(UPLOAD, status=500, after=1)
+    client = fake_slack.client()
+    with pytest.raises(SlackRequestError, match="status: 500"):
+        await client.files_upload_v2(
+            channel=DEFAULT_CHANNEL,
+            file_uploads=[
+                {"content": "one", "filename": "1.txt"},
+                {"content": "two", "filename": "2.txt"},
+            ],
+        )
+    assert [c.status for c in fake_slack.calls_to(UPLOAD)] == [200, 500]
+    assert fake_slack.calls_to("files.completeUploadExternal") == []
+    assert fake_slack.files == {}
+
+
+async def test_a_dropped_connection_is_no_answer_at_all(fake_slack: FakeSlack) -> None:
+    fake_slack.fail_next("chat.postMessage", drop=True)
+    client = fake_slack.client(retry_handlers=[])
+    with pytest.raises(aiohttp.ClientError):
+        await client.chat_postMessage(channel=DEFAULT_CHANNEL, text="lost")
+    assert [c.status for c in fake_slack.calls_to("chat.postMessage")] == [0]
+    assert fake_slack.messages == {}
 
 
 async def test_a_channel_without_the_bot_refuses_posts_and_uploads(fake_slack: FakeSlack) -> None:

@@ -109,6 +109,11 @@ class WebApi:
     def _faulted(
         self, method: str, fault: Fault, params: JsonDict, request: web.Request, started: float
     ) -> web.Response:
+        if fault.drop:  # recorded as status 0: no answer at all
+            self._record(method, params, request, started, 0, None)
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=204)
         self._record(method, params, request, started, fault.status, fault.body())
         return _json(fault.body(), fault.status, fault.headers())
 

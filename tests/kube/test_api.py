@@ -600,7 +600,12 @@ async def test_read_retries_server_errors_up_to_three_tries(fake: FakeApi) -> No
         with pytest.raises(KubeServerError) as caught:
             await api.get_pod("default", "cowweb")
     assert len(fake.seen) == 3
-    assert caught.value.message == "the server is currently unable to handle it"
+    assert caught.value.kube_message == "the server is currently unable to handle it"
+    assert caught.value.message == (
+        "the Kubernetes API server failed to get pod default/cowweb 3 times in a row (HTTP 503: "
+        "the server is currently unable to handle it); try again in a minute, and if it keeps "
+        "failing ask a cluster admin to check the API server"
+    )
 
 
 async def test_writes_retry_429_but_never_a_server_error(fake: FakeApi) -> None:
@@ -647,7 +652,8 @@ async def test_non_status_body_from_a_proxy_still_maps_by_code(fake: FakeApi) ->
     async with KubeApi.from_kubeconfig(fake.kubeconfig) as api:
         with pytest.raises(KubeServerError) as caught:
             await api.can_i("get", "pods", "default")
-    assert caught.value.status == 502 and caught.value.message == "Bad Gateway"
+    assert caught.value.status == 502 and caught.value.kube_message == "Bad Gateway"
+    assert "(HTTP 502: Bad Gateway)" in caught.value.message
 
 
 async def test_version_with_a_plus_suffix_is_read(fake: FakeApi) -> None:

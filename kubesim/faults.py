@@ -1,0 +1,233 @@
+"""Planned faults: API answers given instead of the real one, and image pulls that fail.
+
+sim.faults.add(500, verb="get", resource="pods", times=2)          # the next 2 GETs of a pod
+sim.faults.add(429, resource="pods", seconds=30, retry_after=1)    # every pods call for 30 s
+sim.faults.add(409, verb="patch", subresource="ephemeralcontainers", times=1)
+sim.faults.fail_pull("eclipse-temurin:25-jdk")                      # Docker Hub's rate limit
+
+Every answer is what a real apiserver sends, from k8s.io/apimachinery/pkg/api/errors and
+k8s.io/apiserver (see `_status`); `journal` records each resource request and its fault.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import web
+
+from kubesim.images import normalise
+from kubesim.requestinfo import RequestInfo
+from kubesim.status import ApiError
+
+# k8s.io/apiserver/pkg/storage/errors.go: what a GuaranteedUpdate with a stale
+# resourceVersion reports (OptimisticLockErrorMsg).
+OPTIMISTIC_LOCK = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
+# containerd's answer when Docker Hub refuses an anonymous pull (what the kubelet puts in
+# the container's waiting.message; 429 from registry-1.docker.io).
+PULL_RATE_LIMIT = (
+    'Failed to pull image "{ref}": rpc error: code = Unknown desc = failed to pull and unpack '
+    'image "docker.io/{full}": failed to copy: httpReadSeeker: failed open: unexpected status '
+    "code https://registry-1.docker.io/v2/{repo}/manifests/{tag}: 429 Too Many Requests - "
+    "Server message: toomanyrequests: You have reached your pull rate limit. You may increase "
+    "the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"
+)
+
+Body = Literal["status", "text"]
+
+
+@dataclass
+class Rule:
+    """Which requests fail and how; a `None` matcher matches anything, and `subresource=""`
+    only requests on the object itself. Lets the first `after` matches through; ends after
+    `times` answers or at `until`."""
+
+    status: int
+    verb: str | None = None
+    resource: str | None = None
+    subresource: str | None = None
+    namespace: str | None = None
+    name: str | None = None
+    times: int | None = None
+    until: float | None = None
+    retry_after: int | None = None
+    message: str | None = None
+    body: Body = "status"
+    after: int = 0
+    used: int = 0
+    passed: int = 0
+
+    def matches(self, info: RequestInfo) -> bool:
+        wanted = (self.verb, self.resource, self.subresource, self.namespace, self.name)
+        actual = (info.verb, info.resource, info.subresource, info.namespace, info.name)
+        return all(w is None or w == a for w, a in zip(wanted, actual, strict=True))
+
+    @property
+    def spent(self) -> bool:
+        if self.times is not None and self.used >= self.times:
+            return True
+        return self.until is not None and time.monotonic() >= self.until
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One resource request as the fault hook saw it; `status` 0 means it went through."""
+
+    verb: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    status: int
+
+
+class Faults:
+    """The rule list, safe to change from a test's thread while the server runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[Rule] = []
+        self._pulls: dict[str, str] = {}
+        self.journal: list[Seen] = []
+
+    def add(
+        self,
+        status: int,
+        *,
+        verb: str | None = None,
+        resource: str | None = None,
+        subresource: str | None = None,
+        namespace: str | None = None,
+        name: str | None = None,
+        times: int | None = None,
+        seconds: float | None = None,
+        retry_after: int | None = None,
+        message: str | None = None,
+        body: Body = "status",
+        after: int = 0,
+    ) -> Rule:
+        """Answer matching requests with `status` for the next `times` of them, or for
+        `seconds`; with neither, until `clear()`. The first `after` matches go through."""
+        until = None if seconds is None else time.monotonic() + seconds
+        rule = Rule(
+            status,
+            verb,
+            resource,
+            subresource,
+            namespace,
+            name,
+            times,
+            until,
+            retry_after,
+            message,
+            body,
+            after,
+        )
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def fail_pull(self, ref: str, message: str | None = None) -> None:
+        """Pulls of `ref` fail (ErrImagePull, then ImagePullBackOff) even if the catalog has it."""
+        key = normalise(ref)
+        repo, _, tag = key.rpartition(":")
+        full = key if "/" in repo else f"library/{key}"
+        text = message or PULL_RATE_LIMIT.format(
+            ref=ref, full=full, repo=full.rpartition(":")[0], tag=tag
+        )
+        with self._lock:
+            self._pulls[key] = text
+
+    def pull_error(self, ref: str) -> str | None:
+        with self._lock:
+            return self._pulls.get(normalise(ref))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self._pulls.clear()
+            self.journal.clear()
+
+    def seen(self, **match: str) -> list[Seen]:
+        """Journal entries whose fields equal `match` (verb=..., subresource=...)."""
+        with self._lock:
+            entries = list(self.journal)
+        return [s for s in entries if all(getattr(s, k) == v for k, v in match.items())]
+
+    def check(self, info: RequestInfo) -> None:
+        """Raise the planned answer for this request, if a rule wants one."""
+        with self._lock:
+            rule = next((r for r in self._rules if not r.spent and r.matches(info)), None)
+            if rule is not None and rule.passed < rule.after:
+                rule.passed += 1
+                rule = None
+            if rule is not None:
+                rule.used += 1
+            status = rule.status if rule is not None else 0
+            self.journal.append(
+                Seen(info.verb, info.resource, info.subresource, info.namespace, info.name, status)
+            )
+        if rule is None:
+            return
+        if rule.body == "text":
+            raise _plain_text(rule)
+        raise _status(rule, info)
+
+
+def _plain_text(rule: Rule) -> web.HTTPException:
+    """What API Priority and Fairness sends when it rejects a request: not a Status but Go's
+    http.Error text (k8s.io/apiserver/pkg/server/filters/maxinflight.go, tooManyRequests)."""
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if rule.retry_after is not None:
+        headers["Retry-After"] = str(rule.retry_after)
+    text = (rule.message or "Too many requests, please try again later.") + "\n"
+    kind = _TEXT_ANSWERS.get(rule.status, web.HTTPInternalServerError)
+    return kind(text=text, content_type="text/plain", headers=headers)
+
+
+_TEXT_ANSWERS: dict[int, type[web.HTTPException]] = {
+    429: web.HTTPTooManyRequests,
+    500: web.HTTPInternalServerError,
+    502: web.HTTPBadGateway,
+    503: web.HTTPServiceUnavailable,
+}
+
+
+def _status(rule: Rule, info: RequestInfo) -> ApiError:
+    """A `Status` as k8s.io/apimachinery/pkg/api/errors builds it for this code."""
+    details: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if rule.status == 409:
+        # errors.NewConflict(qualifiedResource, name, err)
+        details = {"name": info.name, "kind": info.resource}
+        if info.group:
+            details["group"] = info.group
+        qualified = f"{info.resource}.{info.group}" if info.group else info.resource
+        message = rule.message or (
+            f'Operation cannot be fulfilled on {qualified} "{info.name}": {OPTIMISTIC_LOCK}'
+        )
+        return ApiError(409, message, "Conflict", details)
+    if rule.status == 429:
+        # errors.NewTooManyRequests(message, retryAfterSeconds); the handler's ErrorNegotiated
+        # (endpoints/handlers/responsewriters/writers.go) copies retryAfterSeconds into the
+        # Retry-After header.
+        if rule.retry_after:
+            details["retryAfterSeconds"] = rule.retry_after
+            headers["Retry-After"] = str(rule.retry_after)
+        # The text errors.NewGenericServerResponse gives a 429 without a message of its own.
+        message = rule.message or (
+            "the server has received too many requests and has asked us to try again later"
+        )
+        return ApiError(429, message, "TooManyRequests", details, headers=headers)
+    if rule.status == 503:
+        # errors.NewServiceUnavailable(reason)
+        message = rule.message or "the server is currently unable to handle the request"
+        return ApiError(503, message, "ServiceUnavailable", {})
+    # errors.NewInternalError(err): the error text is both the message and the one cause.
+    cause = rule.message or "etcdserver: request timed out"
+    details = {"causes": [{"message": cause}]}
+    return ApiError(rule.status, f"Internal error occurred: {cause}", "InternalError", details)

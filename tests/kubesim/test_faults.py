@@ -1,0 +1,143 @@
+"""kubesim's planned faults on the wire, as the official client and a plain HTTP client see
+them: Status bodies as apimachinery builds them, Retry-After, APF's plain-text 429, rules that
+end after N answers or T seconds, and a pull failure for an image the catalog has."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.request
+from collections.abc import Iterator
+from urllib.error import HTTPError
+
+import pytest
+from kubernetes import client, config
+
+from kubesim import KubeSim
+from tests.kubesim.conftest import needs_root, wait_for
+
+BUSYBOX = "jdebug.local/busybox:latest"
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[KubeSim]:
+    with KubeSim() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def no_faults_after(sim: KubeSim) -> Iterator[None]:
+    yield
+    sim.faults.clear()
+
+
+@pytest.fixture
+def core(sim: KubeSim) -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig("admin"))))
+
+
+def raw_get(sim: KubeSim, path: str) -> HTTPError:
+    """GET `path` expecting an error answer; the HTTPError carries status, headers and body."""
+    context = ssl.create_default_context(cafile=str(sim.certs.ca_cert))
+    req = urllib.request.Request(
+        sim.url + path, headers={"Authorization": f"Bearer {sim.token('admin')}"}
+    )
+    with pytest.raises(HTTPError) as caught:
+        urllib.request.urlopen(req, context=context, timeout=10)
+    return caught.value
+
+
+def test_500_is_an_internal_error_status_with_its_cause(sim, core):
+    sim.faults.add(500, verb="list", resource="pods", message="etcdserver: leader changed")
+    with pytest.raises(client.ApiException) as caught:
+        core.list_namespaced_pod("default")
+    body = json.loads(caught.value.body)
+    assert caught.value.status == 500
+    assert body["kind"] == "Status" and body["status"] == "Failure" and body["code"] == 500
+    assert body["reason"] == "InternalError"
+    assert body["message"] == "Internal error occurred: etcdserver: leader changed"
+    assert body["details"]["causes"] == [{"message": "etcdserver: leader changed"}]
+
+
+def test_429_status_has_retry_after_in_the_header_and_the_details(sim, core):
+    sim.faults.add(429, resource="namespaces", retry_after=3, times=1)
+    error = raw_get(sim, "/api/v1/namespaces/default")
+    body = json.loads(error.read())
+    assert error.code == 429 and error.headers["Retry-After"] == "3"
+    assert body["reason"] == "TooManyRequests" and body["details"]["retryAfterSeconds"] == 3
+    assert core.read_namespace("default").metadata.name == "default"  # used up: back to normal
+
+
+def test_apf_429_is_plain_text_with_retry_after(sim):
+    sim.faults.add(429, resource="namespaces", retry_after=1, body="text")
+    error = raw_get(sim, "/api/v1/namespaces/default")
+    assert error.code == 429 and error.headers["Retry-After"] == "1"
+    assert error.headers["Content-Type"].startswith("text/plain")
+    assert error.read().decode() == "Too many requests, please try again later.\n"
+
+
+def test_409_names_the_object_as_a_stale_update_does(sim, core):
+    sim.faults.add(409, verb="get", resource="namespaces", name="default", times=1)
+    with pytest.raises(client.ApiException) as caught:
+        core.read_namespace("default")
+    body = json.loads(caught.value.body)
+    assert body["reason"] == "Conflict"
+    assert body["details"] == {"name": "default", "kind": "namespaces"}
+    assert body["message"].startswith('Operation cannot be fulfilled on namespaces "default": ')
+    assert "the object has been modified" in body["message"]
+
+
+def test_rules_match_only_what_they_name_and_the_journal_records_each_request(sim, core):
+    sim.faults.add(503, verb="get", resource="namespaces", subresource="", name="kube-system")
+    assert core.read_namespace("default").metadata.name == "default"
+    with pytest.raises(client.ApiException) as caught:
+        core.read_namespace("kube-system")
+    assert caught.value.status == 503
+    assert [(s.name, s.status) for s in sim.faults.seen(resource="namespaces")] == [
+        ("default", 0),
+        ("kube-system", 503),
+    ]
+
+
+def test_a_rule_can_let_the_first_matches_through(sim, core):
+    sim.faults.add(500, resource="namespaces", after=1, times=1)
+    assert core.read_namespace("default").metadata.name == "default"
+    with pytest.raises(client.ApiException):
+        core.read_namespace("default")
+    assert core.read_namespace("default").metadata.name == "default"
+    assert [s.status for s in sim.faults.seen(resource="namespaces")] == [0, 500, 0]
+
+
+def test_a_rule_for_some_seconds_ends_by_itself(sim, core):
+    sim.faults.add(500, resource="namespaces", seconds=0.5)
+    with pytest.raises(client.ApiException):
+        core.read_namespace("default")
+    time.sleep(0.6)
+    assert core.read_namespace("default").metadata.name == "default"
+
+
+@needs_root
+def test_a_planned_pull_failure_shows_as_err_image_pull_then_back_off(sim, core):
+    sim.faults.fail_pull(BUSYBOX)
+    core.create_namespaced_pod(
+        "default",
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "pull-fails"},
+            "spec": {"containers": [{"name": "c", "image": BUSYBOX, "command": ["true"]}]},
+        },
+    )
+
+    def waiting() -> dict | None:
+        status = core.read_namespaced_pod("pull-fails", "default").status
+        state = (status.container_statuses or [None])[0]
+        w = state.state.waiting if state is not None else None
+        return w if w is not None and w.reason == "ImagePullBackOff" else None
+
+    assert (
+        wait_for(waiting, what="ImagePullBackOff").message == f'Back-off pulling image "{BUSYBOX}"'
+    )
+    assert sim.process_ids() == set()
+    core.delete_namespaced_pod("pull-fails", "default", grace_period_seconds=0)
