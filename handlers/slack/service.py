@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import time
 import uuid
@@ -20,8 +19,9 @@ import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import JdebugError
+from bot.errors import Busy, JdebugError
 from bot.grammar import HelpRequest, parse_command
+from bot.limits import Limiter, Permit
 from bot.policy import PolicyWatcher
 from bot.report.blocks import (
     TEXT_LIMIT,
@@ -40,6 +40,7 @@ from bot.results import Result
 from bot.session import Progress, run_request
 from bot.settings import Settings
 from bot.strategy import Backend
+from handlers.slack.admission import Admitted
 from handlers.slack.history import RequestHistory
 from handlers.slack.inflight import InFlight
 from handlers.slack.thread import SlackThread
@@ -71,7 +72,8 @@ class SlackService:
         self.history = RequestHistory()
         self.inflight = InFlight()
         self._slots = asyncio.Semaphore(settings.max_concurrent_requests)
-        self._admitted = 0  # running or waiting for a slot
+        # Admits (or refuses as busy) what policy allowed: bounds per user and in all.
+        self.limiter = Limiter(settings.limits())
         # Loading checks the file: an invalid policy stops the bot at start (PolicyError).
         self.policy: PolicyWatcher | None = (
             PolicyWatcher(
@@ -84,13 +86,15 @@ class SlackService:
     def queue_note(self) -> str:
         """For the ack of a request about to run: empty when it will start at once."""
         limit = self.settings.max_concurrent_requests
-        if self._admitted < limit:
+        ahead = self.limiter.admitted - 1  # admission already counted this one
+        if ahead < limit:
             return ""
-        return f" (queued, {self._admitted - limit} ahead; {limit} run at once)"
+        return f" (queued, {ahead - limit} ahead; {limit} run at once)"
 
-    def admit(self, text: str, user: str, channel: str | None) -> Request | str:
-        """A Request to run, or the one ephemeral answer to give instead (help, a grammar
-        error, a refusal). Denials are audited; nothing else happens here."""
+    def admit(self, text: str, user: str, channel: str | None) -> Admitted | str:
+        """A Request to run with its limiter permit, or the one ephemeral answer to give
+        instead (help, a grammar error, a refusal, busy). Denials are audited and consume
+        no limit; nothing else happens here."""
         if self.inflight.draining:
             return DRAINING
         try:
@@ -100,7 +104,8 @@ class SlackService:
         if isinstance(parsed, HelpRequest):
             return help_text(parsed.topic)
         if self.policy is not None:
-            return self._by_policy(parsed)
+            decided = self._by_policy(parsed)
+            return decided if isinstance(decided, str) else self._limited(decided)
         if not self.settings.allows(user, channel):
             self.audit(parsed, "denied", 0.0, reason="not on the allow-list")
             return (
@@ -108,7 +113,14 @@ class SlackService:
                 f"({user}) to JDEBUG_ALLOWED_USERS, or this channel ({channel}) to "
                 "JDEBUG_ALLOWED_CHANNELS."
             )
-        return parsed
+        return self._limited(parsed)
+
+    def _limited(self, request: Request) -> Admitted | str:
+        permit = self.limiter.admit(request.requester.user)
+        if isinstance(permit, Busy):
+            self.audit(request, "denied", 0.0, reason=f"busy: {permit.why}")
+            return error_text(permit)
+        return Admitted(request, permit)
 
     def _by_policy(self, request: Request) -> Request | str:
         """The policy file decides; a request without ns= is judged where it would run."""
@@ -134,8 +146,10 @@ class SlackService:
         user: str,
         say_ephemeral: Say,
         root_ts: str | None = None,
+        *,
+        permit: Permit,
     ) -> None:
-        """Run an admitted request; the caller has already acked."""
+        """Run an admitted request and release its permit; the caller has already acked."""
         request_id = uuid.uuid4().hex[:12]
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, user=user, channel=channel)
@@ -151,7 +165,6 @@ class SlackService:
                 thread.show(text, blocks)
 
         outcome, strategy, output_bytes = "failed", None, 0
-        self._admitted += 1  # before any await, so the next ack's queue_note counts it
         try:
             # Bolt looks for the ack every 10 ms (slack_bolt/listener/asyncio_runner.py) and
             # only then sends it; work started first (spawning a process holds the loop for
@@ -160,6 +173,7 @@ class SlackService:
             # The slot is held until the raw output is uploaded: that bounds how many
             # (possibly huge) results this replica holds at once, not only runs.
             async with self._slots:
+                permit.start()
                 result = await run_request(
                     request,
                     self.backend,
@@ -194,7 +208,7 @@ class SlackService:
                 f"✖ internal error (id {request_id}); the details are in jdebug's log.",
             )
         finally:
-            self._admitted -= 1
+            permit.release()
             await thread.close()
             self.history.add(user, command_text(request), outcome[:150])
             self.audit(
@@ -280,13 +294,3 @@ def _slack_refusal(code: str, what: str = "a message for this request") -> str:
     if code in _NOT_A_MEMBER:
         return INVITE
     return f"✖ Slack refused {what} ({code}); try again, or ask an admin to check jdebug's log."
-
-
-def button_command(value: str) -> str | None:
-    """The command text a button carries in its JSON `value`, or None if it is malformed."""
-    try:
-        decoded = json.loads(value)
-    except (ValueError, TypeError):
-        return None
-    cmd = decoded.get("cmd") if isinstance(decoded, dict) else None
-    return cmd if isinstance(cmd, str) else None
