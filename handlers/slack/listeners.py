@@ -7,26 +7,32 @@ runs after the ack in the same listener (facts/slack.md, "Commands and acks").
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report.blocks import RUN_ACTION_PREFIX, escape
 from bot.request_text import command_text
 from handlers.slack.admission import Admitted
-from handlers.slack.payloads import read_click, read_command
+from handlers.slack.payloads import malformed_actions, read_click, read_command
 from handlers.slack.service import Say, SlackService
 
 log = structlog.get_logger("jdebug.slack")
 
 BAD_BUTTON = "✖ That button's data is not valid; type the command instead."
-BAD_COMMAND = "✖ That command's text is not valid; type `/jdebug help` for usage."
+BAD_COMMAND = "✖ That command arrived incomplete from Slack; type it again, or `/jdebug help`."
 
 
 def register(app: AsyncApp, service: SlackService) -> None:
+    app.use(DropMalformedActions())
+
     @app.command("/jdebug")
     async def on_command(
         ack: AsyncAck,
@@ -35,7 +41,8 @@ def register(app: AsyncApp, service: SlackService) -> None:
         respond: AsyncRespond | None,
     ) -> None:
         typed = read_command(command)
-        if typed.text is None:
+        if not typed.usable or typed.text is None:
+            log.warning("slack.bad_command", user=typed.user, channel=typed.channel)
             await ack(text=BAD_COMMAND, response_type="ephemeral")
             return
         # Tracked before admission, so a SIGTERM either waits for this request or refuses it.
@@ -95,6 +102,28 @@ def register(app: AsyncApp, service: SlackService) -> None:
             await client.views_publish(user_id=user, view=service.home(user))
         except SlackApiError as error:
             log.warning("slack.home_publish_failed", error=error.response.get("error"))
+
+
+class DropMalformedActions(AsyncMiddleware):
+    """Acks an interactive payload whose `actions` Bolt could not route (its matchers index
+    `actions[0]["action_id"]` unchecked) and tells the clicker; the listeners never see it.
+
+    A class, not a function middleware: Bolt builds a function's arguments from the body,
+    which already fails on such a payload."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        problem = malformed_actions(req.body)
+        if problem is None:
+            return await next()
+        log.warning("slack.malformed_actions", problem=problem)
+        await ephemeral_sayer(req.context.respond)(BAD_BUTTON)
+        return BoltResponse(status=200, body="")
 
 
 def ephemeral_sayer(respond: AsyncRespond | None) -> Say:

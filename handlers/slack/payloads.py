@@ -34,6 +34,12 @@ class Command:
     channel: str
     text: str | None
 
+    @property
+    def usable(self) -> bool:
+        """Slack always sends all three as strings; a command without them is not answered
+        by running anything."""
+        return bool(self.user and self.channel) and self.text is not None
+
 
 def read_command(body: Mapping[str, Any]) -> Command:
     raw = body.get("text", "")
@@ -69,6 +75,21 @@ def read_click(body: Mapping[str, Any]) -> Click:
         text=button_command(_string(first, "value")),
         root_ts=root or None,
     )
+
+
+def malformed_actions(body: Mapping[str, Any]) -> str | None:
+    """Why an interactive payload's `actions` cannot be routed, or None when it can (or has
+    none to route). Bolt's matchers index `actions[0]["action_id"]` unchecked, so this runs
+    before them."""
+    if body.get("type") not in ("block_actions", "interactive_message"):
+        return None
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions:
+        return "no actions"
+    first = actions[0]
+    if not isinstance(first, Mapping) or not isinstance(first.get("action_id"), str):
+        return "an action without an action_id"
+    return None
 
 
 def button_command(value: str) -> str | None:
