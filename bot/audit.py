@@ -128,7 +128,7 @@ def record(
         tool=request.tool,
         mutating=bool(tool and tool.mutating),
         target=request.target.describe(),
-        decision="deny" if outcome == "denied" else "allow",
+        decision="deny" if outcome in ("denied", "busy") else "allow",
         rule=rule,
         reason=reason,
         outcome=outcome,

@@ -55,3 +55,13 @@ class PolicyDenied(JdebugError):
 
 class DeadlineExceeded(JdebugError):
     """A step did not finish within its deadline."""
+
+
+class Busy(JdebugError):
+    """Too many requests, the user's own or everyone's; nothing ran, and `retry_after_s`
+    (a whole number, at least 1) says when another try can be admitted."""
+
+    def __init__(self, why: str, retry_after_s: int) -> None:
+        super().__init__(f"jdebug is busy: {why}; try again in {retry_after_s} s.")
+        self.why = why
+        self.retry_after_s = retry_after_s

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.limits import Limits
+
 CsvList = Annotated[tuple[str, ...], NoDecode]
 
 ENV_PREFIX = "JDEBUG_"
@@ -50,6 +52,16 @@ class Settings(BaseSettings):
     # Diagnostics one replica runs at once; more wait their turn. Each one is a child
     # process or a debug container, and they compete with acking new commands for CPU.
     max_concurrent_requests: int = Field(4, ge=1, le=64)
+    # Limits (bot/limits.py), so one user or a burst cannot take the bot over: beyond them a
+    # request is refused with "busy, try again in N s" before anything runs.
+    # Admitted requests waiting for a slot; every waiting one holds memory and a Slack reply.
+    max_waiting_requests: int = Field(16, ge=0, le=1000)
+    # Requests one user may have running or waiting at once.
+    max_requests_per_user: int = Field(2, ge=1, le=64)
+    # Requests started per minute by one user, and by everyone together (token buckets:
+    # a burst of that many, then one every 60/N seconds).
+    user_requests_per_minute: int = Field(10, ge=1, le=10_000)
+    requests_per_minute: int = Field(60, ge=1, le=100_000)
     local_java_home: Path | None = None
 
     # Kubernetes (see bot/backends.py): the cluster, where commands without ns= look, the
@@ -124,6 +136,17 @@ class Settings(BaseSettings):
         if self.impersonation == "table" and self.impersonation_table is None:
             problems.append("JDEBUG_IMPERSONATION=table needs JDEBUG_IMPERSONATION_TABLE")
         return problems
+
+    def limits(self) -> Limits:
+        """The limiter's bounds from these settings."""
+        return Limits(
+            running=self.max_concurrent_requests,
+            waiting=self.max_waiting_requests,
+            per_user=self.max_requests_per_user,
+            user_per_minute=self.user_requests_per_minute,
+            global_per_minute=self.requests_per_minute,
+            typical_run_s=float(min(self.step_deadline_seconds, 10)),
+        )
 
     def allows(self, user: str, channel: str | None) -> bool:
         """Until the policy file lands: listed users, or anyone in a listed channel.

@@ -15,14 +15,18 @@ from kubesim.status import bad_request
 
 
 async def handle(ctx: Ctx) -> web.StreamResponse:
-    pod = get_pod(ctx)
     if ctx.info.verb == "get":
-        return ok(pod)
+        return ok(get_pod(ctx))
+    # The body is read before the pod, and nothing awaits between reading the pod and
+    # storing it: two debug containers added at once must both land, as the apiserver's
+    # retried update guarantees, not the second overwrite the first.
     if ctx.info.verb == "patch":
         raw = await ctx.request.read()
+        pod = get_pod(ctx)
         new = apply_patch(copy.deepcopy(pod), ctx.request.content_type, raw)
     else:
         new = await ctx.body()
+        pod = get_pod(ctx)
         kind = new.get("kind", "Pod")
         if kind != "Pod":
             raise bad_request(

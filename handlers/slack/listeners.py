@@ -7,66 +7,80 @@ runs after the ack in the same listener (facts/slack.md, "Commands and acks").
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report.blocks import RUN_ACTION_PREFIX, escape
 from bot.request_text import command_text
-from handlers.slack.service import Say, SlackService, button_command
+from handlers.slack.admission import Admitted
+from handlers.slack.payloads import malformed_actions, read_click, read_command
+from handlers.slack.service import Say, SlackService
 
 log = structlog.get_logger("jdebug.slack")
 
 BAD_BUTTON = "✖ That button's data is not valid; type the command instead."
+BAD_COMMAND = "✖ That command arrived incomplete from Slack; type it again, or `/jdebug help`."
 
 
 def register(app: AsyncApp, service: SlackService) -> None:
+    app.use(DropMalformedActions())
+
     @app.command("/jdebug")
     async def on_command(
-        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+        ack: AsyncAck,
+        command: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond | None,
     ) -> None:
-        user, channel = str(command.get("user_id", "")), str(command.get("channel_id", ""))
+        typed = read_command(command)
+        if not typed.usable or typed.text is None:
+            log.warning("slack.bad_command", user=typed.user, channel=typed.channel)
+            await ack(text=BAD_COMMAND, response_type="ephemeral")
+            return
         # Tracked before admission, so a SIGTERM either waits for this request or refuses it.
         async with service.inflight.track():
-            admitted = service.admit(str(command.get("text", "")), user, channel)
-            if isinstance(admitted, str):
+            admitted = service.admit(typed.text, typed.user, typed.channel)
+            if not isinstance(admitted, Admitted):
                 await ack(text=admitted, response_type="ephemeral")
                 return
-            await ack(
-                text=f"Working on `{escape(command_text(admitted.request))}`…"
-                f"{service.queue_note()}",
-                response_type="ephemeral",
-            )
-            await service.run(admitted, client, channel, user, ephemeral_sayer(respond))
+            with admitted.permit:  # released by run; here too if the ack fails first
+                await ack(
+                    text=f"Working on `{escape(command_text(admitted.request))}`…"
+                    f"{service.queue_note()}",
+                    response_type="ephemeral",
+                )
+                await service.run(
+                    admitted, client, typed.channel, typed.user, ephemeral_sayer(respond)
+                )
 
     @app.action(re.compile(rf"^{RUN_ACTION_PREFIX}(_\w+)?$"))
     async def on_run_button(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond | None
     ) -> None:
         await ack()
         say = ephemeral_sayer(respond)
-        user = str((body.get("user") or {}).get("id", ""))
-        channel = str((body.get("channel") or {}).get("id", ""))
-        actions = body.get("actions") or [{}]
-        text = button_command(str(actions[0].get("value", "")))
-        if text is None:
+        click = read_click(body)
+        if click.text is None or not click.user or not click.channel:
+            log.warning("slack.bad_button", user=click.user, channel=click.channel)
             await say(BAD_BUTTON)
             return
         async with service.inflight.track():
-            admitted = service.admit(text, user, channel)
-            if isinstance(admitted, str):
+            admitted = service.admit(click.text, click.user, click.channel)
+            if not isinstance(admitted, Admitted):
                 await say(admitted)
                 return
-            # Follow-ups go into the thread of the message whose button was clicked: its
-            # own ts when it is a parent, its thread_ts when it is a reply.
-            message = body.get("message") or {}
-            root = message.get("thread_ts") or (body.get("container") or {}).get("message_ts")
-            await service.run(
-                admitted, client, channel, user, say, root_ts=str(root) if root else None
-            )
+            with admitted.permit:
+                await service.run(
+                    admitted, client, click.channel, click.user, say, root_ts=click.root_ts
+                )
 
     @app.event("app_home_opened")
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
@@ -79,10 +93,42 @@ def register(app: AsyncApp, service: SlackService) -> None:
             log.warning("slack.home_publish_failed", error=error.response.get("error"))
 
 
-def ephemeral_sayer(respond: AsyncRespond) -> Say:
-    """A reply only the requester sees, through the command's or click's response_url."""
+class DropMalformedActions(AsyncMiddleware):
+    """Acks an interactive payload whose `actions` Bolt could not route (its matchers index
+    `actions[0]["action_id"]` unchecked) and tells the clicker; the listeners never see it.
+
+    A class, not a function middleware: Bolt builds a function's arguments from the body,
+    which already fails on such a payload."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        problem = malformed_actions(req.body)
+        if problem is None:
+            return await next()
+        log.warning("slack.malformed_actions", problem=problem)
+        await ephemeral_sayer(req.context.respond)(BAD_BUTTON)
+        return BoltResponse(status=200, body="")
+
+
+def ephemeral_sayer(respond: AsyncRespond | None) -> Say:
+    """A reply only the requester sees, through the command's or click's response_url.
+
+    A payload without a usable response_url cannot be answered this way; that is logged,
+    not raised, so a malformed payload never becomes an unhandled error.
+    """
 
     async def say(text: str) -> None:
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        if respond is None:
+            log.warning("slack.no_response_url")
+            return
+        try:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+        except Exception as error:  # a forged or expired URL: any client error ends here
+            log.warning("slack.respond_failed", error=type(error).__name__)
 
     return say

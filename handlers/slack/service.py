@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -22,9 +20,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Outcome, Run, emit, record, run_of
-from bot.errors import JdebugError
+from bot.errors import Busy, JdebugError
 from bot.grammar import HelpRequest, parse_command
 from bot.impersonation import NoKubeIdentity
+from bot.limits import Limiter
 from bot.policy import PolicyWatcher
 from bot.report.blocks import (
     TEXT_LIMIT,
@@ -43,6 +42,7 @@ from bot.results import Result
 from bot.session import Progress, run_request
 from bot.settings import Settings
 from bot.strategy import Backend
+from handlers.slack.admission import Admitted
 from handlers.slack.fanout import run_every_pod
 from handlers.slack.history import RequestHistory
 from handlers.slack.identity import ActingAs
@@ -63,14 +63,6 @@ TELL_TIMEOUT_S = 10
 ACK_FLUSH_S = 0.012
 
 
-@dataclass(frozen=True)
-class Admission:
-    """A request allowed to run, and the policy rule that allowed it (for the audit)."""
-
-    request: Request
-    rule: str | None = None
-
-
 class SlackService:
     """What the Bolt listeners call; it knows Slack and the session, never Kubernetes."""
 
@@ -81,7 +73,8 @@ class SlackService:
         self.history = RequestHistory()
         self.inflight = InFlight()
         self._slots = asyncio.Semaphore(settings.max_concurrent_requests)
-        self._admitted = 0  # running or waiting for a slot
+        # Admits (or refuses as busy) what policy allowed: bounds per user and in all.
+        self.limiter = Limiter(settings.limits())
         # Loading checks the file: an invalid policy stops the bot at start (PolicyError).
         self.policy: PolicyWatcher | None = (
             PolicyWatcher(
@@ -94,13 +87,15 @@ class SlackService:
     def queue_note(self) -> str:
         """For the ack of a request about to run: empty when it will start at once."""
         limit = self.settings.max_concurrent_requests
-        if self._admitted < limit:
+        ahead = self.limiter.admitted - 1  # admission already counted this one
+        if ahead < limit:
             return ""
-        return f" (queued, {self._admitted - limit} ahead; {limit} run at once)"
+        return f" (queued, {ahead - limit} ahead; {limit} run at once)"
 
-    def admit(self, text: str, user: str, channel: str | None) -> Admission | str:
-        """A request to run, or the one ephemeral answer to give instead (help, a grammar
-        error, a refusal). Denials are audited; nothing else happens here."""
+    def admit(self, text: str, user: str, channel: str | None) -> Admitted | str:
+        """A request to run with its limiter permit, or the one ephemeral answer to give
+        instead (help, a grammar error, a refusal, busy). Denials are audited and consume
+        no limit; nothing else happens here."""
         if self.inflight.draining:
             return DRAINING
         try:
@@ -110,7 +105,8 @@ class SlackService:
         if isinstance(parsed, HelpRequest):
             return help_text(parsed.topic)
         if self.policy is not None:
-            return self._by_policy(parsed)
+            decided = self._by_policy(parsed)
+            return decided if isinstance(decided, str) else self._limited(*decided)
         if not self.settings.allows(user, channel):
             self.deny(parsed, "not on the allow-list")
             return (
@@ -118,9 +114,16 @@ class SlackService:
                 f"({user}) to JDEBUG_ALLOWED_USERS, or this channel ({channel}) to "
                 "JDEBUG_ALLOWED_CHANNELS."
             )
-        return Admission(parsed)
+        return self._limited(parsed, None)
 
-    def _by_policy(self, request: Request) -> Admission | str:
+    def _limited(self, request: Request, rule: str | None) -> Admitted | str:
+        permit = self.limiter.admit(request.requester.user)
+        if isinstance(permit, Busy):
+            self.deny(request, f"busy: {permit.why}", outcome="busy")
+            return error_text(permit)
+        return Admitted(request, permit, rule)
+
+    def _by_policy(self, request: Request) -> tuple[Request, str | None] | str:
         """The policy file decides; a request without ns= is judged where it would run."""
         assert self.policy is not None
         policy = self.policy.policy
@@ -132,21 +135,21 @@ class SlackService:
         judged = dataclasses.replace(request, target=target)
         decision = policy.decide(judged)
         if decision.allowed:
-            return Admission(request, decision.rule)
+            return request, decision.rule
         self.deny(request, f"policy: {decision.reason}")
         return "✖ " + policy.deny_message(judged, decision)
 
     async def run(
         self,
-        admission: Admission,
+        admitted: Admitted,
         client: AsyncWebClient,
         channel: str,
         user: str,
         say_ephemeral: Say,
         root_ts: str | None = None,
     ) -> None:
-        """Run an admitted request; the caller has already acked."""
-        request = admission.request
+        """Run an admitted request and release its permit; the caller has already acked."""
+        request, permit = admitted.request, admitted.permit
         request_id = uuid.uuid4().hex[:12]
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, user=user, channel=channel)
@@ -167,7 +170,6 @@ class SlackService:
         outcome: Outcome = "failed"
         message = ""
         runs: list[Run] = []
-        self._admitted += 1  # before any await, so the next ack's queue_note counts it
         try:
             # Bolt looks for the ack every 10 ms (slack_bolt/listener/asyncio_runner.py) and
             # only then sends it; work started first (spawning a process holds the loop for
@@ -176,6 +178,7 @@ class SlackService:
             # The slot is held until the raw output is uploaded: that bounds how many
             # (possibly huge) results this replica holds at once, not only runs.
             async with self._slots:
+                permit.start()
                 deadline = self.settings.step_deadline_seconds
                 backend = await self.acting_as.backend_for(user, client)
                 if request.options.every_pod:
@@ -216,7 +219,7 @@ class SlackService:
                 f"✖ internal error (id {request_id}); the details are in jdebug's log.",
             )
         finally:
-            self._admitted -= 1
+            permit.release()
             await thread.close()
             mark = "ok: " if outcome == "ok" else ""
             self.history.add(user, command_text(request), (mark + message)[:150])
@@ -226,7 +229,7 @@ class SlackService:
                 outcome=outcome,
                 message=message,
                 duration_s=time.monotonic() - started,
-                rule=admission.rule,
+                rule=admitted.rule,
                 runs=runs,
                 # Bound by ActingAs when the request ran as the user's own identity.
                 kube_user=structlog.contextvars.get_contextvars().get("kube_user"),
@@ -272,10 +275,10 @@ class SlackService:
         except Exception:
             log.exception("slack.ephemeral_failed")
 
-    def deny(self, request: Request, reason: str) -> None:
-        """Audit a refusal: nothing ran, so there is no run and no output."""
+    def deny(self, request: Request, reason: str, outcome: Outcome = "denied") -> None:
+        """Audit a refusal (policy, allow-list or busy): nothing ran, so there is no run."""
         entry = record(
-            request, uuid.uuid4().hex[:12], outcome="denied", message=reason, reason=reason
+            request, uuid.uuid4().hex[:12], outcome=outcome, message=reason, reason=reason
         )
         emit(entry, self.settings.audit_file)
 
@@ -287,13 +290,3 @@ def _slack_refusal(code: str, what: str = "a message for this request") -> str:
     if code in _NOT_A_MEMBER:
         return INVITE
     return f"✖ Slack refused {what} ({code}); try again, or ask an admin to check jdebug's log."
-
-
-def button_command(value: str) -> str | None:
-    """The command text a button carries in its JSON `value`, or None if it is malformed."""
-    try:
-        decoded = json.loads(value)
-    except (ValueError, TypeError):
-        return None
-    cmd = decoded.get("cmd") if isinstance(decoded, dict) else None
-    return cmd if isinstance(cmd, str) else None

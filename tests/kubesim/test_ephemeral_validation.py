@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -216,3 +217,23 @@ def test_old_or_disabled_clusters_answer_404_with_empty_details(
         }
         _, resources = raw(old, "GET", "/api/v1")
         assert "pods/ephemeralcontainers" not in [r["name"] for r in resources["resources"]]
+
+
+def test_debug_containers_added_at_once_all_land(sim: KubeSim) -> None:
+    """Concurrent patches each add their container; none overwrites another's (the load test
+    lost one this way when twenty users debugged the same pod at once). The bodies are large,
+    like the bot's (it sends every existing container back), so the server reads each in
+    several chunks while the others arrive."""
+    names = [f"at-once-{n}" for n in range(12)]
+    padding = ["#" * 100_000] * 3  # each below Linux's 128 kB limit for one argument
+
+    def add(name: str) -> tuple[int, Any]:
+        body = {"spec": {"ephemeralContainers": [debugger(name, args=padding)]}}
+        return raw(sim, "PATCH", PATH, body, SMP)
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        results = list(pool.map(add, names))
+    assert [status for status, _ in results] == [200] * len(names)
+    _, pod = raw(sim, "GET", PATH)
+    present = {c["name"] for c in pod["spec"]["ephemeralContainers"]}
+    assert set(names) <= present

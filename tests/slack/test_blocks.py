@@ -30,7 +30,7 @@ from bot.report.blocks import (
 from bot.request import Options, Request, Requester
 from bot.results import Analysis, RawOutput, Result, StepOutput
 from bot.tools import CATALOG
-from handlers.slack.service import button_command
+from handlers.slack.payloads import button_command
 from scripts.synth_threaddump import synthesise_dump
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack
 from tests.slack.conftest import ALICE

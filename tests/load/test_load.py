@@ -1,0 +1,191 @@
+"""Load: the real `jdebug serve` (a subprocess, default limits) against kubesim with ten
+cowweb JVMs, taking 200 `/jdebug threaddump` commands from 20 users within a few seconds
+over the fake Slack's Socket Mode. Every command is answered exactly once, with a result
+(via real ephemeral containers) or the busy message; nothing is left running; and the
+bot's peak RSS stays under the memory benchmark's goal (tests/bench/test_bench_slack.py).
+Needs root (kubesim runs pods in Linux namespaces).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client, config
+
+from bot.settings import Settings
+from kubesim import KubeSim
+from tests.bench.test_bench_slack import current_rss_mb, peak_rss_mb
+from tests.fakeslack import Ack, FakeSlack, Message, User
+from tests.slack.test_serve_process import clean_env
+from tests.strategies.conftest import RBAC, needs_root, wait_until_all_running
+
+pytestmark = [needs_root, pytest.mark.load, pytest.mark.timeout(420)]
+
+CLUSTER = Path(__file__).with_name("cluster.yaml")
+PODS = [f"cow-{i}" for i in range(10)]
+USERS = [f"U0LOAD{i:04d}" for i in range(20)]
+SPREAD_S = 3.0  # the 200 commands are sent over this long
+RSS_GOAL_MB = 150  # the goal tests/bench/test_bench_slack.py sets for `jdebug serve`
+BUSY = re.compile(r"✖ jdebug is busy: .+; try again in \d+ s\.")
+QUEUED = re.compile(r"\(queued, (\d+) ahead; ")
+TITLE = re.compile(r"`threaddump pod=(cow-\d+) ns=load` · requested by <@(U\w+)>")
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[KubeSim]:
+    with KubeSim(manifests=[CLUSTER, RBAC]) as running:
+        wait_until_all_running(running)
+        yield running
+
+
+def core_api(sim: KubeSim) -> client.CoreV1Api:
+    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig("admin"))))
+
+
+def requested(message: Message) -> tuple[str, str] | None:
+    """(user, pod) of a jdebug parent message, from its title line."""
+    match = TITLE.search(str(message.blocks))
+    return (match[2], match[1]) if match else None
+
+
+async def send_spread(slack: FakeSlack) -> list[tuple[str, str, Ack]]:
+    """Each user asks for a thread dump of each pod, all 200 within SPREAD_S seconds."""
+    pairs = [(user, pod) for pod in PODS for user in USERS]
+
+    async def one(n: int, user: str, pod: str) -> tuple[str, str, Ack]:
+        await asyncio.sleep(SPREAD_S * n / len(pairs))
+        ack = await slack.send_slash_command(
+            text=f"threaddump pod={pod} ns=load", user_id=user, timeout=30
+        )
+        return user, pod, ack
+
+    return await asyncio.gather(*(one(n, u, p) for n, (u, p) in enumerate(pairs)))
+
+
+async def test_200_commands_from_20_users_are_each_answered_once_and_leave_nothing_running(
+    sim: KubeSim, tmp_path: Path
+) -> None:
+    async with FakeSlack(users=[User(id=u, name=u.lower()) for u in USERS]) as slack:
+        env = clean_env(
+            SLACK_API_URL=slack.api_url,
+            SLACK_BOT_TOKEN=slack.bot_token,
+            SLACK_APP_TOKEN=slack.app_token,
+            JDEBUG_ALLOWED_USERS=",".join(USERS),
+            JDEBUG_KUBECONFIG=str(sim.kubeconfig("jdebug/jdebug")),
+            JDEBUG_STRATEGIES="ephemeral",
+            JDEBUG_DEBUG_IMAGE="jdebug.local/jdebug-debug:latest",
+            JDEBUG_HEALTH_PORT="0",
+            JDEBUG_LOG_FORMAT="json",
+            JDEBUG_SHUTDOWN_GRACE_SECONDS="60",
+        )
+        precompile(env, tmp_path / "pycache")
+        log_path = tmp_path / "serve.log"
+        with log_path.open("wb") as log:
+            bot = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "serve", env=env, cwd=tmp_path, stderr=log
+            )
+        try:
+            await slack.wait_for_connections(timeout=60)
+            idle_mb = current_rss_mb(bot.pid)
+            started = time.monotonic()
+            sent = await send_spread(slack)
+            sent_s = time.monotonic() - started
+            working = {(u, p) for u, p, a in sent if "Working on" in ack_text(a)}
+            busy = {(u, p) for u, p, a in sent if BUSY.fullmatch(ack_text(a))}
+            assert len(working) + len(busy) == len(sent) == 200, Counter(
+                ack_text(a)[:40] for _, _, a in sent
+            )
+            assert working and busy
+            # The queue never grew past its bound: no ack names more waiting than allowed.
+            ahead = [int(m[1]) for _, _, a in sent if (m := QUEUED.search(ack_text(a)))]
+            assert ahead and max(ahead) < Settings.model_fields["max_waiting_requests"].default
+
+            def ended(s: Any) -> list[Message] | None:
+                """Parents with their result uploaded, or ended in an error."""
+                done = [
+                    m
+                    for m in s.top_level_messages()
+                    if s.files_in_thread(m.ts) or m.text.startswith("jdebug: ✖")
+                ]
+                return done if len(done) >= len(working) else None
+
+            await slack.wait_for(ended, timeout=240)
+            wall_s = time.monotonic() - started
+            failed = [m.text for m in slack.top_level_messages() if not slack.files_in_thread(m.ts)]
+            assert failed == [], "every admitted command ends in a result"
+            parents = [requested(m) for m in slack.top_level_messages()]
+            assert Counter(parents) == Counter(working), "one result per admitted command"
+            assert slack.responses == [], "nothing else was said to anyone"
+            for message in slack.top_level_messages():
+                assert "via *ephemeral*" in str(message.blocks), message.text
+
+            peak_mb = peak_rss_mb(bot.pid)
+            bot.send_signal(signal.SIGTERM)
+            assert await asyncio.wait_for(bot.wait(), timeout=90) == 0
+        finally:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+
+    await assert_nothing_left_running(sim)
+    latencies = [a.elapsed for _, _, a in sent]
+    print(
+        f"\nload: {len(sent)} commands in {sent_s:.1f} s; {len(working)} ran, {len(busy)} busy,"
+        f" at most {max(ahead)} waiting ahead;"
+        f" all answered after {wall_s:.1f} s; ack p50 {statistics.median(latencies) * 1000:.0f}"
+        f" ms, max {max(latencies) * 1000:.0f} ms; RSS idle {idle_mb:.1f} MB, peak"
+        f" {peak_mb:.1f} MB (goal {RSS_GOAL_MB} MB)"
+    )
+    assert peak_mb < RSS_GOAL_MB
+
+
+def precompile(env: dict[str, str], cache: Path) -> None:
+    """Give the bot compiled bytecode, as its image has (deploy/Dockerfile compiles it at
+    build time). Without it, each start compiles the kubernetes client's 63,000-line
+    CoreV1Api module, and that alone lifts the peak RSS by some 70 MB."""
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    subprocess.run(
+        [sys.executable, "-c", "import bot.app, kubernetes.client; kubernetes.client.CoreV1Api"],
+        env=env,
+        check=True,
+        timeout=120,
+    )
+
+
+def ack_text(ack: Ack) -> str:
+    return str((ack.payload or {}).get("text", ""))
+
+
+async def assert_nothing_left_running(sim: KubeSim) -> None:
+    """Every debug container has terminated, and no debug pod exists anywhere."""
+    api = core_api(sim)
+
+    def still_running() -> list[str]:
+        running = []
+        for pod in api.list_namespaced_pod("load").items:
+            for status in pod.status.ephemeral_container_statuses or []:
+                if status.state.terminated is None:
+                    running.append(f"{pod.metadata.name}/{status.name}")
+        return running
+
+    debug_pods = api.list_pod_for_all_namespaces(
+        label_selector="app.kubernetes.io/managed-by=jdebug"
+    ).items
+    assert debug_pods == []
+    assert still_running() == []
+    containers = sum(
+        len(p.spec.ephemeral_containers or []) for p in api.list_namespaced_pod("load").items
+    )
+    assert containers > 0

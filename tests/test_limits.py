@@ -1,0 +1,195 @@
+"""The limiter on its own, with a clock the test moves: every bound holds, a refusal uses up
+nothing, and "try again in N s" is honest (after N s the same request is admitted)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.errors import Busy
+from bot.limits import Limiter, Limits, Permit, whole_seconds
+
+
+@dataclass
+class Clock:
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+LOOSE = Limits(running=64, waiting=1000, per_user=64, user_per_minute=10_000,
+               global_per_minute=100_000)  # fmt: skip
+
+
+def limiter(limits: Limits) -> tuple[Limiter, Clock]:
+    clock = Clock()
+    return Limiter(limits, clock), clock
+
+
+def admit_ok(lim: Limiter, user: str) -> Permit:
+    permit = lim.admit(user)
+    assert isinstance(permit, Permit), permit
+    return permit
+
+
+def admit_busy(lim: Limiter, user: str) -> Busy:
+    busy = lim.admit(user)
+    assert isinstance(busy, Busy), busy
+    return busy
+
+
+def test_a_user_over_their_rate_is_told_a_wait_after_which_they_are_admitted() -> None:
+    limits = replace(LOOSE, user_per_minute=3)
+    lim, clock = limiter(limits)
+    for _ in range(limits.user_per_minute):
+        admit_ok(lim, "U1").release()
+    busy = admit_busy(lim, "U1")
+    assert busy.retry_after_s == whole_seconds(60 / limits.user_per_minute)
+    assert "in the last minute" in busy.message
+    admit_ok(lim, "U2").release()  # someone else is not held back by U1's rate
+
+    clock.now += busy.retry_after_s - 1
+    assert isinstance(lim.admit("U1"), Busy)
+    clock.now += 1
+    admit_ok(lim, "U1")
+
+
+def test_the_global_rate_holds_back_every_user() -> None:
+    limits = replace(LOOSE, global_per_minute=5)
+    lim, clock = limiter(limits)
+    for n in range(limits.global_per_minute):
+        admit_ok(lim, f"U{n}").release()
+    busy = admit_busy(lim, "U-new")
+    assert "at most 5 requests a minute" in busy.message
+    clock.now += busy.retry_after_s
+    admit_ok(lim, "U-new")
+
+
+def test_a_refused_request_uses_up_no_rate() -> None:
+    limits = replace(LOOSE, per_user=1, user_per_minute=2)
+    lim, _ = limiter(limits)
+    held = admit_ok(lim, "U1")
+    for _ in range(50):
+        assert "under way" in admit_busy(lim, "U1").message
+    held.release()
+    admit_ok(lim, "U1")  # the second token is still there
+
+
+def test_per_user_concurrency_frees_when_a_request_ends() -> None:
+    limits = replace(LOOSE, per_user=2)
+    lim, _ = limiter(limits)
+    first, second = admit_ok(lim, "U1"), admit_ok(lim, "U1")
+    busy = admit_busy(lim, "U1")
+    assert "you already have 2 requests under way (at most 2)" in busy.message
+    admit_ok(lim, "U2")
+    first.release()
+    first.release()  # a second release changes nothing
+    assert lim.held_by("U1") == 1
+    admit_ok(lim, "U1")
+    with second:
+        pass
+    assert lim.held_by("U1") == 1
+
+
+def test_nothing_beyond_running_plus_waiting_is_admitted() -> None:
+    limits = replace(LOOSE, running=2, waiting=3)
+    lim, _ = limiter(limits)
+    permits = [admit_ok(lim, f"U{n}") for n in range(limits.admitted)]
+    busy = admit_busy(lim, "U-late")
+    assert f"{limits.running} requests are running and {limits.waiting} are waiting" in (
+        busy.message
+    )
+    permits.pop().release()
+    admit_ok(lim, "U-late")
+
+
+def test_the_wait_for_a_slot_follows_how_long_runs_take() -> None:
+    limits = replace(LOOSE, running=1, waiting=0)
+    lim, clock = limiter(limits)
+    for _ in range(20):  # runs that take 4 s teach the estimate
+        permit = admit_ok(lim, "U1")
+        permit.start()
+        clock.now += 4
+        permit.release()
+    assert abs(lim.run_estimate_s - 4) < 0.1
+    running = admit_ok(lim, "U1")
+    running.start()
+    clock.now += 1
+    busy = admit_busy(lim, "U2")
+    assert busy.retry_after_s == whole_seconds(lim.run_estimate_s - 1)
+    clock.now += 10  # overdue: still at least 1 s, never 0 or negative
+    assert admit_busy(lim, "U2").retry_after_s == 1
+
+
+def test_a_waiting_request_is_expected_to_end_after_the_runs_ahead_of_it() -> None:
+    limits = replace(LOOSE, running=1, waiting=5, per_user=1, typical_run_s=10)
+    lim, _ = limiter(limits)
+    admit_ok(lim, "U1").start()
+    admit_ok(lim, "U2")  # waits behind U1
+    assert admit_busy(lim, "U1").retry_after_s == whole_seconds(limits.typical_run_s)
+    assert admit_busy(lim, "U2").retry_after_s == whole_seconds(2 * limits.typical_run_s)
+
+
+def test_buckets_of_users_who_went_quiet_are_forgotten() -> None:
+    lim, clock = limiter(LOOSE)
+    for n in range(5000):
+        admit_ok(lim, f"U{n}").release()
+    clock.now += 60
+    for n in range(5000, 7000):
+        admit_ok(lim, f"U{n}").release()
+    assert len(lim._buckets) < 2100
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("admit"), st.integers(0, 5)),
+        st.tuples(st.just("start"), st.integers(0, 30)),
+        st.tuples(st.just("release"), st.integers(0, 30)),
+        st.tuples(st.just("wait"), st.floats(0, 30)),
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=ops,
+    limits=st.builds(
+        Limits,
+        running=st.integers(1, 4),
+        waiting=st.integers(0, 4),
+        per_user=st.integers(1, 3),
+        user_per_minute=st.integers(1, 20),
+        global_per_minute=st.integers(1, 40),
+    ),
+)
+def test_no_sequence_of_events_breaks_a_bound(ops: list[tuple[str, float]], limits: Limits) -> None:
+    lim, clock = limiter(limits)
+    live: list[Permit] = []
+    for op, arg in ops:
+        if op == "admit":
+            got = lim.admit(f"U{int(arg)}")
+            if isinstance(got, Permit):
+                live.append(got)
+            else:
+                assert isinstance(got.retry_after_s, int) and got.retry_after_s >= 1
+                assert re.fullmatch(
+                    rf"jdebug is busy: .+; try again in {got.retry_after_s} s\.", got.message
+                )
+        elif op == "wait":
+            clock.now += arg
+        elif live:
+            permit = live[int(arg) % len(live)]
+            if op == "start":
+                permit.start()
+            else:
+                permit.release()
+                live.remove(permit)
+        assert lim.admitted == len(live) <= limits.admitted
+        assert lim.running <= lim.admitted
+        for user in {p.user for p in live}:
+            assert lim.held_by(user) == sum(p.user == user for p in live) <= limits.per_user
