@@ -31,6 +31,7 @@ from bot.housekeeping import janitor_loop
 from bot.impersonation import ImpersonationError
 from bot.kube.backend import KubeBackend
 from bot.kube.lease import LeaderElector
+from bot.malloc import pin_mmap_threshold
 from bot.policy import PolicyError
 from bot.settings import Settings, env_name
 from bot.strategy import Backend
@@ -290,6 +291,8 @@ def serve_main() -> int:
         )
         return EXIT_BAD_SETTINGS
     route_library_logs()
+    # Outputs of tens of MB come and go for as long as the bot runs (bot/malloc.py).
+    pin_mmap_threshold()
     try:
         return asyncio.run(serve(settings))
     except CannotStart as error:

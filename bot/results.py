@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.request import Request
+from bot.spool import Spool
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,9 @@ class StepOutput:
 class RawOutput:
     """Everything one agent run printed, plus where and how it ran.
 
-    A strategy fills `stdout` (the agent's framed output); the session splits it into
-    `steps`, whose texts are what users get as snippets.
+    A strategy fills `stdout` (the agent's framed output, as text or, when it may be big,
+    spooled to a file); the session splits it into `steps`, whose texts are what users get
+    as snippets, and closes a spool.
     """
 
     steps: tuple[StepOutput, ...]
@@ -34,7 +36,7 @@ class RawOutput:
     strategy: str
     where: str
     duration_s: float
-    stdout: str = ""
+    stdout: str | Spool = ""
     debug_container: str | None = None  # the ephemeral/sidecar container or node pod used
 
 

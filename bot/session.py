@@ -29,6 +29,7 @@ from bot.jvm.agent import (
 from bot.redaction import Redactor
 from bot.request import Request
 from bot.results import Analysis, Place, RawOutput, Result, StepOutput
+from bot.spool import Spool
 from bot.strategy import Backend, ResolvedTarget, Strategy
 from bot.tools import Tool, find_tool
 
@@ -147,7 +148,11 @@ async def run_resolved(
         attach_tool=attach_tool,
     )
     raw, strategy, cleanup = await run_first_strategy(request, target, backend, call, progress)
-    out = parse_agent_output(raw.stdout, call.nonce)
+    try:
+        out = parse_agent_output(raw.stdout, call.nonce)
+    finally:
+        if isinstance(raw.stdout, Spool):
+            raw.stdout.close()
     raise_for_agent(out, raw.exit_code, raw.stderr)
     steps = out.steps if tool.jcmd else (StepOutput("jps", None, 0, out.jvm_text),)
     # Before anything leaves the bot (summary, snippets, Slack): secret-looking values go.

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.errors import JdebugError
 from bot.jvm.agent import parse_agent_output, plan_agent_call, raise_for_agent
 from bot.request import Options
+from bot.spool import Spool
 
 
 def run_agent(*extra: str, count: int = 1, pid: int | None = None) -> tuple[str, str, int]:
@@ -85,3 +86,43 @@ def test_framed_steps_come_back_exactly(bodies, noise):
     assert [s.name for s in out.steps] == [f"s{i}" for i in range(len(bodies))]
     if "@@jdebug:n " not in noise:
         assert out.unframed == (noise + ("\n" if noise and not noise.endswith("\n") else ""))
+
+
+_MARKERS = (
+    b"@@jdebug:n begin step=threaddump pid=7 tool=jattach\n",
+    b"@@jdebug:n begin step=jvms pid=- tool=proc\n",
+    b"@@jdebug:n end step=threaddump pid=7 rc=0\n",
+    b"@@jdebug:n end step=jvms pid=- rc=0\n",
+    b"@@jdebug:n fail rc=3 no JVM in the target\n",
+)
+_TEXT = (
+    b"7 1000 1000 cowweb.jar -Xmx64m\n",
+    b"\n",
+    b"@@jdebug:n",
+    '"worker-\u00e4" #12 \u20ac \U0001f600\n'.encode(),
+    b"\xe2\x82",
+    b"\xff",
+)
+_BODY = st.lists(st.one_of(st.sampled_from(_TEXT), st.binary(max_size=12)), max_size=6)
+_FRAME = st.tuples(st.sampled_from(_MARKERS[:2]), _BODY, st.sampled_from((*_MARKERS[2:], b"")))
+_OUTPUT = st.lists(
+    st.one_of(
+        _FRAME.map(lambda f: f[0] + b"".join(f[1]) + f[2]),
+        st.sampled_from(_MARKERS),
+        _BODY.map(b"".join),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_OUTPUT, st.integers(min_value=1, max_value=64))
+def test_spooled_output_splits_exactly_as_its_decoded_text(pieces, slice_bytes):
+    """Read back from a file by byte offsets (cut at any slice size), the output gives the
+    same steps, JVMs, failure and unframed text as the whole output decoded at once."""
+    data = b"".join(pieces)
+    with Spool(slice_bytes) as spool:
+        for start in range(0, len(data), 7):
+            spool.write(data[start : start + 7])
+        from_file = parse_agent_output(spool, "n")
+    assert from_file == parse_agent_output(data.decode("utf-8", "replace"), "n")

@@ -9,8 +9,10 @@ import pytest
 
 from bot.grammar import parse_command
 from bot.local.strategy import LocalBackend
+from bot.redaction import Redactor
 from bot.request import Request
-from bot.session import run_request
+from bot.results import StepOutput
+from bot.session import redact_steps, run_request
 from handlers.terminal import run_text
 
 SECRETS = ("hunter2", "abc123", "s3cr3t", "AKIAXYZ")
@@ -52,3 +54,13 @@ async def test_secrets_are_redacted_from_every_output_and_counted(cowweb_factory
     out = io.StringIO()
     await run_text(f"{tool} pid={jvm.pid}", LocalBackend(), out, err=io.StringIO())
     assert not any(secret in out.getvalue() for secret in SECRETS)
+
+
+def test_output_with_nothing_to_redact_is_kept_as_the_same_text_not_a_copy():
+    # A 50 MB thread dump must not be held twice just to find it holds no secret.
+    dump = '"worker-1" #12 prio=5 os_prio=0 tid=0x1 nid=0x2 waiting on condition\n' * 1000
+    steps = (StepOutput("threaddump", 7, 0, dump),)
+    assert Redactor.default().redact(dump, "threaddump") == (dump, 0)
+    assert Redactor.default().redact(dump, "threaddump")[0] is dump
+    kept, count = redact_steps(steps, "threaddump")
+    assert count == 0 and kept[0] is steps[0]

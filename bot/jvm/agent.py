@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Literal
@@ -27,6 +27,7 @@ from bot.errors import (
 from bot.jvm.jps import JvmInfo, parse_jvm_lines
 from bot.request import Options
 from bot.results import StepOutput
+from bot.spool import Spool
 
 AttachTool = Literal["auto", "jattach", "jcmd"]
 
@@ -129,31 +130,58 @@ def _next_marker(text: str, marker: str, after: int) -> int:
     return hit + 1 if hit >= 0 else -1
 
 
-def parse_agent_output(stdout: str, nonce: str) -> AgentOutput:
+def parse_agent_output(stdout: str | Spool, nonce: str) -> AgentOutput:
     """Split framed agent output; text outside frames is kept (it explains odd failures).
 
-    Each step's text is one slice of `stdout`, so memory stays at about twice the output.
+    Each step's text is one slice of `stdout`; from a `Spool` it is decoded straight from
+    the file, so the whole output is never in memory next to it.
     """
     marker = f"@@jdebug:{nonce} "
+    if isinstance(stdout, str):
+        return _split_frames(
+            _marker_lines(stdout, marker),
+            len(stdout),
+            lambda spans: "".join(stdout[start:stop] for start, stop in spans),
+        )
+    return _split_frames(_spooled_marker_lines(stdout, marker), stdout.size, stdout.text)
+
+
+def _spooled_marker_lines(spool: Spool, marker: str) -> Iterator[tuple[int, int, str]]:
+    """`_marker_lines` of a spool, in byte offsets: markers are ASCII and begin and end at
+    line breaks, so the spans between them decode alone to what slicing the text gives."""
+    prefix = marker.encode()
+    for start in spool.line_starts(prefix):
+        line = spool.line_at(start)
+        content = line[len(prefix) :].decode("utf-8", "replace").rstrip("\n")
+        yield start, start + len(line), content
+
+
+def _split_frames(
+    markers: Iterable[tuple[int, int, str]],
+    size: int,
+    text_of: Callable[[Sequence[tuple[int, int]]], str],
+) -> AgentOutput:
+    """The frames between `markers` (start, end, content) of an output of `size`, whose
+    text `text_of` gives for (start, end) spans."""
     steps: list[StepOutput] = []
     tools: list[str] = []
     jvm_text = ""
-    unframed: list[str] = []
+    unframed: list[tuple[int, int]] = []
     fail_rc: int | None = None
     fail_message: str | None = None
     current: dict[str, str] | None = None
     body_start = cursor = 0
-    for start, stop, content in _marker_lines(stdout, marker):
+    for start, stop, content in markers:
         if current is None and start > cursor:
-            unframed.append(stdout[cursor:start])
+            unframed.append((cursor, start))
         kind, _, rest = content.partition(" ")
         fields = dict(_FIELD.findall(rest))
         if kind == "begin":
             if current is not None:  # a step that never ended: keep what it printed
-                unframed.append(stdout[body_start:start])
+                unframed.append((body_start, start))
             current, body_start = fields, stop
         elif kind == "end" and current is not None:
-            body = stdout[body_start:start]
+            body = text_of([(body_start, start)])
             if current.get("step") == "jvms":
                 jvm_text = body
             else:
@@ -173,9 +201,9 @@ def parse_agent_output(stdout: str, nonce: str) -> AgentOutput:
             fail_message = rest.partition(" ")[2]
         cursor = stop
     # Cut off mid-step (or text after the last marker): keep what arrived.
-    tail = stdout[body_start:] if current is not None else stdout[cursor:]
-    if tail:
-        unframed.append(tail)
+    tail = body_start if current is not None else cursor
+    if tail < size:
+        unframed.append((tail, size))
     return AgentOutput(
         jvms=parse_jvm_lines(jvm_text),
         jvm_text=jvm_text,
@@ -183,7 +211,7 @@ def parse_agent_output(stdout: str, nonce: str) -> AgentOutput:
         tools=tuple(tools),
         fail_rc=fail_rc,
         fail_message=fail_message,
-        unframed="".join(unframed),
+        unframed=text_of(unframed),
     )
 
 

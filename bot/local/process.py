@@ -11,18 +11,37 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.errors import DeadlineExceeded
+from bot.spool import SLICE_BYTES, Spool
 
 
 @dataclass(frozen=True)
 class ProcessOutput:
-    stdout: str
+    """What the process printed; whoever reads `stdout` closes it."""
+
+    stdout: Spool
     stderr: str
     exit_code: int
     pid: int
 
 
 async def run_process(argv: Sequence[str], env: dict[str, str], timeout_s: float) -> ProcessOutput:
-    """Run `argv` in its own session; on timeout kill the group and raise DeadlineExceeded."""
+    """Run `argv` in its own session; on timeout kill the group and raise DeadlineExceeded.
+
+    Stdout goes to a `Spool` as it arrives (a thread dump can be tens of MB); stderr is
+    short and read as text.
+    """
+    spool = Spool()
+    try:
+        stderr, exit_code, pid = await _run(argv, env, timeout_s, spool)
+    except BaseException:
+        spool.close()
+        raise
+    return ProcessOutput(spool, stderr, exit_code, pid)
+
+
+async def _run(
+    argv: Sequence[str], env: dict[str, str], timeout_s: float, spool: Spool
+) -> tuple[str, int, int]:
     proc = await asyncio.create_subprocess_exec(
         *argv,
         stdout=asyncio.subprocess.PIPE,
@@ -33,7 +52,7 @@ async def run_process(argv: Sequence[str], env: dict[str, str], timeout_s: float
     try:
         async with asyncio.timeout(timeout_s):
             assert proc.stdout is not None and proc.stderr is not None
-            stdout, stderr = await asyncio.gather(_read_text(proc.stdout), _read_text(proc.stderr))
+            _, stderr = await asyncio.gather(_spool(proc.stdout, spool), _read_text(proc.stderr))
             await proc.wait()
     except BaseException:
         # Timeout or cancellation: nothing we started may outlive the request.
@@ -41,14 +60,17 @@ async def run_process(argv: Sequence[str], env: dict[str, str], timeout_s: float
             os.killpg(proc.pid, signal.SIGKILL)
         await proc.wait()
         raise
-    return ProcessOutput(
-        stdout, stderr, proc.returncode if proc.returncode is not None else -1, proc.pid
-    )
+    return stderr, proc.returncode if proc.returncode is not None else -1, proc.pid
+
+
+async def _spool(stream: asyncio.StreamReader, spool: Spool) -> None:
+    """Write what arrives to `spool` until the stream ends (every writer has closed it)."""
+    while chunk := await stream.read(SLICE_BYTES):
+        spool.write(chunk)
 
 
 async def _read_text(stream: asyncio.StreamReader) -> str:
-    """Decode as it arrives (1 MiB at a time), so a 50 MB dump is never held as bytes and
-    as text at once."""
+    """Decode as it arrives (1 MiB at a time)."""
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     parts = []
     while chunk := await stream.read(1 << 20):

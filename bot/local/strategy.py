@@ -63,7 +63,8 @@ class LocalBackend:
         out = await run_bounded(
             [*self.launcher, *call.argv()], self.env(), _RESOLVE_DEADLINE_S + _GRACE_S
         )
-        agent = parse_agent_output(out.stdout, call.nonce)
+        with out.stdout:
+            agent = parse_agent_output(out.stdout, call.nonce)
         raise_for_agent(agent, out.exit_code, out.stderr)
         jvms = [j for j in agent.jvms if target.pid is None or j.pid == target.pid]
         if not jvms:

@@ -306,6 +306,11 @@ def test_fewer_dumps_than_asked_and_empty_ones_are_noted(deadlocked_dump):
     assert "worker-3" in analysis.headline  # the good dump is still summarised
 
 
+def test_a_dump_of_only_blank_lines_is_noted_as_empty():
+    assert parse_thread_dump(" \n\t\r\n\u3000\n").notes == ("the output is empty",)
+    assert "the output is empty" not in parse_thread_dump(" \n x \n").notes
+
+
 # --- Knots.java: the formats cowweb does not produce -------------------------------------------
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 
+from bot.audit import OutputDigest, digest
 from bot.report.snippets import Snippet
 from handlers.slack.thread import GZIP_ABOVE, SNIPPET_LIMIT, SlackThread
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack
@@ -89,3 +91,18 @@ async def test_final_edit_waits_for_a_progress_edit_already_on_the_wire(
     message = fake_slack.messages[ts]
     assert message.text == "done"
     assert [v.text for v in message.history] == ["posted", "running"]
+
+
+async def test_the_audit_digest_is_that_of_the_bytes_uploaded(fake_slack: FakeSlack) -> None:
+    thread = SlackThread(fake_slack.client(), DEFAULT_CHANNEL)
+    parent = await thread.post("jdebug threaddump", [])
+    # Several digest slices, with two-byte characters on both sides of every slice edge.
+    text = '"worker-ä" #1 prio=5 é\n' * (GZIP_ABOVE // 20)
+
+    await thread.upload([Snippet("td.txt", "dump", text)])
+
+    (posted,) = fake_slack.files_in_thread(parent)
+    data = gzip.decompress(posted.data or b"")
+    assert digest("td.txt", text) == OutputDigest(
+        "td.txt", len(data), hashlib.sha256(data).hexdigest()
+    )

@@ -215,7 +215,7 @@ class _DumpParser:
 
     def notes(self, text: str) -> list[str]:
         notes: list[str] = []
-        if not text.strip():
+        if not text or text.isspace():  # what `not text.strip()` says, without a copy
             return ["the output is empty"]
         if self.vm is None:
             notes.append("no 'Full thread dump' line: this may not be Thread.print output")
