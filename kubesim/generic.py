@@ -144,8 +144,8 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
             return _answer(body, warnings, 201)
         created = store.create(info.resource, info.namespace, _stored(ctx, body, None))
         return _answer(created, warnings, 201)
-    old = _get(ctx)
     if info.verb == "delete":
+        old = _get(ctx)
         if _dry_run(ctx):
             return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
         if info.resource == "namespaces":
@@ -153,8 +153,12 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         store.delete(info.resource, _ns(ctx), info.name)
         await cluster.collect_garbage(old["metadata"]["uid"])
         return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
+    # The body is read before the object, and nothing awaits between reading the object and
+    # storing it: two writers at once must not both start from the same old object (the
+    # apiserver's optimistic concurrency would make the second retry or conflict).
     if info.verb == "patch":
         raw = await ctx.request.read()
+        old = _get(ctx)
         defs = schemas.definitions(version)
         found = defs.kind(info.group, info.version, res.kind)
         schema = found[1] if found else None
@@ -164,6 +168,7 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         )
     else:
         new = await ctx.body()
+        old = _get(ctx)
         warnings = fieldvalidation.check_body(
             ctx.query, new, info.group, info.version, res.kind, version
         )

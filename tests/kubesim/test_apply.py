@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from kubesim import KubeSim
-from tests.kubesim.conftest import needs_root
+from tests.kubesim.conftest import needs_root, raw
 
 IMAGE = "jdebug.local/busybox:latest"
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -233,3 +234,27 @@ def test_deployment_rolls_out_a_changed_template_and_deletion_takes_its_pods(
     kubectl(cluster, "wait", "--for=delete", "-n", "shop", "pod", "-l", "app=web", "--timeout=60s")
     assert pods(cluster) == []
     assert cluster.process_ids() == set()
+
+
+def test_patches_sent_at_once_each_land(cluster: KubeSim) -> None:
+    """Concurrent merge patches of one ConfigMap each add their key; none starts from an
+    object another has already replaced. The bodies are large, so the server reads each
+    in several chunks while the others arrive (the race the load test found in pods)."""
+    path = "/api/v1/namespaces/default/configmaps/many"
+    status, _ = raw(
+        cluster,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "many"}, "data": {}},
+    )
+    assert status == 201
+    keys = [f"key-{n}" for n in range(12)]
+
+    def add(key: str) -> int:
+        body = {"data": {key: "#" * 300_000}}
+        return raw(cluster, "PATCH", path, body, "application/merge-patch+json")[0]
+
+    with ThreadPoolExecutor(len(keys)) as pool:
+        assert list(pool.map(add, keys)) == [200] * len(keys)
+    _, stored = raw(cluster, "GET", path)
+    assert set(stored["data"]) == set(keys)
