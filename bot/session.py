@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
+from typing import Literal, TypeVar
 
 import structlog
 
@@ -195,31 +195,80 @@ class PodOutcome:
     error: JdebugError | None = None
 
 
+T = TypeVar("T")
+
+# How many pods one `all` may run on unless the frontend says otherwise: enough for a
+# deployment's replicas, few enough that a typo'd selector cannot start a debug session in
+# every pod of the cluster.
+DEFAULT_MAX_PODS = 20
+
+
 async def run_each(
     request: Request,
     backend: Backend,
     *,
     concurrency: int = 8,
     step_deadline_s: int = DEFAULT_STEP_DEADLINE_S,
+    max_pods: int = DEFAULT_MAX_PODS,
 ) -> list[PodOutcome]:
     """`all` with deploy=/selector=: run on every matching pod, at most `concurrency` at a
     time; one pod failing does not hide the others."""
+
+    async def keep(outcome: PodOutcome) -> PodOutcome:
+        return outcome
+
+    return await map_each(
+        request,
+        backend,
+        keep,
+        concurrency=concurrency,
+        step_deadline_s=step_deadline_s,
+        max_pods=max_pods,
+    )
+
+
+async def map_each(
+    request: Request,
+    backend: Backend,
+    then: Callable[[PodOutcome], Awaitable[T]],
+    *,
+    concurrency: int = 8,
+    step_deadline_s: int = DEFAULT_STEP_DEADLINE_S,
+    max_pods: int = DEFAULT_MAX_PODS,
+) -> list[T]:
+    """`run_each`, handing each pod's outcome to `then` as soon as that pod is done (so a
+    frontend can post it and let the output go) and returning what `then` returned, in the
+    pods' order. More than `max_pods` matching pods is refused before anything runs."""
     structlog.contextvars.bind_contextvars(tool=request.tool, target=request.target.describe())
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(name: str, found: ResolvedTarget | JdebugError) -> PodOutcome:
+    async def one(name: str, found: ResolvedTarget | JdebugError) -> T:
         if isinstance(found, JdebugError):
-            return PodOutcome(name, error=found)
+            return await then(PodOutcome(name, error=found))
         async with gate:
             try:
                 result = await run_resolved(
                     request, found, backend, step_deadline_s=step_deadline_s
                 )
             except JdebugError as error:
-                return PodOutcome(name, error=error)
-            return PodOutcome(name, result=result)
+                outcome = PodOutcome(name, error=error)
+            except Exception:
+                # A bug in one pod's run must not cancel, or outlive unseen, the others.
+                log.exception("request.pod_crashed", pod=name)
+                outcome = PodOutcome(
+                    name, error=JdebugError("internal error; the details are in jdebug's log")
+                )
+            else:
+                outcome = PodOutcome(name, result=result)
+        return await then(outcome)
 
     candidates = await backend.resolve_all(request)
+    if len(candidates) > max_pods:
+        raise JdebugError(
+            f"{request.target.describe()} matches {len(candidates)} pods and `all` runs on "
+            f"at most {max_pods} at once, so nothing ran; narrow it with selector= or ns=",
+            fix="in Slack, JDEBUG_MAX_PODS_PER_REQUEST sets the bound",
+        )
     return list(await asyncio.gather(*(one(name, found) for name, found in candidates)))
 
 

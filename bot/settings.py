@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # Diagnostics one replica runs at once; more wait their turn. Each one is a child
     # process or a debug container, and they compete with acking new commands for CPU.
     max_concurrent_requests: int = Field(4, ge=1, le=64)
+    # `all` on a deployment or selector: pods one request may run on (more is refused).
+    max_pods_per_request: int = Field(20, ge=1, le=500)
     # Limits (bot/limits.py), so one user or a burst cannot take the bot over: beyond them a
     # request is refused with "busy, try again in N s" before anything runs.
     # Admitted requests waiting for a slot; every waiting one holds memory and a Slack reply.

@@ -123,6 +123,7 @@ def _exec_as(
 ) -> dict[int, bytearray]:
     """The exec websocket opened by hand, so it can carry `Impersonate-*` lines; returns the
     bytes of stdout, stderr and status once the server closes the stream."""
+    seconds = max(ends - time.monotonic(), 0.0)  # the whole allowance, for the message
     api_client = client.ApiClient(configuration)
     try:
         query = [("container", container), *(("command", arg) for arg in argv)]
@@ -160,7 +161,7 @@ def _exec_as(
             try:
                 opcode, data = ws.recv_data()
             except websocket.WebSocketTimeoutException as exc:
-                raise too_slow(what, ends - time.monotonic()) from exc
+                raise too_slow(what, seconds) from exc
             except websocket.WebSocketConnectionClosedException:
                 break
             if opcode == websocket.ABNF.OPCODE_CLOSE:

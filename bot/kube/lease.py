@@ -291,8 +291,11 @@ class LeaderElector:
     def _expired(self, record: LeaseRecord) -> bool:
         """A term ends by the holder's renewTime, but a candidate that came while it was still
         running (a restarted replica, say) first watches it unchanged for a whole term, as
-        client-go always does: the replicas that were already waiting take over first, and a
-        crash-looping replica does not win the Lease back each time it restarts. Without a
+        client-go does: the replicas that were already waiting take over first, and a
+        crash-looping replica does not win the Lease back each time it restarts. After that
+        the holder's renewTime is trusted (client-go never trusts it, only its own clock), so
+        clocks skewed by more than a retry period can briefly give two leaders; the janitor's
+        deletes are idempotent, so that costs nothing but a duplicate sweep. Without a
         readable renewTime the Lease is counted from when this version of it was first seen."""
         duration = record.duration_s or self.lease_duration_s
         watched_out = time.monotonic() - self._seen[1] > duration

@@ -1,8 +1,8 @@
 """`all` with deploy=/selector= in Slack: one parent for the request, one reply per pod.
 
-The parent says how many pods answered and lists each pod's headline or error; each pod's
-answer (with its follow-up buttons aimed at that pod) and raw output go into the thread.
-One pod failing never hides the others.
+Each pod's answer (with follow-up buttons aimed at that pod) and raw output go into the
+thread as soon as that pod is done, and the output is let go; the parent ends with one line
+per pod. One pod failing, or Slack refusing one pod's reply, never hides the others.
 """
 
 from __future__ import annotations
@@ -10,17 +10,31 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 
+import structlog
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.audit import Run, run_of
 from bot.report.blocks import fanout_headline, fanout_message, progress_message, result_message
 from bot.request import Request, TargetSelector
 from bot.results import Result
-from bot.session import run_each
+from bot.session import PodOutcome, map_each
 from bot.strategy import Backend
 from handlers.slack.thread import SlackThread
 
 Upload = Callable[[SlackThread, Result], Awaitable[str]]
+Answer = tuple[str, str | None, str | None]  # pod, headline, error
+
+log = structlog.get_logger("jdebug.slack")
+
+
+@dataclasses.dataclass(frozen=True)
+class FanOut:
+    """How one `all` request runs: pods at once, the most pods, the step deadline."""
+
+    concurrency: int
+    max_pods: int
+    step_deadline_s: int
 
 
 def pod_request(request: Request, result: Result) -> Request:
@@ -45,31 +59,44 @@ async def run_every_pod(
     thread: SlackThread,
     user: str,
     upload: Upload,
-    step_deadline_s: int,
-) -> tuple[list[Run], str]:
-    """Run on every matching pod and post the answers; returns the runs for the audit and
-    the headline ("3 pods: 2 answered, 1 failed")."""
+    how: FanOut,
+    runs: list[Run],
+) -> str:
+    """Run on every matching pod and post each answer as it comes; `runs` gets one entry
+    per pod as it finishes (so the audit has them even if Slack fails later). Returns the
+    headline ("3 pods: 2 answered, 1 failed")."""
     text, blocks = progress_message(
         request, user, f"running on every pod of {request.target.describe()}"
     )
     await thread.post(text, blocks)
-    outcomes = await run_each(request, backend, step_deadline_s=step_deadline_s)
-    runs: list[Run] = []
-    answers: list[tuple[str, str | None, str | None]] = []
-    for outcome in outcomes:
+
+    async def post(outcome: PodOutcome) -> Answer:
         if outcome.result is None:
             message = outcome.error.message if outcome.error else "no answer"
-            answers.append((outcome.target, None, message))
             namespace, _, pod = outcome.target.rpartition("/")
             runs.append(
                 Run(None, namespace or None, pod, None, None, "", None, "failed", message, 0)
             )
-            continue
+            return outcome.target, None, message
         result = dataclasses.replace(outcome.result, request=pod_request(request, outcome.result))
-        reply = SlackThread(client, thread.channel, root_ts=thread.files_ts)
-        await reply.post(*result_message(result, user))
-        note = await upload(reply, result)
-        answers.append((outcome.target, result.analysis.headline + note, None))
         runs.append(run_of(result))
+        reply = SlackThread(client, thread.channel, root_ts=thread.files_ts)
+        try:
+            await reply.post(*result_message(result, user))
+            note = await upload(reply, result)
+        except (SlackApiError, SlackClientError) as error:
+            code = error.response.get("error") if isinstance(error, SlackApiError) else None
+            log.warning("slack.fanout_reply_failed", pod=outcome.target, error=code)
+            note = f" (its reply could not be posted: {code or 'connection failed'})"
+        return outcome.target, result.analysis.headline + note, None
+
+    answers = await map_each(
+        request,
+        backend,
+        post,
+        concurrency=how.concurrency,
+        step_deadline_s=how.step_deadline_s,
+        max_pods=how.max_pods,
+    )
     await thread.finish(*fanout_message(request, user, answers))
-    return runs, fanout_headline(answers)
+    return fanout_headline(answers)

@@ -43,7 +43,7 @@ from bot.session import Progress, run_request
 from bot.settings import Settings
 from bot.strategy import Backend
 from handlers.slack.admission import Admitted
-from handlers.slack.fanout import run_every_pod
+from handlers.slack.fanout import FanOut, run_every_pod
 from handlers.slack.history import RequestHistory
 from handlers.slack.identity import ActingAs
 from handlers.slack.inflight import InFlight
@@ -175,15 +175,23 @@ class SlackService:
             # only then sends it; work started first (spawning a process holds the loop for
             # milliseconds) would delay every pending ack.
             await asyncio.sleep(ACK_FLUSH_S)
+            # Who the request runs as is settled before it queues: someone without a
+            # Kubernetes identity is told at once, not after waiting for a slot.
+            backend = await self.acting_as.backend_for(user, client)
             # The slot is held until the raw output is uploaded: that bounds how many
             # (possibly huge) results this replica holds at once, not only runs.
             async with self._slots:
                 permit.start()
                 deadline = self.settings.step_deadline_seconds
-                backend = await self.acting_as.backend_for(user, client)
                 if request.options.every_pod:
-                    runs, message = await run_every_pod(
-                        request, backend, client, thread, user, upload, deadline
+                    # One slot, and within it as many pods at once as requests may run.
+                    how = FanOut(
+                        self.settings.max_concurrent_requests,
+                        self.settings.max_pods_per_request,
+                        deadline,
+                    )
+                    message = await run_every_pod(
+                        request, backend, client, thread, user, upload, how, runs
                     )
                     outcome = "ok" if all(r.outcome == "ok" for r in runs) else "failed"
                 else:

@@ -16,8 +16,9 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import aiohttp
 import structlog
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report.blocks import Block
@@ -120,6 +121,10 @@ class SlackThread:
             except SlackApiError as error:
                 # Progress is best effort; the final update tells the user what matters.
                 log.warning("slack.progress_update_failed", error=error.response.get("error"))
+            except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
+                # slack_sdk passes aiohttp's own errors through: a lost connection must not
+                # surface at close() and cost the request its audit record.
+                log.warning("slack.progress_update_failed", error=type(error).__name__)
             finally:
                 self._sending = False
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -137,3 +138,16 @@ def json_logs() -> Iterator[io.StringIO]:
 
 def log_records(buffer: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+async def audit_records(
+    buffer: io.StringIO, count: int = 1, timeout: float = 30
+) -> list[dict[str, Any]]:
+    """The audit records once there are `count`: each is written just after the request's
+    last Slack call, so waiting on the fake Slack's changes would miss it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        audits = [r for r in log_records(buffer) if r.get("event") == "audit"]
+        if len(audits) >= count or asyncio.get_running_loop().time() > deadline:
+            return audits
+        await asyncio.sleep(0.02)

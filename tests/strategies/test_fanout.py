@@ -8,14 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
+from kubernetes import client, config
 
-from bot.errors import AmbiguousTarget
-from bot.session import run_each, run_request
+from bot.errors import AmbiguousTarget, JdebugError
+from bot.session import map_each, run_each, run_request
+from bot.strategy import ResolvedTarget, Verdict
 from handlers.terminal import EXIT_FAILED, run_text
 from kubesim import KubeSim
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.fixtures import fake_slack
-from tests.slack.conftest import ALICE, StartBot, json_logs, log_records, start_bot
+from tests.slack.conftest import ALICE, StartBot, audit_records, json_logs, start_bot
 from tests.strategies.conftest import RBAC, backend_for, needs_root, request, wait_until_all_running
 
 __all__ = ["fake_slack", "json_logs", "start_bot"]  # fixtures this module's Slack test uses
@@ -97,10 +99,68 @@ async def test_slack_all_posts_one_parent_and_one_answer_per_pod_in_its_thread(
     assert buttons and not any("all" in json.loads(v)["cmd"].split() for v in buttons)
     files = fake_slack.files_in_thread(parent.ts)
     assert sum("JDK 17" in f.text for f in files) >= 1
-    # The audit record is written once the last upload is done, just after the parent.
-    (audit,) = await fake_slack.wait_for(
-        lambda _: [r for r in log_records(json_logs) if r.get("event") == "audit"], timeout=10
-    )
+    (audit,) = await audit_records(json_logs)
     assert audit["outcome"] == "failed" and len(audit["runs"]) == 5
     ok_runs = [r for r in audit["runs"] if r["outcome"] == "ok"]
     assert len(ok_runs) == 4 and all(r["debug_container"] and r["outputs"] for r in ok_runs)
+
+
+def ephemeral_count(sim: KubeSim) -> int:
+    api = client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig("admin"))))
+    pods = api.list_namespaced_pod("herd").items
+    return sum(len(p.spec.ephemeral_containers or []) for p in pods)
+
+
+async def test_all_beyond_the_pod_bound_is_refused_before_anything_runs(sim):
+    before = ephemeral_count(sim)
+    with pytest.raises(JdebugError) as excinfo:
+        await run_each(
+            request("version selector=app=herd ns=herd all"), backend_for(sim), max_pods=3
+        )
+    assert "matches 5 pods" in excinfo.value.message and "at most 3" in excinfo.value.message
+    assert ephemeral_count(sim) == before
+
+
+class CrashingBackend:
+    """Two pods: checking a strategy for `bad` hits a bug, for `good` says it cannot work."""
+
+    async def resolve_all(self, req):
+        return [(n, ResolvedTarget(n, namespace="herd", pod=n)) for n in ("bad", "good")]
+
+    def strategies(self):
+        return [self]
+
+    name = "crashing"
+
+    async def check(self, req, target):
+        if target.pod == "bad":
+            raise RuntimeError("a bug")
+        return Verdict(False, "cannot work here")
+
+
+async def test_a_bug_in_one_pod_is_that_pods_error_and_the_others_still_answer():
+    seen = []
+
+    async def then(outcome):
+        seen.append(outcome.target)
+        return outcome
+
+    outcomes = await map_each(request("version deploy=web ns=herd all"), CrashingBackend(), then)
+    assert [o.target for o in outcomes] == ["bad", "good"] and sorted(seen) == ["bad", "good"]
+    assert "internal error" in outcomes[0].error.message
+    assert "cannot work here" in outcomes[1].error.message
+
+
+async def test_slack_refusing_one_pods_reply_still_posts_the_rest_and_audits_every_run(
+    sim, fake_slack: FakeSlack, start_bot: StartBot, json_logs
+):
+    await start_bot(backend_for(sim), allowed_users=(ALICE,))
+    # The parent goes through; the first pod's reply is refused (twice: the SDK's retry).
+    fake_slack.fail_next("chat.postMessage", error="msg_too_long", after=1)
+    await fake_slack.send_slash_command(text="version selector=app=herd ns=herd all")
+    (audit,) = await audit_records(json_logs, timeout=120)
+    parent = next(m for m in fake_slack.messages.values() if m.thread_ts is None)
+    assert "5 pods: 4 answered, 1 failed" in parent.text
+    assert "could not be posted: msg_too_long" in json.dumps(parent.blocks)
+    assert len(fake_slack.replies(parent.ts)) == 3
+    assert len(audit["runs"]) == 5 and sum(r["outcome"] == "ok" for r in audit["runs"]) == 4
