@@ -16,6 +16,7 @@ from typing import Any
 import websocket
 from kubernetes import client
 from kubernetes.stream import stream
+from kubernetes.stream.ws_client import websocket_proxycare
 
 from bot.impersonation import KubeIdentity
 from bot.kube.calls import impersonation_headers, too_slow
@@ -148,6 +149,9 @@ def _exec_as(
                 header=lines,
                 subprotocols=_PROTOCOLS,
                 timeout=max(ends - time.monotonic(), 0.05),
+                # The kubeconfig's proxy-url (and no_proxy, proxy auth), as the client's
+                # own websockets get them.
+                **websocket_proxycare({}, configuration, None, None),  # type: ignore[no-untyped-call]
             )
         except websocket.WebSocketBadStatusException as exc:
             raise error_from_status(

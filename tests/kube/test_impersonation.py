@@ -15,6 +15,7 @@ import structlog
 from bot.impersonation import KubeIdentity
 from bot.kube.api import KubeApi
 from bot.kube.backend import KubeBackend
+from bot.kube.config import load_kubeconfig
 from bot.kube.errors import IMPERSONATE_FIX, KubeForbidden
 from kubesim import KubeSim
 from tests.kubesim.conftest import core, needs_root, pod_running
@@ -115,3 +116,42 @@ async def test_backends_and_probe_answers_are_kept_per_identity(bot_api: KubeApi
     assert not (await backend.ctx.probe.can("create", "pods", "default", "exec")).allowed
     missing = await bob.ctx.probe.can_all("default", ("create", "pods", "exec"))
     assert missing == 'create pods/exec in namespace default as Kubernetes user "bob@example.com"'
+
+
+async def tunnel(
+    seen: list[str], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """A minimal HTTP CONNECT proxy (RFC 9110 §9.3.6): note the target, then relay bytes."""
+    target = (await reader.readline()).decode().split()[1]
+    seen.append(target)
+    while (await reader.readline()) not in (b"\r\n", b""):
+        pass
+    host, port = target.rsplit(":", 1)
+    up_reader, up_writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+    await writer.drain()
+
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        finally:
+            dst.close()
+
+    await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+
+async def test_impersonated_exec_goes_through_the_kubeconfigs_proxy(sim: KubeSim) -> None:
+    seen: list[str] = []
+    proxy = await asyncio.start_server(lambda r, w: tunnel(seen, r, w), "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    configuration = load_kubeconfig(str(sim.kubeconfig("jdebug/jdebug"))).configuration
+    configuration.proxy = f"http://127.0.0.1:{port}"
+    try:
+        async with KubeApi(configuration) as api:
+            result = await api.acting_as(ALICE).exec("default", "cowweb", "cowweb", ["id", "-u"])
+    finally:
+        proxy.close()
+    assert (result.exit_code, result.stdout.strip()) == (0, "0")
+    assert seen and all(t.endswith(f":{sim.url.rsplit(':', 1)[1]}") for t in seen)
