@@ -43,11 +43,19 @@ def api_client(sim: KubeSim, identity: str = "admin") -> client.ApiClient:
 
 
 def kubectl(
-    sim: KubeSim, *args: str, identity: str = "admin", check: bool = False, timeout: float = 60
+    sim: KubeSim,
+    *args: str,
+    identity: str = "admin",
+    check: bool = False,
+    timeout: float = 60,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """`kubectl` as `identity`, `stdin` fed to it (for `-f -`)."""
     argv = ["kubectl", "--kubeconfig", str(sim.kubeconfig(identity)), *args]
     env = {**os.environ, "KUBECACHEDIR": str(sim.state_dir / "kubecache")}
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    result = subprocess.run(
+        argv, input=stdin, capture_output=True, text=True, timeout=timeout, env=env
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
     return result
