@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from kubesim import KubeSim
-from tests.kubesim.conftest import kubectl, needs_root, raw
+from tests.kubesim.conftest import kubectl, needs_root, raw, wait_for
 
 IMAGE = "jdebug.local/busybox:latest"
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -326,3 +326,47 @@ def test_patches_sent_at_once_each_land(cluster: KubeSim) -> None:
         assert list(pool.map(add, keys)) == [200] * len(keys)
     _, stored = raw(cluster, "GET", path)
     assert set(stored["data"]) == set(keys)
+
+
+@needs_root
+def test_a_deployment_whose_pods_are_refused_reports_it_and_retries(cluster: KubeSim) -> None:
+    """PodSecurity refuses the template's pods: the Deployment shows ReplicaFailure; once the
+    namespace allows them, the controller's retry (deployments.RETRY later) creates them."""
+    restricted = {
+        **NS,
+        "metadata": {
+            "name": "shop",
+            "labels": {"pod-security.kubernetes.io/enforce": "restricted"},
+        },
+    }
+    kubectl(cluster, "apply", "-f", "-", stdin=manifest(restricted, deployment("1")), check=True)
+
+    def failure() -> str:
+        got = kubectl(cluster, "get", "-n", "shop", "deployment/web", "-o", "json", check=True)
+        conditions = json.loads(got.stdout).get("status", {}).get("conditions") or []
+        refused = [c for c in conditions if c["type"] == "ReplicaFailure"]
+        return str(refused[0]["message"]) if refused else ""
+
+    assert "violates PodSecurity" in wait_for(failure, what="ReplicaFailure")
+    assert pods(cluster) == []
+    kubectl(
+        cluster,
+        "label",
+        "namespace",
+        "shop",
+        "pod-security.kubernetes.io/enforce=privileged",
+        "--overwrite",
+        check=True,
+    )
+    kubectl(
+        cluster,
+        "rollout",
+        "status",
+        "-n",
+        "shop",
+        "deployment/web",
+        "--timeout=60s",
+        check=True,
+        timeout=120,
+    )
+    assert len(pods(cluster)) == 2
