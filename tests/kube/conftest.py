@@ -84,7 +84,6 @@ class Timing:
 
 
 FAST = Timing(lease_duration_s=2, renew_deadline_s=1.5, retry_period_s=0.3)
-LATENCY_S = 0.5  # allowance for API round trips and scheduling on a busy machine
 MICRO_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -249,13 +248,6 @@ async def eventually(check: Callable[[], bool], what: str, timeout: float) -> fl
             raise AssertionError(f"not within {timeout:g} s: {what}")
         await asyncio.sleep(0.01)
     return time.monotonic() - began
-
-
-async def never(check: Callable[[], bool], seconds: float, what: str) -> None:
-    ends = time.monotonic() + seconds
-    while time.monotonic() < ends:
-        assert not check(), what
-        await asyncio.sleep(0.01)
 
 
 def unique_name() -> str:
