@@ -63,8 +63,9 @@ def admit(cluster: Cluster, namespace: str, resource: str, name: str, group: str
         )
 
 
-def delete(cluster: Cluster, name: str) -> Obj:
-    """Start deleting namespace `name`; returns it as the apiserver does (Terminating)."""
+def delete(cluster: Cluster, name: str, dry_run: bool = False) -> Obj:
+    """Start deleting namespace `name`; returns it as the apiserver does (Terminating). A dry
+    run answers the same (the registry's update is dry-run, not skipped) and stores nothing."""
     ns = cluster.store.get("namespaces", "", name)
     if ns is None:
         raise not_found("namespaces", name)
@@ -83,9 +84,12 @@ def delete(cluster: Cluster, name: str) -> Obj:
                 {"name": name, "kind": "namespaces"},
             )
         return copy.deepcopy(ns)
+    ns = copy.deepcopy(ns)
     ns["metadata"]["deletionTimestamp"] = now_iso()
     ns["metadata"]["deletionGracePeriodSeconds"] = 0
     ns["status"] = {"phase": "Terminating"}
+    if dry_run:
+        return ns
     ns = cluster.store.update("namespaces", "", ns)
     cluster.spawn(_finalize(cluster, name, ns["metadata"]["uid"]))
     return copy.deepcopy(ns)

@@ -175,10 +175,28 @@ def test_deleting_a_terminating_namespace_again_is_a_conflict_even_ignoring_not_
     assert status == 409
     assert body["reason"] == "Conflict"
     assert body["details"] == {"name": "shop", "kind": "namespaces"}
+    # A dry run is refused alike: the registry's check comes before the dry-run update.
+    status, body = raw(cluster, "DELETE", "/api/v1/namespaces/shop?dryRun=All")
+    assert (status, body["reason"]) == (409, "Conflict")
     kubectl(
         cluster, "wait", "--for=delete", "namespace/shop", "--timeout=60s", check=True, timeout=120
     )
     kubectl(cluster, "delete", "-k", str(tmp_path), "--ignore-not-found", check=True)
+
+
+def test_a_dry_run_namespace_delete_answers_it_terminating_and_changes_nothing(
+    cluster: KubeSim,
+) -> None:
+    kubectl(cluster, "create", "namespace", "shop", check=True)
+    status, body = raw(cluster, "DELETE", "/api/v1/namespaces/shop?dryRun=All")
+    assert status == 200, body
+    assert body["kind"] == "Namespace" and body["status"]["phase"] == "Terminating"
+    assert body["metadata"]["deletionTimestamp"]
+    got = kubectl(cluster, "get", "namespace", "shop", "-o", "json", check=True)
+    stored = json.loads(got.stdout)
+    assert stored["status"]["phase"] == "Active"
+    assert "deletionTimestamp" not in stored["metadata"]
+    kubectl(cluster, "create", "configmap", "still-welcome", "-n", "shop", check=True)
 
 
 @pytest.mark.parametrize("overlay", ["socket-mode", "http-mode", "namespaced"])
