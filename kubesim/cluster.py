@@ -71,6 +71,11 @@ class Cluster:
         self.kubelet = Kubelet(self.store, catalog, state_dir, config.grace_cap, self.tokens)
         self.kubelet.pull_error = self.faults.pull_error
         self.background: set[asyncio.Task[None]] = set()
+        # The Deployment controller's state (kubesim.deployments), which lives and dies with
+        # this cluster: one pass at a time per Deployment, and the Deployments waiting to
+        # retry a refused pod.
+        self.deployment_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.deployment_retries: set[tuple[str, str]] = set()
         self.ensure_namespace("default")
         self.ensure_namespace("kube-system")
 

@@ -15,7 +15,6 @@ import copy
 import hashlib
 import json
 import math
-import weakref
 from typing import Any
 
 import structlog
@@ -29,14 +28,9 @@ log = structlog.get_logger("kubesim.deployments")
 # The alphabet of apimachinery's rand.SafeEncodeString, which names ReplicaSets and pods.
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
 HASH_LABEL = "pod-template-hash"
-# One pass at a time per Deployment: the loader's pass and the controller's must not both count
-# the same missing pods and create them twice.
-# Seconds before a refused pod is tried again, and the Deployments waiting for that.
+# Seconds before a refused pod is tried again (the Deployments waiting for that are
+# `Cluster.deployment_retries`).
 RETRY = 5.0
-_RETRYING: set[tuple[int, str, str]] = set()
-_LOCKS: weakref.WeakKeyDictionary[Cluster, dict[tuple[str, str], asyncio.Lock]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def template_hash(template: Obj) -> str:
@@ -98,7 +92,9 @@ def _new_pod(deployment: Obj, pod_hash: str) -> Obj:
 async def reconcile(cluster: Cluster, namespace: str, name: str, strict: bool = False) -> None:
     """One pass of the controller for one Deployment. With `strict`, a pod the API refuses
     raises (the manifest loader reports it); otherwise it shows as ReplicaFailure."""
-    lock = _LOCKS.setdefault(cluster, {}).setdefault((namespace, name), asyncio.Lock())
+    # One pass at a time per Deployment: the loader's pass and the controller's must not both
+    # count the same missing pods and create them twice.
+    lock = cluster.deployment_locks.setdefault((namespace, name), asyncio.Lock())
     async with lock:
         await _reconcile(cluster, namespace, name, strict)
 
@@ -141,8 +137,8 @@ async def _reconcile(cluster: Cluster, namespace: str, name: str, strict: bool) 
                 raise
             # The ReplicaSet controller's workqueue retries a refused pod with backoff.
             failure = exc.message
-            if (id(cluster), namespace, name) not in _RETRYING:
-                _RETRYING.add((id(cluster), namespace, name))
+            if (namespace, name) not in cluster.deployment_retries:
+                cluster.deployment_retries.add((namespace, name))
                 cluster.spawn(_retry(cluster, namespace, name))
             break
     _publish(cluster, namespace, name, pod_hash, failure)
@@ -218,8 +214,10 @@ def _comparable(status: Obj) -> Any:
 
 
 async def _retry(cluster: Cluster, namespace: str, name: str) -> None:
-    await asyncio.sleep(RETRY)
-    _RETRYING.discard((id(cluster), namespace, name))
+    try:
+        await asyncio.sleep(RETRY)
+    finally:
+        cluster.deployment_retries.discard((namespace, name))
     await reconcile(cluster, namespace, name)
 
 

@@ -6,13 +6,16 @@ sim.faults.add(409, verb="patch", subresource="ephemeralcontainers", times=1)
 sim.faults.fail_pull("eclipse-temurin:25-jdk")                      # Docker Hub's rate limit
 
 Every answer is what a real apiserver sends, from k8s.io/apimachinery/pkg/api/errors and
-k8s.io/apiserver (see `_status`); `journal` records each resource request and its fault.
+k8s.io/apiserver (see `_status`); `journal` records the last JOURNAL_SIZE resource requests and
+their faults (`clear_journal()` empties it), so a long-running bot cannot grow it without bound.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,6 +39,16 @@ PULL_RATE_LIMIT = (
     "Server message: toomanyrequests: You have reached your pull rate limit. You may increase "
     "the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"
 )
+
+# What API Priority and Fairness (and the older max-in-flight filter) write with a 429:
+# k8s.io/apiserver/pkg/server/filters/maxinflight.go, tooManyRequests, via Go's http.Error.
+APF_TOO_MANY = "Too many requests, please try again later."
+# A 429 Status the apiserver itself builds: the watch cache, until it is ready, answers reads with
+# errors.NewTooManyRequests(<this>, 1) (k8s.io/apiserver/pkg/storage/cacher), which is
+# what a real server's 429 Status most often says.
+CACHE_NOT_READY = "storage is (re)initializing"
+# How many requests the journal keeps (the oldest go first).
+JOURNAL_SIZE = 10_000
 
 Body = Literal["status", "text"]
 
@@ -66,11 +79,10 @@ class Rule:
         actual = (info.verb, info.resource, info.subresource, info.namespace, info.name)
         return all(w is None or w == a for w, a in zip(wanted, actual, strict=True))
 
-    @property
-    def spent(self) -> bool:
+    def spent(self, now: float) -> bool:
         if self.times is not None and self.used >= self.times:
             return True
-        return self.until is not None and time.monotonic() >= self.until
+        return self.until is not None and now >= self.until
 
 
 @dataclass(frozen=True)
@@ -86,13 +98,17 @@ class Seen:
 
 
 class Faults:
-    """The rule list, safe to change from a test's thread while the server runs."""
+    """The rule list, safe to change from a test's thread while the server runs. `clock` is
+    what `seconds=` rules are timed by (a test may pass its own)."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, journal_size: int = JOURNAL_SIZE, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
         self._pulls: dict[str, str] = {}
-        self.journal: list[Seen] = []
+        self.clock = clock
+        self.journal: deque[Seen] = deque(maxlen=journal_size)
 
     def add(
         self,
@@ -112,7 +128,7 @@ class Faults:
     ) -> Rule:
         """Answer matching requests with `status` for the next `times` of them, or for
         `seconds`; with neither, until `clear()`. The first `after` matches go through."""
-        until = None if seconds is None else time.monotonic() + seconds
+        until = None if seconds is None else self.clock() + seconds
         rule = Rule(
             status,
             verb,
@@ -152,6 +168,11 @@ class Faults:
             self._pulls.clear()
             self.journal.clear()
 
+    def clear_journal(self) -> None:
+        """Forget the requests seen so far; the rules stay."""
+        with self._lock:
+            self.journal.clear()
+
     def seen(self, **match: str) -> list[Seen]:
         """Journal entries whose fields equal `match` (verb=..., subresource=...)."""
         with self._lock:
@@ -160,8 +181,10 @@ class Faults:
 
     def check(self, info: RequestInfo) -> None:
         """Raise the planned answer for this request, if a rule wants one."""
+        now = self.clock()
         with self._lock:
-            rule = next((r for r in self._rules if not r.spent and r.matches(info)), None)
+            self._rules = [r for r in self._rules if not r.spent(now)]
+            rule = next((r for r in self._rules if r.matches(info)), None)
             if rule is not None and rule.passed < rule.after:
                 rule.passed += 1
                 rule = None
@@ -184,7 +207,7 @@ def _plain_text(rule: Rule) -> web.HTTPException:
     headers = {"X-Content-Type-Options": "nosniff"}
     if rule.retry_after is not None:
         headers["Retry-After"] = str(rule.retry_after)
-    text = (rule.message or "Too many requests, please try again later.") + "\n"
+    text = (rule.message or APF_TOO_MANY) + "\n"
     kind = _TEXT_ANSWERS.get(rule.status, web.HTTPInternalServerError)
     return kind(text=text, content_type="text/plain", headers=headers)
 
@@ -214,20 +237,25 @@ def _status(rule: Rule, info: RequestInfo) -> ApiError:
     if rule.status == 429:
         # errors.NewTooManyRequests(message, retryAfterSeconds); the handler's ErrorNegotiated
         # (endpoints/handlers/responsewriters/writers.go) copies retryAfterSeconds into the
-        # Retry-After header.
-        if rule.retry_after:
-            details["retryAfterSeconds"] = rule.retry_after
-            headers["Retry-After"] = str(rule.retry_after)
-        # The text errors.NewGenericServerResponse gives a 429 without a message of its own.
-        message = rule.message or (
-            "the server has received too many requests and has asked us to try again later"
-        )
+        # Retry-After header. Without a message of the rule's own, the watch cache's answer,
+        # which always asks for 1 s.
+        retry_after = rule.retry_after
+        if rule.message is None and retry_after is None:
+            retry_after = 1
+        if retry_after:
+            details["retryAfterSeconds"] = retry_after
+            headers["Retry-After"] = str(retry_after)
+        message = rule.message or CACHE_NOT_READY
         return ApiError(429, message, "TooManyRequests", details, headers=headers)
     if rule.status == 503:
         # errors.NewServiceUnavailable(reason)
         message = rule.message or "the server is currently unable to handle the request"
         return ApiError(503, message, "ServiceUnavailable", {})
-    # errors.NewInternalError(err): the error text is both the message and the one cause.
+    # errors.NewInternalError(err): the error text is both the message and the one cause. Any
+    # other status (500, 502, 504...) is answered this way too, as a Status with reason
+    # InternalError and the rule's code: apimachinery has no constructor for most of them, and a
+    # 502/504 in a real cluster usually comes from a proxy in front, not as a Status at all
+    # (`body="text"` is nearer to that).
     cause = rule.message or "etcdserver: request timed out"
     details = {"causes": [{"message": cause}]}
     return ApiError(rule.status, f"Internal error occurred: {cause}", "InternalError", details)

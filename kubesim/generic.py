@@ -146,10 +146,10 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         return _answer(created, warnings, 201)
     if info.verb == "delete":
         old = _get(ctx)
+        if info.resource == "namespaces":
+            return ok(namespaces.delete(cluster, info.name, _dry_run(ctx)))
         if _dry_run(ctx):
             return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
-        if info.resource == "namespaces":
-            return ok(namespaces.delete(cluster, info.name))
         store.delete(info.resource, _ns(ctx), info.name)
         await cluster.collect_garbage(old["metadata"]["uid"])
         return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))

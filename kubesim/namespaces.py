@@ -27,6 +27,10 @@ log = structlog.get_logger("kubesim.namespaces")
 DELETION_GRACE = 5.0
 # The NamespaceLifecycle plugin's immortal namespaces.
 IMMORTAL = ("default", "kube-system", "kube-public")
+STILL_FINALIZING = (
+    "The system is ensuring all content is removed from this namespace.  Upon completion, "
+    "this namespace will automatically be purged by the system."
+)
 
 
 def create(cluster: Cluster, body: Obj) -> Obj:
@@ -59,19 +63,35 @@ def admit(cluster: Cluster, namespace: str, resource: str, name: str, group: str
         )
 
 
-def delete(cluster: Cluster, name: str) -> Obj:
-    """Start deleting namespace `name`; returns it as the apiserver does (Terminating)."""
+def delete(cluster: Cluster, name: str, dry_run: bool = False) -> Obj:
+    """Start deleting namespace `name`; returns it as the apiserver does (Terminating). A dry
+    run answers the same (the registry's update is dry-run, not skipped) and stores nothing."""
     ns = cluster.store.get("namespaces", "", name)
     if ns is None:
         raise not_found("namespaces", name)
     if name in IMMORTAL:
         raise forbidden("namespaces", name, "this namespace may not be deleted")
-    if not ns["metadata"].get("deletionTimestamp"):
-        ns["metadata"]["deletionTimestamp"] = now_iso()
-        ns["metadata"]["deletionGracePeriodSeconds"] = 0
-        ns["status"] = {"phase": "Terminating"}
-        ns = cluster.store.update("namespaces", "", ns)
-        cluster.spawn(_finalize(cluster, name, ns["metadata"]["uid"]))
+    if ns["metadata"].get("deletionTimestamp"):
+        # A second delete while the `kubernetes` finalizer is still there is refused: REST.Delete
+        # in pkg/registry/core/namespace/storage/storage.go answers errors.NewConflict with this
+        # text (two spaces after the first sentence, as upstream). kubesim's controller deletes
+        # the namespace as soon as it drops the finalizer, so a namespace still stored still has it.
+        if (ns.get("spec") or {}).get("finalizers"):
+            raise ApiError(
+                409,
+                f'Operation cannot be fulfilled on namespaces "{name}": {STILL_FINALIZING}',
+                "Conflict",
+                {"name": name, "kind": "namespaces"},
+            )
+        return copy.deepcopy(ns)
+    ns = copy.deepcopy(ns)
+    ns["metadata"]["deletionTimestamp"] = now_iso()
+    ns["metadata"]["deletionGracePeriodSeconds"] = 0
+    ns["status"] = {"phase": "Terminating"}
+    if dry_run:
+        return ns
+    ns = cluster.store.update("namespaces", "", ns)
+    cluster.spawn(_finalize(cluster, name, ns["metadata"]["uid"]))
     return copy.deepcopy(ns)
 
 

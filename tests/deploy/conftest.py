@@ -17,6 +17,8 @@ DEPLOY = REPO / "deploy"
 OVERLAYS = ("socket-mode", "http-mode", "namespaced", "impersonation")
 BOT_NAMESPACE = "jdebug"
 SECRET_TEMPLATE = DEPLOY / "base" / "slack-secret.example.yaml"
+# What shipped templates hold where a real token or person goes.
+PLACEHOLDER = "REPLACE-ME"
 
 Obj = dict[str, Any]
 

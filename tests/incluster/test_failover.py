@@ -1,6 +1,7 @@
 """Failover of the two `jdebug serve` replicas of the rendered socket-mode overlay, inside
 kubesim: the Lease holder's process is SIGKILLed by pid (no graceful release). The other
-replica must hold the Lease within the lease duration (+ one retry period), its janitor must
+replica must hold the Lease within the lease duration of the dead holder's last renewal (plus
+two retry periods, see below), its janitor must
 remove a leftover node debug pod, and a command sent during the failover is answered once,
 also when its first delivery went to the dying replica. Needs root (pods are processes)."""
 
@@ -8,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import io
 import os
 import secrets
 import signal
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,17 +28,20 @@ from bot.kube.strategies.node import MANAGED_BY, SESSION_LABEL
 from kubesim import KubeSim
 from tests.fakeslack import FakeSlack
 from tests.incluster.test_bot_in_cluster import APPS, USER, rendered_overlay
+from tests.slack.conftest import log_records
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="kubesim needs root for namespaces")
 
 NAMESPACE = "jdebug"
-# Short enough to fail over in seconds; the renew deadline leaves the holder 2 s of slack
-# on a busy machine. The janitor sweeps when a replica starts leading, and then not again
-# within the test, so the leftover below can only be removed by the replica that takes over.
+# Long enough that scheduling noise on two busy cores (a fraction of a second) is small beside
+# the bound, and that the command typed again after the kill comfortably lands while the dead
+# holder's 10 s term still runs; the renew deadline leaves the holder 4 s of slack. The janitor
+# sweeps when a replica starts leading, and then not again within the test, so the leftover
+# below can only be removed by the replica that takes over.
 LEASE = {
-    "JDEBUG_LEASE_DURATION_SECONDS": "5",
-    "JDEBUG_LEASE_RENEW_DEADLINE_SECONDS": "3",
-    "JDEBUG_LEASE_RETRY_PERIOD_SECONDS": "1",
+    "JDEBUG_LEASE_DURATION_SECONDS": "10",
+    "JDEBUG_LEASE_RENEW_DEADLINE_SECONDS": "6",
+    "JDEBUG_LEASE_RETRY_PERIOD_SECONDS": "2",
     "JDEBUG_JANITOR_INTERVAL_SECONDS": "3600",
 }
 COMMAND = "version pod=cowweb ns=apps"
@@ -97,16 +101,6 @@ def tcp_ports(pid: int) -> set[int]:
             if fields[9] in inodes:
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
-
-
-def json_lines(text: str) -> list[dict[str, Any]]:
-    records = []
-    for line in text.splitlines():
-        with contextlib.suppress(ValueError):
-            record = json.loads(line)
-            if isinstance(record, dict):
-                records.append(record)
-    return records
 
 
 def leftover_node_pod(owner: Any) -> dict[str, Any]:
@@ -225,6 +219,8 @@ async def test_killed_leader_is_replaced_within_the_lease_and_a_command_is_answe
             # The user types the command again at once, while the dead replica's Lease runs out.
             again = await slack.send_slash_command(text=COMMAND, user_id=USER, timeout=3)
             during = lease().spec.holder_identity == dying_identity
+            term_left = last_renewal + timedelta(seconds=duration) - datetime.now(UTC)
+            record_property("retyped_before_term_end_s", round(term_left.total_seconds(), 3))
             with pytest.raises(TimeoutError, match="no ack"):
                 await first_try  # Slack shows operation_timeout and does not deliver it again
 
@@ -233,8 +229,10 @@ async def test_killed_leader_is_replaced_within_the_lease_and_a_command_is_answe
                 "another replica to take the Lease",
             )
             takeover = (taken.spec.acquire_time - killed_at).total_seconds()
-            after_expiry = (taken.spec.acquire_time - last_renewal).total_seconds() - duration
+            since_renewal = (taken.spec.acquire_time - last_renewal).total_seconds()
+            after_expiry = since_renewal - duration
             record_property("takeover_s", round(takeover, 3))
+            record_property("takeover_since_last_renewal_s", round(since_renewal, 3))
             record_property("takeover_after_expiry_s", round(after_expiry, 3))
             print(
                 f"\ntakeover {takeover:.3f} s after SIGKILL (lease {duration:g} s, retry "
@@ -245,7 +243,12 @@ async def test_killed_leader_is_replaced_within_the_lease_and_a_command_is_answe
             assert new_holder is not None
             assert new_holder.metadata.name == survivor.metadata.name
             assert taken.spec.lease_transitions == held.spec.lease_transitions + 1
-            assert takeover <= duration + retry
+            # The issue's bound: the other replica leads within the lease duration. Counted from
+            # the dead holder's last renewal (its term ends there, whenever the kill came), plus
+            # two retry periods: a waiting candidate, like client-go's, measures the term from
+            # when it observed that renewal (up to one retry period after it was written), and
+            # notices the end at its next round (up to one more).
+            assert since_renewal <= duration + 2 * retry
             assert during, "the retyped command came after the failover, not during it"
 
             await eventually(
@@ -257,7 +260,8 @@ async def test_killed_leader_is_replaced_within_the_lease_and_a_command_is_answe
             log = core.read_namespaced_pod_log(
                 survivor.metadata.name, NAMESPACE, container="jdebug"
             )
-            swept = [r for r in json_lines(log) if r.get("event") == "janitor.swept"]
+            records = log_records(io.StringIO(log))
+            swept = [r for r in records if r.get("event") == "janitor.swept"]
             assert [r["deleted"] for r in swept] == [[name]]
 
             files = await slack.wait_for(

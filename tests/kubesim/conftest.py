@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +43,19 @@ def api_client(sim: KubeSim, identity: str = "admin") -> client.ApiClient:
 
 
 def kubectl(
-    sim: KubeSim, *args: str, identity: str = "admin", check: bool = False, timeout: float = 60
+    sim: KubeSim,
+    *args: str,
+    identity: str = "admin",
+    check: bool = False,
+    timeout: float = 60,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
+    """`kubectl` as `identity`, `stdin` fed to it (for `-f -`)."""
     argv = ["kubectl", "--kubeconfig", str(sim.kubeconfig(identity)), *args]
     env = {**os.environ, "KUBECACHEDIR": str(sim.state_dir / "kubecache")}
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
+    result = subprocess.run(
+        argv, input=stdin, capture_output=True, text=True, timeout=timeout, env=env
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
     return result
@@ -156,11 +169,20 @@ def raw(
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """(status, decoded JSON or text) for one HTTPS request, bypassing any client library."""
-    import json
-    import ssl
-    import urllib.error
-    import urllib.request
+    status, decoded, _ = raw_with_headers(sim, method, path, body, content_type, identity, headers)
+    return status, decoded
 
+
+def raw_with_headers(
+    sim: KubeSim,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str = "application/json",
+    identity: str = "admin",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any, Message]:
+    """`raw`, and the response's headers too (`Warning` may come more than once)."""
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
     request = urllib.request.Request(sim.url + path, data=data, method=method)
     request.add_header("Content-Type", content_type)
@@ -171,10 +193,10 @@ def raw(
     context = ssl.create_default_context(cafile=str(sim.certs.ca_cert))
     try:
         with urllib.request.urlopen(request, context=context, timeout=30) as response:
-            status, text = response.status, response.read().decode()
+            status, text, got = response.status, response.read().decode(), response.headers
     except urllib.error.HTTPError as exc:
-        status, text = exc.code, exc.read().decode()
+        status, text, got = exc.code, exc.read().decode(), exc.headers
     try:
-        return status, json.loads(text)
+        return status, json.loads(text), got
     except ValueError:
-        return status, text
+        return status, text, got

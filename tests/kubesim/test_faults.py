@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import ssl
-import time
 import urllib.request
 from collections.abc import Iterator
 from urllib.error import HTTPError
@@ -15,6 +14,9 @@ import pytest
 from kubernetes import client, config
 
 from kubesim import KubeSim
+from kubesim.faults import Faults
+from kubesim.requestinfo import RequestInfo
+from kubesim.status import ApiError
 from tests.kubesim.conftest import needs_root, wait_for
 
 BUSYBOX = "jdebug.local/busybox:latest"
@@ -69,6 +71,22 @@ def test_429_status_has_retry_after_in_the_header_and_the_details(sim, core):
     assert core.read_namespace("default").metadata.name == "default"  # used up: back to normal
 
 
+def test_429_status_without_a_message_is_the_watch_caches_asking_for_a_second(sim):
+    sim.faults.add(429, resource="namespaces", times=1)
+    error = raw_get(sim, "/api/v1/namespaces/default")
+    assert error.code == 429 and error.headers["Retry-After"] == "1"
+    assert json.loads(error.read()) == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "storage is (re)initializing",
+        "reason": "TooManyRequests",
+        "details": {"retryAfterSeconds": 1},
+        "code": 429,
+    }
+
+
 def test_apf_429_is_plain_text_with_retry_after(sim):
     sim.faults.add(429, resource="namespaces", retry_after=1, body="text")
     error = raw_get(sim, "/api/v1/namespaces/default")
@@ -109,12 +127,30 @@ def test_a_rule_can_let_the_first_matches_through(sim, core):
     assert [s.status for s in sim.faults.seen(resource="namespaces")] == [0, 500, 0]
 
 
-def test_a_rule_for_some_seconds_ends_by_itself(sim, core):
-    sim.faults.add(500, resource="namespaces", seconds=0.5)
+def test_a_rule_for_some_seconds_ends_by_itself(sim, core, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(sim.faults, "clock", lambda: now[0])
+    sim.faults.add(500, resource="namespaces", seconds=30)
     with pytest.raises(client.ApiException):
         core.read_namespace("default")
-    time.sleep(0.6)
+    now[0] += 29.9
+    with pytest.raises(client.ApiException):
+        core.read_namespace("default")
+    now[0] += 0.1
     assert core.read_namespace("default").metadata.name == "default"
+
+
+def test_the_journal_keeps_only_the_latest_requests_and_can_be_emptied():
+    faults = Faults(journal_size=3)
+    for n in range(5):
+        faults.check(RequestInfo("get", "", "v1", "pods", namespace="default", name=f"p{n}"))
+    assert [s.name for s in faults.seen()] == ["p2", "p3", "p4"]
+    faults.add(500, resource="pods")
+    faults.clear_journal()
+    assert faults.seen() == []
+    with pytest.raises(ApiError):  # the rule outlives the journal
+        faults.check(RequestInfo("get", "", "v1", "pods", namespace="default", name="p5"))
+    assert [(s.name, s.status) for s in faults.seen()] == [("p5", 500)]
 
 
 @needs_root

@@ -1,0 +1,69 @@
+"""The fake Slack's HTTP mode: signed slash commands posted to a real Bolt app, and badly
+signed ones refused."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from tests.fakeslack import FakeSlack, Signing
+
+# --- HTTP mode ---------------------------------------------------------------------------------
+
+SECRET = "fake-signing-secret"
+
+
+@pytest_asyncio.fixture
+async def bolt_http_app(fake_slack: FakeSlack) -> AsyncIterator[tuple[str, list[str]]]:
+    """A real Bolt AsyncApp served over HTTP; yields its request URL and the commands it ran."""
+    ran: list[str] = []
+    app = AsyncApp(client=fake_slack.client(), signing_secret=SECRET)
+
+    @app.command("/jdebug")
+    async def command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        ran.append(body["text"])
+        await ack(f"got {body['text']}")
+
+    runner = web.AppRunner(app.web_app(path="/slack/events"))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    yield f"http://127.0.0.1:{port}/slack/events", ran
+    await runner.cleanup()
+
+
+async def test_signed_http_slash_command_reaches_a_bolt_app(
+    fake_slack: FakeSlack, bolt_http_app: tuple[str, list[str]]
+) -> None:
+    url, ran = bolt_http_app
+    answer = await fake_slack.post_slash_command_http(url, Signing(SECRET), text="jps pod=cowweb")
+    assert answer.status == 200
+    # Bolt answers an ack with only text as a plain-text body, which Slack accepts too.
+    assert answer.body == "got jps pod=cowweb"
+    assert ran == ["jps pod=cowweb"]
+
+
+@pytest.mark.parametrize(
+    "signing",
+    [
+        Signing(SECRET, signature="v0=" + "0" * 64),
+        Signing("another-secret"),
+        Signing(SECRET, timestamp=int(time.time()) - 301),
+        Signing(SECRET, omit_headers=True),
+    ],
+    ids=["bad-signature", "wrong-secret", "stale-timestamp", "no-headers"],
+)
+async def test_badly_signed_http_requests_are_refused_by_bolt(
+    fake_slack: FakeSlack, bolt_http_app: tuple[str, list[str]], signing: Signing
+) -> None:
+    url, ran = bolt_http_app
+    answer = await fake_slack.post_slash_command_http(url, signing, text="jps")
+    assert answer.status == 401
+    assert ran == []
