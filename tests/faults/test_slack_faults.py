@@ -54,9 +54,10 @@ async def test_second_file_failing_to_upload_keeps_the_summary_and_tells_the_req
     fake_slack.fail_next(UPLOAD, status=500, after=1, times=3)
 
     await fake_slack.send_slash_command(text=f"{COMMAND} count=2 interval=1s")
-    told = await fake_slack.wait_for(told_requester, timeout=90)
-    await server.shutdown()
+    await fake_slack.wait_for(told_requester, timeout=90)
+    await server.shutdown()  # drained: what the requester was told is now final
 
+    told = told_requester(fake_slack)
     assert len(told) == 1 and told[0].startswith("✖ the raw output could not be uploaded")
     assert "\n" not in told[0] and "Traceback" not in told[0]
     parent = await final_parent(fake_slack, "via *ephemeral*")
@@ -76,9 +77,10 @@ async def test_connection_dropped_mid_upload_keeps_the_summary_and_tells_the_req
     fake_slack.fail_next(UPLOAD, drop=True, after=1, times=2)
 
     await fake_slack.send_slash_command(text=f"{COMMAND} count=2 interval=1s")
-    told = await fake_slack.wait_for(told_requester, timeout=90)
-    await server.shutdown()
+    await fake_slack.wait_for(told_requester, timeout=90)
+    await server.shutdown()  # drained: what the requester was told is now final
 
+    told = told_requester(fake_slack)
     assert len(told) == 1 and told[0].startswith("✖ the raw output could not be uploaded")
     parent = await final_parent(fake_slack, "via *ephemeral*")
     assert "✖" not in all_text(parent)  # not replaced by "internal error"
@@ -94,10 +96,10 @@ async def test_complete_upload_failing_keeps_the_summary_and_tells_the_requester
     fake_slack.fail_next("files.completeUploadExternal", status=500, times=3)
 
     await fake_slack.send_slash_command(text=COMMAND)
-    told = await fake_slack.wait_for(told_requester, timeout=90)
-    await server.shutdown()
+    await fake_slack.wait_for(told_requester, timeout=90)
+    await server.shutdown()  # drained: what the requester was told is now final
 
-    assert told == [
+    assert told_requester(fake_slack) == [
         "✖ Slack refused the raw output (fatal_error); try again, or ask an admin to check "
         "jdebug's log."
     ]
@@ -111,7 +113,7 @@ async def test_complete_upload_failing_keeps_the_summary_and_tells_the_requester
 async def test_api_server_429s_for_a_while_still_post_the_real_dump(
     sim, fake_slack: FakeSlack, start_bot
 ):
-    await start_bot(backend_for(sim))
+    server = await start_bot(backend_for(sim))
     sim.faults.add(429, verb="get", resource="pods", name="cowweb", retry_after=1, times=2)
     sim.faults.add(429, subresource="ephemeralcontainers", retry_after=1, times=1, body="text")
 
@@ -119,6 +121,7 @@ async def test_api_server_429s_for_a_while_still_post_the_real_dump(
     files = await fake_slack.wait_for(
         lambda s: [f for f in s.files.values() if f.completed], timeout=90
     )
+    await server.shutdown()  # drained: nothing more is said or run after this
 
     dump = (files[0].data or b"").decode()
     assert "Full thread dump" in dump and '"barn-door-holder"' in dump
