@@ -28,7 +28,7 @@ from bot.results import RawOutput
 from bot.settings import Settings
 from bot.strategy import ResolvedTarget, Strategy, Verdict
 from handlers.slack.service import SlackService
-from tests.fakeslack import FakeSlack
+from tests.fakeslack import FakeSlack, Message
 from tests.fakeslack.fixtures import fake_slack
 
 __all__ = ["fake_slack"]
@@ -113,6 +113,46 @@ async def start_bot(fake_slack: FakeSlack) -> AsyncIterator[StartBot]:
     yield start
     for server in servers:
         await server.shutdown()
+
+
+def all_text(message: Message) -> str:
+    """The message's fallback text and every text in its blocks."""
+    parts = [message.text]
+    for block in message.blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            parts.append(str(text.get("text", "")))
+        for element in block.get("elements") or []:
+            if isinstance(element, dict) and isinstance(element.get("text"), str):
+                parts.append(element["text"])
+    return "\n".join(parts)
+
+
+async def final_answer(
+    slack: FakeSlack,
+    user: str,
+    marks: Sequence[str] = ("✖", "ended"),
+    *,
+    ephemeral: bool = True,
+    timeout: float = 120,
+) -> str:
+    """What `user` was finally told: their first ephemeral answer (unless `ephemeral` is
+    False), else the text (`all_text`) of the parent message requested by them, once it
+    shows one of `marks`: a result ("ended" in its cleanup line) or a failure ("✖")."""
+
+    def told(s: FakeSlack) -> str | None:
+        if ephemeral:
+            for response in s.responses:
+                if response.user_id == user:
+                    return response.text
+        for message in s.top_level_messages():
+            text = all_text(message)
+            if f"requested by <@{user}>" in text and any(mark in text for mark in marks):
+                return text
+        return None
+
+    answer: str = await slack.wait_for(told, timeout=timeout)
+    return answer
 
 
 def running_tasks() -> set[asyncio.Task[Any]]:
