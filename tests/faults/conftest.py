@@ -7,18 +7,19 @@ import contextlib
 import os
 import secrets
 import signal
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client
 
 from kubesim import KubeSim
 from tests.fakeslack.fixtures import fake_slack
-from tests.faults.leftovers import adopt_orphans, jvm_pid
+from tests.faults.leftovers import adopting_orphans, jvm_pid
 from tests.slack.conftest import start_bot
 from tests.strategies.conftest import RBAC, wait_until_all_running
+from tests.support.kube import admin_core_api
+from tests.support.polling import wait_for
 
 __all__ = ["fake_slack", "start_bot"]
 
@@ -26,8 +27,15 @@ WORLD = Path(__file__).parent / "manifests" / "world.yaml"
 
 
 @pytest.fixture(scope="module")
-def sim() -> Iterator[KubeSim]:
-    adopt_orphans()
+def orphans() -> Iterator[None]:
+    """This process adopts orphaned debug processes while the module runs (see
+    `adopting_orphans`); it stops, and reaps the ended ones, after the module's kubesim."""
+    with adopting_orphans():
+        yield
+
+
+@pytest.fixture(scope="module")
+def sim(orphans: None) -> Iterator[KubeSim]:
     with KubeSim(manifests=[WORLD, RBAC]) as running:
         wait_until_all_running(running)
         yield running
@@ -41,25 +49,11 @@ def no_faults_after(request: pytest.FixtureRequest) -> Iterator[None]:
         request.getfixturevalue("sim").faults.clear()
 
 
-def admin(sim: KubeSim) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig("admin"))))
-
-
-def wait_for(predicate: Callable[[], object], what: str, timeout: float = 60) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.fixture
 def jvm_pod(sim: KubeSim) -> Iterator[Callable[..., tuple[str, int]]]:
     """`jvm_pod(image)`: a new pod in `apps` whose cowweb answers; (its name, the JVM's host
     pid). Deleted afterwards, after a SIGCONT in case the test left its JVM stopped."""
-    core = admin(sim)
+    core = admin_core_api(sim)
     made: list[tuple[str, int]] = []
 
     def make(image: str = "jdebug.local/cowweb:25") -> tuple[str, int]:
@@ -80,7 +74,7 @@ def jvm_pod(sim: KubeSim) -> Iterator[Callable[..., tuple[str, int]]]:
             except client.ApiException:  # 400 while the container is still being created
                 return False
 
-        wait_for(listening, f"cowweb in {name} to listen")
+        wait_for(listening, 60, f"cowweb in {name} to listen")
         pid = jvm_pid(sim, "apps", name, "app")
         made.append((name, pid))
         return name, pid

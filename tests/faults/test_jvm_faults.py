@@ -12,9 +12,8 @@ import pytest
 
 from bot.errors import AttachFailed, DeadlineExceeded, StrategyUnavailable
 from bot.session import run_request
-from tests.faults.conftest import admin, wait_for
 from tests.faults.leftovers import (
-    attach_triggers,
+    assert_nothing_left,
     debug_pods,
     jvm_pid,
     nspid,
@@ -23,6 +22,8 @@ from tests.faults.leftovers import (
     stray_debug_processes,
 )
 from tests.strategies.conftest import backend_for, needs_root, request
+from tests.support.kube import admin_core_api
+from tests.support.polling import wait_for
 
 pytestmark = needs_root
 
@@ -67,11 +68,29 @@ async def test_a_stopped_jvm_is_reported_as_not_answering_and_left_as_found(
     assert "the JVM did not answer the attach handshake in time" in text
     assert "hung or stuck in a long safepoint" in text
     assert strategy_traces(sim, pod)[strategy] > 0
-    assert_nothing_left(sim, pod, jvm)
+    assert_nothing_left(sim, "apps", pod, jvm)
+    assert_strategy_left_nothing(sim, pod, strategy, requests=1)
     # Resumed, the same JVM answers the next request: nothing was left half-done in it.
     again = await run_request(request(f"version pod={pod} ns=apps"), backend)
     assert "JDK 25" in again.raw.steps[0].text
-    assert_nothing_left(sim, pod, jvm)
+    assert_nothing_left(sim, "apps", pod, jvm)
+    assert_strategy_left_nothing(sim, pod, strategy, requests=2)
+
+
+def assert_strategy_left_nothing(sim, pod: str, strategy: str, requests: int) -> None:
+    """What each way in leaves once done (checked after `assert_nothing_left`). Ephemeral:
+    one debug container per request in the pod, each terminated (nobody can remove one).
+    Exec and node: no debug container in the app's pod at all. Exec: its tool ran in the
+    JVM's own PID namespace, where `stray_debug_processes` found nothing. Node: the node
+    pods it created are gone."""
+    states = debug_container_states(sim, pod)
+    if strategy == "ephemeral":
+        assert len(states) == requests, states
+        assert all("terminated" in state for state in states.values()), states
+    else:
+        assert states == {}
+    if strategy == "node":
+        assert strategy_traces(sim, pod)["node"] >= requests and debug_pods(sim) == []
 
 
 async def test_the_agents_deadline_passing_mid_dump_is_one_sentence(sim, jvm_pod):
@@ -89,18 +108,8 @@ async def test_the_agents_deadline_passing_mid_dump_is_one_sentence(sim, jvm_pod
     text = str(excinfo.value)
     assert text.startswith(f"the JVM (pid {nspid(jvm)}) did not answer threaddump within")
     assert "hung or stuck in a long safepoint" in text and "\n" not in text
-    assert_nothing_left(sim, pod, jvm)
-
-
-def assert_nothing_left(sim, pod: str, jvm: int) -> None:
-    """Every debug container of the pod ended, no node debug pod stays, no agent or tool
-    runs, no trigger file stays."""
-    states = debug_container_states(sim, pod)
-    assert all("terminated" in state for state in states.values())
-    assert running_debug_containers(sim, "apps", pod) == []
-    wait_for(lambda: not debug_pods(sim), "the node debug pod to be gone")
-    assert stray_debug_processes(jvm) == []
-    assert attach_triggers(jvm) == []
+    assert_nothing_left(sim, "apps", pod, jvm)
+    assert_strategy_left_nothing(sim, pod, "ephemeral", requests=2)
 
 
 def debug_container_states(sim, pod: str) -> dict[str, dict]:
@@ -143,7 +152,7 @@ async def test_an_unpullable_image_for_a_node_debug_pod_leaves_no_pod(sim):
         )
 
     assert "set JDEBUG_DEBUG_IMAGE" in str(excinfo.value)
-    wait_for(lambda: not debug_pods(sim), "the node debug pod to be gone")
+    wait_for(lambda: not debug_pods(sim), 60, "the node debug pod to be gone")
     assert list(sim.cluster.store.items("pods", "jdebug")) == []
 
 
@@ -163,5 +172,6 @@ async def test_an_older_jcmd_in_the_debug_image_is_not_mistaken_for_a_hung_jvm(
 
     assert "JDK 25" in result.raw.steps[0].text
     # The JVM answered the handshake, so it never fell back to dumping threads into its log.
-    assert "Full thread dump" not in admin(sim).read_namespaced_pod_log(pod, "apps")
-    assert_nothing_left(sim, pod, jvm)
+    assert "Full thread dump" not in admin_core_api(sim).read_namespaced_pod_log(pod, "apps")
+    assert_nothing_left(sim, "apps", pod, jvm)
+    assert_strategy_left_nothing(sim, pod, "ephemeral", requests=1)

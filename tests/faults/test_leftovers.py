@@ -3,31 +3,40 @@ and an ended one is not (otherwise every "nothing left" assertion would prove no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-from tests.faults.leftovers import adopt_orphans, stray_debug_processes
+from tests.faults.leftovers import reap_ended_children, stray_debug_processes
+from tests.support.polling import wait_for
 
 
-def test_an_orphaned_jattach_is_found_and_then_gone_once_killed(tmp_path):
-    adopt_orphans()
+def test_an_orphaned_jattach_is_found_and_then_gone_once_killed(tmp_path: Path, orphans) -> None:
     fake = tmp_path / "jattach"  # a `sleep` whose name (comm) is jattach
     shutil.copy("/bin/sleep", fake)
     # The shell starts it in the background and exits at once: the tool is an orphan.
-    subprocess.run(["/bin/sh", "-c", '"$0" 60 >/dev/null 2>&1 & echo $!', str(fake)], check=True)
-    for _ in range(100):
-        found = [line for line in stray_debug_processes() if str(fake) in line]
-        if found:
-            break
-        time.sleep(0.05)
-    assert len(found) == 1
-    pid = int(found[0].split(":")[0])
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    assert int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()  # adopted, not init's
-    os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)  # adopted: this process reaps it
-    assert [line for line in stray_debug_processes() if str(fake) in line] == []
+    started = subprocess.run(
+        ["/bin/sh", "-c", '"$0" 60 >/dev/null 2>&1 & echo $!', str(fake)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pid = int(started.stdout)
+    try:
+
+        def found() -> list[str]:
+            return [line for line in stray_debug_processes() if str(fake) in line]
+
+        (line,) = wait_for(found, 5, "the orphaned jattach to be found")
+        assert int(line.split(":")[0]) == pid
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        assert int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid()  # adopted, not init's
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    # Adopted, it is this process's to reap once it has ended.
+    wait_for(lambda: pid in reap_ended_children(), 5, "the killed jattach to be reaped")
+    assert found() == []

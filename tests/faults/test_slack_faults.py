@@ -11,15 +11,9 @@ import signal
 
 import pytest
 
-from tests.fakeslack import UPLOAD, FakeSlack, Message
-from tests.faults.leftovers import (
-    attach_triggers,
-    jvm_pid,
-    running_debug_containers,
-    stray_debug_processes,
-)
-from tests.slack.conftest import ALICE
-from tests.slack.test_socket_mode import all_text
+from tests.fakeslack import UPLOAD, FakeSlack
+from tests.faults.leftovers import assert_nothing_left
+from tests.slack.conftest import ALICE, final_answer
 from tests.strategies.conftest import backend_for, needs_root
 
 pytestmark = needs_root
@@ -27,22 +21,15 @@ pytestmark = needs_root
 COMMAND = "threaddump pod=cowweb ns=apps"
 
 
-async def final_parent(slack: FakeSlack, marker: str, timeout: float = 60) -> Message:
-    """The bot's one parent message once its text shows `marker` (the result or the error)."""
-    await slack.wait_for(
-        lambda s: [m for m in s.top_level_messages() if marker in all_text(m)], timeout=timeout
-    )
-    (parent,) = slack.top_level_messages()
-    return parent
+async def final_parent(slack: FakeSlack, mark: str) -> str:
+    """The text of the bot's one parent message, once it shows `mark` (result or error)."""
+    text = await final_answer(slack, ALICE, (mark,), ephemeral=False, timeout=60)
+    assert len(slack.top_level_messages()) == 1
+    return text
 
 
 def told_requester(slack: FakeSlack) -> list[str]:
     return [r.text for r in slack.responses if r.user_id == ALICE and r.ephemeral]
-
-
-def assert_nothing_left(sim) -> None:
-    assert running_debug_containers(sim, "apps", "cowweb") == []
-    assert stray_debug_processes(jvm_pid(sim, "apps", "cowweb", "cowweb")) == []
 
 
 async def test_second_file_failing_to_upload_keeps_the_summary_and_tells_the_requester_once(
@@ -54,13 +41,14 @@ async def test_second_file_failing_to_upload_keeps_the_summary_and_tells_the_req
     fake_slack.fail_next(UPLOAD, status=500, after=1, times=3)
 
     await fake_slack.send_slash_command(text=f"{COMMAND} count=2 interval=1s")
-    told = await fake_slack.wait_for(told_requester, timeout=90)
-    await server.shutdown()
+    await fake_slack.wait_for(told_requester, timeout=90)
+    await server.shutdown()  # drained: what the requester was told is now final
 
+    told = told_requester(fake_slack)
     assert len(told) == 1 and told[0].startswith("✖ the raw output could not be uploaded")
     assert "\n" not in told[0] and "Traceback" not in told[0]
     parent = await final_parent(fake_slack, "via *ephemeral*")
-    assert "✖" not in all_text(parent)  # the summary stays as it was
+    assert "✖" not in parent  # the summary stays as it was
     assert [c.status for c in fake_slack.calls_to(UPLOAD)] == [200, 500, 500, 500]
     assert len(fake_slack.calls_to("files.getUploadURLExternal")) == 2
     assert fake_slack.calls_to("files.completeUploadExternal") == []
@@ -76,12 +64,13 @@ async def test_connection_dropped_mid_upload_keeps_the_summary_and_tells_the_req
     fake_slack.fail_next(UPLOAD, drop=True, after=1, times=2)
 
     await fake_slack.send_slash_command(text=f"{COMMAND} count=2 interval=1s")
-    told = await fake_slack.wait_for(told_requester, timeout=90)
-    await server.shutdown()
+    await fake_slack.wait_for(told_requester, timeout=90)
+    await server.shutdown()  # drained: what the requester was told is now final
 
+    told = told_requester(fake_slack)
     assert len(told) == 1 and told[0].startswith("✖ the raw output could not be uploaded")
     parent = await final_parent(fake_slack, "via *ephemeral*")
-    assert "✖" not in all_text(parent)  # not replaced by "internal error"
+    assert "✖" not in parent  # not replaced by "internal error"
     assert [c.status for c in fake_slack.calls_to(UPLOAD)] == [200, 0, 0]
     assert fake_slack.calls_to("files.completeUploadExternal") == []
     assert_nothing_left(sim)
@@ -94,15 +83,15 @@ async def test_complete_upload_failing_keeps_the_summary_and_tells_the_requester
     fake_slack.fail_next("files.completeUploadExternal", status=500, times=3)
 
     await fake_slack.send_slash_command(text=COMMAND)
-    told = await fake_slack.wait_for(told_requester, timeout=90)
-    await server.shutdown()
+    await fake_slack.wait_for(told_requester, timeout=90)
+    await server.shutdown()  # drained: what the requester was told is now final
 
-    assert told == [
+    assert told_requester(fake_slack) == [
         "✖ Slack refused the raw output (fatal_error); try again, or ask an admin to check "
         "jdebug's log."
     ]
     parent = await final_parent(fake_slack, "via *ephemeral*")
-    assert "✖" not in all_text(parent)
+    assert "✖" not in parent
     assert [c.status for c in fake_slack.calls_to("files.completeUploadExternal")] == [500] * 3
     assert [c.status for c in fake_slack.calls_to(UPLOAD)] == [200]
     assert_nothing_left(sim)
@@ -111,7 +100,7 @@ async def test_complete_upload_failing_keeps_the_summary_and_tells_the_requester
 async def test_api_server_429s_for_a_while_still_post_the_real_dump(
     sim, fake_slack: FakeSlack, start_bot
 ):
-    await start_bot(backend_for(sim))
+    server = await start_bot(backend_for(sim))
     sim.faults.add(429, verb="get", resource="pods", name="cowweb", retry_after=1, times=2)
     sim.faults.add(429, subresource="ephemeralcontainers", retry_after=1, times=1, body="text")
 
@@ -119,6 +108,7 @@ async def test_api_server_429s_for_a_while_still_post_the_real_dump(
     files = await fake_slack.wait_for(
         lambda s: [f for f in s.files.values() if f.completed], timeout=90
     )
+    await server.shutdown()  # drained: nothing more is said or run after this
 
     dump = (files[0].data or b"").decode()
     assert "Full thread dump" in dump and '"barn-door-holder"' in dump
@@ -141,10 +131,10 @@ async def test_api_server_failing_beyond_the_retries_ends_the_parent_in_one_sent
     parent = await final_parent(fake_slack, "✖")
     await server.shutdown()
 
-    (error,) = [line for line in all_text(parent).splitlines() if line.startswith("✖")]
+    (error,) = [line for line in parent.splitlines() if line.startswith("✖")]
     assert error.startswith("✖ the Kubernetes API server ")
     assert "add an ephemeral container to apps/cowweb" in error and "try again" in error
-    assert "Traceback" not in all_text(parent)
+    assert "Traceback" not in parent
     patches = sim.faults.seen(verb="patch", subresource="ephemeralcontainers")
     assert [s.status for s in patches] == [status] * (1 if status == 500 else 3)
     assert fake_slack.files == {}
@@ -166,12 +156,11 @@ async def test_a_stopped_jvm_ends_the_parent_in_one_sentence_and_is_left_as_foun
     finally:
         os.kill(jvm, signal.SIGCONT)
 
-    (error,) = [line for line in all_text(parent).splitlines() if line.startswith("✖")]
+    (error,) = [line for line in parent.splitlines() if line.startswith("✖")]
     assert "the JVM did not answer the attach handshake in time" in error
     assert "hung or stuck in a long safepoint" in error
     assert fake_slack.files == {}
-    assert running_debug_containers(sim, "apps", pod) == []
-    assert stray_debug_processes(jvm) == [] and attach_triggers(jvm) == []
+    assert_nothing_left(sim, "apps", pod, jvm)
 
 
 async def test_an_unpullable_debug_image_ends_the_parent_naming_it(
@@ -183,7 +172,7 @@ async def test_an_unpullable_debug_image_ends_the_parent_naming_it(
     parent = await final_parent(fake_slack, "✖")
     await server.shutdown()
 
-    (error,) = [line for line in all_text(parent).splitlines() if line.startswith("✖")]
+    (error,) = [line for line in parent.splitlines() if line.startswith("✖")]
     assert error.startswith("✖ the debug image registry.invalid/jdebug/nope:1 could not be pulled")
     assert error.endswith("set JDEBUG_DEBUG_IMAGE to an image this cluster can pull")
     assert fake_slack.files == {}

@@ -1,8 +1,9 @@
 """Load: the real `jdebug serve` (a subprocess, default limits) against kubesim with ten
 cowweb JVMs, taking 200 `/jdebug threaddump` commands from 20 users within a few seconds
 over the fake Slack's Socket Mode. Every command is answered exactly once, with a result
-(via real ephemeral containers) or the busy message; nothing is left running; and the
-bot's peak RSS stays under the memory benchmark's goal (tests/bench/test_bench_slack.py).
+(via real ephemeral containers) or the busy message; and nothing is left running. The
+bot's peak RSS is recorded (`peak_rss_mb` in the JUnit properties, and printed) next to the
+memory benchmark's goal; the benchmark (tests/bench/test_bench_slack.py) is what holds it.
 Needs root (kubesim runs pods in Linux namespaces).
 """
 
@@ -16,19 +17,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client, config
 
 from bot.settings import Settings
 from kubesim import KubeSim
 from tests.bench.test_bench_slack import current_rss_mb, peak_rss_mb
 from tests.fakeslack import Ack, FakeSlack, Message, User
+from tests.faults.leftovers import adopting_orphans, assert_nothing_left
 from tests.slack.test_serve_process import clean_env
 from tests.strategies.conftest import RBAC, needs_root, wait_until_all_running
+from tests.support.kube import admin_core_api
 
 pytestmark = [needs_root, pytest.mark.load, pytest.mark.timeout(420)]
 
@@ -44,13 +46,10 @@ TITLE = re.compile(r"`threaddump pod=(cow-\d+) ns=load` · requested by <@(U\w+)
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KubeSim]:
-    with KubeSim(manifests=[CLUSTER, RBAC]) as running:
+    # Orphaned agents or tools are adopted, so the leftover check below finds them too.
+    with adopting_orphans(), KubeSim(manifests=[CLUSTER, RBAC]) as running:
         wait_until_all_running(running)
         yield running
-
-
-def core_api(sim: KubeSim) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig("admin"))))
 
 
 def requested(message: Message) -> tuple[str, str] | None:
@@ -74,7 +73,7 @@ async def send_spread(slack: FakeSlack) -> list[tuple[str, str, Ack]]:
 
 
 async def test_200_commands_from_20_users_are_each_answered_once_and_leave_nothing_running(
-    sim: KubeSim, tmp_path: Path
+    sim: KubeSim, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
     async with FakeSlack(users=[User(id=u, name=u.lower()) for u in USERS]) as slack:
         env = clean_env(
@@ -138,16 +137,16 @@ async def test_200_commands_from_20_users_are_each_answered_once_and_leave_nothi
                 bot.kill()
                 await bot.wait()
 
-    await assert_nothing_left_running(sim)
+    assert_nothing_left_running(sim)
     latencies = [a.elapsed for _, _, a in sent]
+    record_property("peak_rss_mb", round(peak_mb, 1))
     print(
         f"\nload: {len(sent)} commands in {sent_s:.1f} s; {len(working)} ran, {len(busy)} busy,"
         f" at most {max(ahead)} waiting ahead;"
         f" all answered after {wall_s:.1f} s; ack p50 {statistics.median(latencies) * 1000:.0f}"
         f" ms, max {max(latencies) * 1000:.0f} ms; RSS idle {idle_mb:.1f} MB, peak"
-        f" {peak_mb:.1f} MB (goal {RSS_GOAL_MB} MB)"
+        f" {peak_mb:.1f} MB (goal {RSS_GOAL_MB} MB, held by the benchmark)"
     )
-    assert peak_mb < RSS_GOAL_MB
 
 
 def precompile(env: dict[str, str], cache: Path) -> None:
@@ -168,24 +167,17 @@ def ack_text(ack: Ack) -> str:
     return str((ack.payload or {}).get("text", ""))
 
 
-async def assert_nothing_left_running(sim: KubeSim) -> None:
-    """Every debug container has terminated, and no debug pod exists anywhere."""
-    api = core_api(sim)
-
-    def still_running() -> list[str]:
-        running = []
-        for pod in api.list_namespaced_pod("load").items:
-            for status in pod.status.ephemeral_container_statuses or []:
-                if status.state.terminated is None:
-                    running.append(f"{pod.metadata.name}/{status.name}")
-        return running
-
-    debug_pods = api.list_pod_for_all_namespaces(
-        label_selector="app.kubernetes.io/managed-by=jdebug"
-    ).items
-    assert debug_pods == []
-    assert still_running() == []
-    containers = sum(
-        len(p.spec.ephemeral_containers or []) for p in api.list_namespaced_pod("load").items
-    )
-    assert containers > 0
+def assert_nothing_left_running(sim: KubeSim) -> None:
+    """Debug containers ran, and every one has terminated; for each JVM, nothing else is
+    left either (no debug pod, process or attach trigger: tests/faults/leftovers.py)."""
+    pods = admin_core_api(sim).list_namespaced_pod("load").items
+    assert sum(len(p.spec.ephemeral_containers or []) for p in pods) > 0
+    still_running = [
+        f"{pod.metadata.name}/{status.name}"
+        for pod in pods
+        for status in pod.status.ephemeral_container_statuses or []
+        if status.state.terminated is None
+    ]
+    assert still_running == []
+    for name in PODS:
+        assert_nothing_left(sim, "load", name)

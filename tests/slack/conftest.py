@@ -27,13 +27,15 @@ from bot.request import Request
 from bot.results import RawOutput
 from bot.settings import Settings
 from bot.strategy import ResolvedTarget, Strategy, Verdict
-from tests.fakeslack import FakeSlack
+from handlers.slack.service import SlackService
+from tests.fakeslack import FakeSlack, Message
 from tests.fakeslack.fixtures import fake_slack
 
 __all__ = ["fake_slack"]
 
-# Bob is in the fake workspace but on no allow-list unless a test puts him there.
-ALICE, BOB = "U0ALICE001", "U0BOB00002"
+# Bob is in the fake workspace but on no allow-list unless a test puts him there; Carol is
+# in neither unless a test adds her.
+ALICE, BOB, CAROL = "U0ALICE001", "U0BOB00002", "U0CAROL003"
 
 
 class RecordingStrategy:
@@ -111,6 +113,72 @@ async def start_bot(fake_slack: FakeSlack) -> AsyncIterator[StartBot]:
     yield start
     for server in servers:
         await server.shutdown()
+
+
+def all_text(message: Message) -> str:
+    """The message's fallback text and every text in its blocks."""
+    parts = [message.text]
+    for block in message.blocks:
+        text = block.get("text")
+        if isinstance(text, dict):
+            parts.append(str(text.get("text", "")))
+        for element in block.get("elements") or []:
+            if isinstance(element, dict) and isinstance(element.get("text"), str):
+                parts.append(element["text"])
+    return "\n".join(parts)
+
+
+async def final_answer(
+    slack: FakeSlack,
+    user: str,
+    marks: Sequence[str] = ("✖", "ended"),
+    *,
+    ephemeral: bool = True,
+    timeout: float = 120,
+) -> str:
+    """What `user` was finally told: their first ephemeral answer (unless `ephemeral` is
+    False), else the text (`all_text`) of the parent message requested by them, once it
+    shows one of `marks`: a result ("ended" in its cleanup line) or a failure ("✖")."""
+
+    def told(s: FakeSlack) -> str | None:
+        if ephemeral:
+            for response in s.responses:
+                if response.user_id == user:
+                    return response.text
+        for message in s.top_level_messages():
+            text = all_text(message)
+            if f"requested by <@{user}>" in text and any(mark in text for mark in marks):
+                return text
+        return None
+
+    answer: str = await slack.wait_for(told, timeout=timeout)
+    return answer
+
+
+def running_tasks() -> set[asyncio.Task[Any]]:
+    """The loop's unfinished tasks but the caller's own."""
+    return {t for t in asyncio.all_tasks() if not t.done()} - {asyncio.current_task()}  # type: ignore[misc]
+
+
+async def wait_until_idle(
+    service: SlackService, before: set[asyncio.Task[Any]] | None = None, timeout: float = 60
+) -> None:
+    """Wait until the bot has nothing left to do: every limiter permit back (a run releases
+    its own after its last Slack call), no request in flight, and, given `before` (taken
+    with `running_tasks()`), no task left of those started since: Bolt runs each listener
+    as a task of its own."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        tasks_done = before is None or running_tasks() <= before
+        if service.limiter.admitted == 0 and not service.inflight and tasks_done:
+            return
+        await asyncio.sleep(0.01)
+    left = running_tasks() - before if before is not None else set()
+    raise AssertionError(
+        f"not idle after {timeout} s: {service.limiter.admitted} permits held, "
+        f"{len(service.inflight)} requests in flight, tasks {left}"
+    )
 
 
 @contextlib.contextmanager

@@ -21,7 +21,8 @@ from bot.kube.strategies.context import KubeSettings
 from kubesim import KubeSim
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.records import User
-from tests.slack.conftest import ALICE, BOB, StartBot
+from tests.slack.conftest import ALICE, BOB, StartBot, final_answer
+from tests.slack.conftest import CAROL as CAROL_ID
 from tests.strategies.conftest import wait_until_all_running
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="kubesim needs root for namespaces")
@@ -30,7 +31,7 @@ HERE = Path(__file__).parent
 REPO = HERE.parents[1]
 PEOPLE = HERE / "manifests" / "impersonation.yaml"
 COMPONENT_RBAC = REPO / "deploy" / "components" / "impersonation" / "rbac.yaml"
-CAROL = User(id="U0CAROL003", name="carol", email="carol@example.com")
+CAROL = User(id=CAROL_ID, name="carol", email="carol@example.com")
 DAVE = User(id="U0DAVE0004", name="dave", email=None)  # no e-mail Slack will show
 COMMAND = "threaddump pod=cowweb ns=apps"
 
@@ -74,24 +75,6 @@ def write_table(folder: Path) -> Path:
     return table
 
 
-async def outcome(slack: FakeSlack, user: str) -> str:
-    """What `user` was finally told: an ephemeral answer, or the parent message once it shows
-    a result or a failure; the parent's text holds blocks too."""
-
-    def told(s: FakeSlack) -> str | None:
-        for response in s.responses:
-            if response.user_id == user:
-                return response.text
-        for message in s.top_level_messages():
-            blocks = str(message.blocks)
-            if f"<@{user}>" in blocks and ("✖" in blocks or "ended" in blocks):
-                return blocks
-        return None
-
-    result: str = await slack.wait_for(told, timeout=120)
-    return result
-
-
 def cluster_calls(logs: list[dict[str, Any]]) -> list[str]:
     """kubesim's request log lines for anything a diagnostic would touch (not the janitor's
     lease and pod sweeps in jdebug's own namespace)."""
@@ -119,18 +102,18 @@ async def test_each_person_is_judged_by_their_own_kubernetes_rights(
     )
     dump = (files[0].data or b"").decode()
     assert '"barn-door-holder"' in dump and "Full thread dump" in dump
-    assert "via *ephemeral*" in await outcome(fake_slack, ALICE)
+    assert "via *ephemeral*" in await final_answer(fake_slack, ALICE)
 
     # bob, asked after alice by the same bot: the cached answers were alice's, not his.
     await fake_slack.send_slash_command(text=COMMAND, user_id=BOB)
-    told = await outcome(fake_slack, BOB)
+    told = await final_answer(fake_slack, BOB)
     assert "patch pods/ephemeralcontainers" in told
     assert 'as Kubernetes user "bob@example.com"' in told
     assert len([f for f in fake_slack.files.values() if f.completed]) == 1
 
     # carol has the rights, but jdebug may not act as her: the API server says so.
     await fake_slack.send_slash_command(text=COMMAND, user_id=CAROL.id)
-    told = await outcome(fake_slack, CAROL.id)
+    told = await final_answer(fake_slack, CAROL.id)
     assert (
         'users "carol@example.com" is forbidden: User "system:serviceaccount:jdebug:jdebug" '
         'cannot impersonate resource "users" in API group "" at the cluster scope'
@@ -150,7 +133,7 @@ async def test_someone_without_an_identity_is_refused_before_any_kubernetes_call
     )
     with structlog.testing.capture_logs() as logs:
         await fake_slack.send_slash_command(text=COMMAND, user_id=DAVE.id)
-        told = await outcome(fake_slack, DAVE.id)
+        told = await final_answer(fake_slack, DAVE.id)
         (audit,) = await fake_slack.wait_for(
             lambda _: [r for r in logs if r.get("event") == "audit"], timeout=10
         )
@@ -171,7 +154,7 @@ async def test_email_mode_acts_as_the_slack_profile_email(
     )
     with structlog.testing.capture_logs() as logs:
         await fake_slack.send_slash_command(text=COMMAND, user_id=BOB)
-        told = await outcome(fake_slack, BOB)
+        told = await final_answer(fake_slack, BOB)
         audits = await fake_slack.wait_for(
             lambda _: [r for r in logs if r.get("event") == "audit"], timeout=10
         )
@@ -182,7 +165,7 @@ async def test_email_mode_acts_as_the_slack_profile_email(
     assert acting and {r["impersonated"] for r in acting} == {"bob@example.com"}
 
     await fake_slack.send_slash_command(text=COMMAND, user_id=DAVE.id)
-    told = await outcome(fake_slack, DAVE.id)
+    told = await final_answer(fake_slack, DAVE.id)
     assert "e-mail" in told and "users:read.email" in told
 
     await fake_slack.send_slash_command(text=COMMAND, user_id=ALICE)

@@ -3,26 +3,22 @@ again in N s", nothing runs for that request, others go on, and buttons are limi
 
 from __future__ import annotations
 
-import asyncio
 import re
 
-from bot.app import BotServer
 from bot.report.blocks import AGAIN_ACTION
 from tests.fakeslack import FakeSlack
-from tests.slack.conftest import ALICE, BOB, RecordingBackend, StartBot, log_records
+from tests.slack.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    RecordingBackend,
+    StartBot,
+    log_records,
+    wait_until_idle,
+)
 from tests.slack.test_socket_mode import GatedBackend, wait_for_files
 
-CAROL = "U0CAROL003"
 BUSY = re.compile(r"✖ jdebug is busy: .+; try again in (\d+) s\.")
-
-
-async def all_released(server: BotServer) -> None:
-    """Wait until every permit is back (a run releases its own after its last Slack call)."""
-    for _ in range(500):
-        if server.service.limiter.admitted == 0:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{server.service.limiter.admitted} permits still held after 10 s")
 
 
 def busy_wait(text: str) -> int:
@@ -61,7 +57,7 @@ async def test_a_user_beyond_their_concurrent_requests_is_told_to_wait_and_nothi
     (refused,) = [a for a in audits if a["decision"] == "deny"]
     assert refused["user"] == ALICE and refused["reason"].startswith("busy: ")
     assert refused["outcome"] == "busy" and refused["runs"] == []
-    await all_released(server)
+    await wait_until_idle(server.service, timeout=10)
 
 
 async def test_waiting_requests_never_exceed_the_bound(
@@ -88,7 +84,7 @@ async def test_waiting_requests_never_exceed_the_bound(
     backend.gate.set()
     await wait_for_files(fake_slack, 2)
     assert [r.requester.user for r in backend.ran] == [ALICE, BOB]
-    await all_released(server)
+    await wait_until_idle(server.service, timeout=10)
     late = await fake_slack.send_slash_command(text=f"version pid={jvm.pid}", user_id=CAROL)
     assert late.payload is not None and "Working on" in late.payload["text"]
     await wait_for_files(fake_slack, 3)
@@ -99,7 +95,7 @@ async def test_a_button_click_goes_through_the_same_limits(
 ) -> None:
     jvm = cowweb_factory(25)
     backend = RecordingBackend()
-    await start_bot(backend, user_requests_per_minute=1)
+    server = await start_bot(backend, user_requests_per_minute=1)
     await fake_slack.send_slash_command(text=f"version pid={jvm.pid}")
     await wait_for_files(fake_slack, 1)
     (parent,) = fake_slack.top_level_messages()
@@ -109,5 +105,5 @@ async def test_a_button_click_goes_through_the_same_limits(
     assert answer.user_id == ALICE and answer.ephemeral
     assert "in the last minute" in answer.text
     assert busy_wait(answer.text) >= 1
-    await asyncio.sleep(0.2)  # a run would have resolved by now
+    await server.shutdown()  # drained: a run the click started would have ended by now
     assert len(backend.ran) == ran and fake_slack.replies(parent.ts) == []

@@ -14,8 +14,8 @@ from bot.app import BotServer
 from bot.request import Request
 from bot.strategy import ResolvedTarget
 from bot.tools import CATALOG
-from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, Message, UploadedFile
-from tests.slack.conftest import ALICE, RecordingBackend, StartBot, log_records
+from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, UploadedFile
+from tests.slack.conftest import ALICE, RecordingBackend, StartBot, all_text, log_records
 from tests.support.jvms import jattach_text
 
 # The threads cowweb starts by name (examples/cowweb/src/cowweb/Main.java).
@@ -37,19 +37,6 @@ def thread_numbers(dump: str) -> dict[str, str]:
     """cowweb's named threads and their `#N`, which is unique per JVM."""
     found = {m["name"]: m["number"] for m in _THREAD_HEADER.finditer(dump)}
     return {name: found[name] for name in COWWEB_THREADS if name in found}
-
-
-def all_text(message: Message) -> str:
-    """The message's fallback text and every text in its blocks."""
-    parts = [message.text]
-    for block in message.blocks:
-        text = block.get("text")
-        if isinstance(text, dict):
-            parts.append(str(text.get("text", "")))
-        for element in block.get("elements") or []:
-            if isinstance(element, dict) and isinstance(element.get("text"), str):
-                parts.append(element["text"])
-    return "\n".join(parts)
 
 
 async def wait_for_files(slack: FakeSlack, count: int, timeout: float = 30) -> list[UploadedFile]:

@@ -8,12 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
 
 from bot.kube.janitor import sweep
 from bot.kube.strategies.node import MANAGED_BY
@@ -29,6 +27,8 @@ from tests.strategies.conftest import (
     wait_until_all_running,
 )
 from tests.strategies.rbac_variants import rule_ids, variant_account, write_variants
+from tests.support.kube import admin_core_api
+from tests.support.polling import wait_for
 
 pytestmark = needs_root
 SMALL = Path(__file__).parent / "manifests" / "small.yaml"
@@ -49,12 +49,12 @@ def old_sim() -> KubeSim:
         yield running
 
 
-def admin(sim: KubeSim) -> client.CoreV1Api:
-    return client.CoreV1Api(config.new_client_from_config(str(sim.kubeconfig("admin"))))
-
-
 def node_pods(sim: KubeSim) -> list:
-    return admin(sim).list_namespaced_pod("jdebug", label_selector=f"{MANAGED_BY}=jdebug").items
+    return (
+        admin_core_api(sim)
+        .list_namespaced_pod("jdebug", label_selector=f"{MANAGED_BY}=jdebug")
+        .items
+    )
 
 
 async def test_cluster_without_ephemeral_containers_falls_back_to_node(old_sim):
@@ -84,16 +84,6 @@ def run_bot(sim: KubeSim, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(predicate, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 async def test_bot_killed_mid_run_leaves_a_node_pod_the_janitor_removes(sim):
     before = {p.metadata.name for p in node_pods(sim)}
     bot = run_bot(
@@ -121,7 +111,7 @@ async def test_bot_killed_mid_run_leaves_a_node_pod_the_janitor_removes(sim):
 
 
 def test_bot_killed_mid_run_leaves_an_ephemeral_container_that_ends_itself(sim):
-    core = admin(sim)
+    core = admin_core_api(sim)
 
     def ours():
         pod = core.read_namespaced_pod("jvm-17", "apps")
@@ -194,7 +184,7 @@ async def test_restricted_namespace_and_undeclared_uid_probe_as_nobody_first(sim
     """No runAsUser and no exec to ask `id`: a uid-65534 probe container reads the JVM's
     uid from /proc, then the real debug container runs as it, restricted-compliant."""
     account = variant_account("ClusterRole/jdebug#3")  # without pods/exec
-    core = admin(sim)
+    core = admin_core_api(sim)
     before = len(core.read_namespaced_pod("nouid", "locked").spec.ephemeral_containers or [])
     result = await run_request(
         request("threaddump pod=nouid ns=locked"), backend_for(sim, identity=f"jdebug/{account}")
@@ -211,7 +201,7 @@ async def test_debug_image_follows_the_apps_java_major(sim):
         request("version pod=jvm-17 ns=apps"),
         backend_for(sim, debug_image="eclipse-temurin:{java_major}-jdk", order=("ephemeral",)),
     )
-    core = admin(sim)
+    core = admin_core_api(sim)
     last = core.read_namespaced_pod("jvm-17", "apps").spec.ephemeral_containers[-1]
     assert last.image == "eclipse-temurin:17-jdk"
     assert "JDK 17" in result.raw.steps[0].text
