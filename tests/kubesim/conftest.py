@@ -6,10 +6,9 @@ import json
 import os
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 from kubernetes import client, config
 
 from kubesim import KubeSim
+from tests.support.polling import wait_for
 
 HERE = Path(__file__).parent
 MANIFESTS = HERE / "manifests"
@@ -59,16 +59,6 @@ def kubectl(
     if check and result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
     return result
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def pod_running(api: client.CoreV1Api, name: str, namespace: str = "default") -> Any:
