@@ -6,15 +6,13 @@ what leader election on Leases relies on.
 
 from __future__ import annotations
 
-import copy
 import uuid
 
 from aiohttp import web
 
-from kubesim import discovery, fieldvalidation, namespaces, schemas, watch
+from kubesim import discovery, fieldvalidation, namespaces, schemas, watch, writes
 from kubesim.context import Ctx, ok
 from kubesim.environment import stored_secret
-from kubesim.patches import apply_patch
 from kubesim.pods import list_response, selector, single
 from kubesim.status import ApiError, Cause, already_exists, bad_request, invalid, not_found, success
 from kubesim.store import Obj, now_iso
@@ -94,13 +92,6 @@ def _dry_run(ctx: Ctx) -> bool:
     return bool(values)
 
 
-def _answer(obj: Obj, warnings: list[str], status: int = 200) -> web.Response:
-    response = ok(obj, status)
-    for name, value in fieldvalidation.warning_headers(warnings):
-        response.headers.add(name, value)
-    return response
-
-
 async def handle(ctx: Ctx) -> web.StreamResponse:
     info, store, cluster = ctx.info, ctx.cluster.store, ctx.cluster
     res = discovery.find(info.group, info.resource)
@@ -133,7 +124,7 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         )
         dry = _dry_run(ctx)
         if info.resource == "namespaces" and not dry:
-            return _answer(namespaces.create(cluster, body), warnings, 201)
+            return writes.answer(namespaces.create(cluster, body), warnings, 201)
         if res.namespaced:
             namespaces.admit(cluster, info.namespace, info.resource, name, info.group)
         if store.get(info.resource, info.namespace, name):
@@ -141,9 +132,9 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         if dry:
             body = _stored(ctx, body, None)
             body["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=now_iso())
-            return _answer(body, warnings, 201)
+            return writes.answer(body, warnings, 201)
         created = store.create(info.resource, info.namespace, _stored(ctx, body, None))
-        return _answer(created, warnings, 201)
+        return writes.answer(created, warnings, 201)
     if info.verb == "delete":
         old = _get(ctx)
         if info.resource == "namespaces":
@@ -153,25 +144,15 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         store.delete(info.resource, _ns(ctx), info.name)
         await cluster.collect_garbage(old["metadata"]["uid"])
         return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
-    # The body is read before the object, and nothing awaits between reading the object and
-    # storing it: two writers at once must not both start from the same old object (the
-    # apiserver's optimistic concurrency would make the second retry or conflict).
-    if info.verb == "patch":
-        raw = await ctx.request.read()
-        old = _get(ctx)
+    schema, defs = None, None
+    if info.verb == "patch":  # strategic merge follows this kind's own schema
         defs = schemas.definitions(version)
         found = defs.kind(info.group, info.version, res.kind)
         schema = found[1] if found else None
-        new = apply_patch(copy.deepcopy(old), ctx.request.content_type, raw, schema, defs)
-        warnings = fieldvalidation.check_patched(
-            ctx.query, raw, new, info.group, info.version, res.kind, version
-        )
-    else:
-        new = await ctx.body()
-        old = _get(ctx)
-        warnings = fieldvalidation.check_body(
-            ctx.query, new, info.group, info.version, res.kind, version
-        )
+    old, new, warnings = await writes.incoming(
+        ctx, lambda: _get(ctx), info.group, info.version, res.kind, schema, defs
+    )
+    if info.verb != "patch":
         rv = (new.get("metadata") or {}).get("resourceVersion")
         if not rv:
             raise invalid(res.kind, info.name, [MISSING_RV], info.group)
@@ -180,5 +161,5 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
     if _dry_run(ctx):
         would = _stored(ctx, new, old)
         would["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
-        return _answer(would, warnings)
-    return _answer(store.update(info.resource, _ns(ctx), _stored(ctx, new, old)), warnings)
+        return writes.answer(would, warnings)
+    return writes.answer(store.update(info.resource, _ns(ctx), _stored(ctx, new, old)), warnings)

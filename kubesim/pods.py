@@ -10,9 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim import fieldvalidation, namespaces, watch
+from kubesim import fieldvalidation, namespaces, watch, writes
 from kubesim.context import Ctx, ok
-from kubesim.patches import apply_patch
 from kubesim.selectors import field_matches, label_matches
 from kubesim.status import ApiError, Cause, bad_request, invalid, not_found
 from kubesim.store import Obj
@@ -120,10 +119,7 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         version = cluster.config.version
         warnings = fieldvalidation.check_body(ctx.query, body, "", "v1", "Pod", version)
         namespaces.admit(cluster, namespace, "pods", name)
-        response = ok(await cluster.create_pod(body, namespace), 201)
-        for header, value in fieldvalidation.warning_headers(warnings):
-            response.headers.add(header, value)
-        return response
+        return writes.answer(await cluster.create_pod(body, namespace), warnings, 201)
     if verb == "delete":
         grace = ctx.query.get("gracePeriodSeconds")
         raw = await ctx.request.read()
@@ -142,17 +138,5 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         return ok({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": gone})
     # Updates and patches are field-validated like every other kind's (generic.py); the
     # unknown fields are dropped before the spec is compared, as decoding drops them upstream.
-    version = cluster.config.version
-    if verb == "patch":
-        raw = await ctx.request.read()
-        old = get_pod(ctx)
-        new = apply_patch(copy.deepcopy(old), ctx.request.content_type, raw)
-        warnings = fieldvalidation.check_patched(ctx.query, raw, new, "", "v1", "Pod", version)
-    else:
-        new = await ctx.body()
-        old = get_pod(ctx)
-        warnings = fieldvalidation.check_body(ctx.query, new, "", "v1", "Pod", version)
-    response = ok(_checked_update(ctx, old, new))
-    for header, value in fieldvalidation.warning_headers(warnings):
-        response.headers.add(header, value)
-    return response
+    old, new, warnings = await writes.incoming(ctx, lambda: get_pod(ctx), "", "v1", "Pod")
+    return writes.answer(_checked_update(ctx, old, new), warnings)
