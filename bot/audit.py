@@ -61,6 +61,11 @@ class Run:
     output_bytes: int
     outputs: tuple[OutputDigest, ...] = ()
 
+    @classmethod
+    def failed(cls, cluster: str | None, namespace: str | None, pod: str, message: str) -> Run:
+        """A pod that gave no result: nothing ran to the end there, so no output."""
+        return cls(cluster, namespace, pod, None, None, "", None, "failed", message, 0)
+
 
 @dataclass(frozen=True)
 class AuditRecord:

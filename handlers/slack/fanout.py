@@ -74,9 +74,7 @@ async def run_every_pod(
         if outcome.result is None:
             message = outcome.error.message if outcome.error else "no answer"
             namespace, _, pod = outcome.target.rpartition("/")
-            runs.append(
-                Run(None, namespace or None, pod, None, None, "", None, "failed", message, 0)
-            )
+            runs.append(Run.failed(request.target.cluster, namespace or None, pod, message))
             return outcome.target, None, message
         result = dataclasses.replace(outcome.result, request=pod_request(request, outcome.result))
         runs.append(run_of(result))

@@ -51,10 +51,13 @@ class ActingAs:
             )
         self._impersonating = backend
 
-    async def backend_for(self, slack_user: str, client: AsyncWebClient) -> Backend:
-        """The backend to run `slack_user`'s request on; NoKubeIdentity when there is none."""
+    async def backend_for(
+        self, slack_user: str, client: AsyncWebClient
+    ) -> tuple[Backend, str | None]:
+        """The backend to run `slack_user`'s request on, and the Kubernetes user it acts as
+        (None: jdebug's own identity); NoKubeIdentity when the person has none."""
         if self._impersonating is None:
-            return self.backend
+            return self.backend, None
         identity = self.table.get(slack_user)
         if identity is None and self.mode == "email":
             identity = KubeIdentity(await self._email(slack_user, client))
@@ -67,7 +70,7 @@ class ActingAs:
             )
         structlog.contextvars.bind_contextvars(kube_user=identity.user)
         log.info("impersonation.acting_as", kube_user=identity.user, groups=list(identity.groups))
-        return self._impersonating.acting_as(identity)
+        return self._impersonating.acting_as(identity), identity.user
 
     async def _email(self, slack_user: str, client: AsyncWebClient) -> str:
         """The profile e-mail from `users.info`, cached."""

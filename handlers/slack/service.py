@@ -168,7 +168,7 @@ class SlackService:
             return await self._upload(where, result, say_ephemeral, request_id)
 
         outcome: Outcome = "failed"
-        message = ""
+        message, kube_user = "", None
         runs: list[Run] = []
         try:
             # Bolt looks for the ack every 10 ms (slack_bolt/listener/asyncio_runner.py) and
@@ -177,7 +177,7 @@ class SlackService:
             await asyncio.sleep(ACK_FLUSH_S)
             # Who the request runs as is settled before it queues: someone without a
             # Kubernetes identity is told at once, not after waiting for a slot.
-            backend = await self.acting_as.backend_for(user, client)
+            backend, kube_user = await self.acting_as.backend_for(user, client)
             # The slot is held until the raw output is uploaded: that bounds how many
             # (possibly huge) results this replica holds at once, not only runs.
             async with self._slots:
@@ -239,8 +239,7 @@ class SlackService:
                 duration_s=time.monotonic() - started,
                 rule=admitted.rule,
                 runs=runs,
-                # Bound by ActingAs when the request ran as the user's own identity.
-                kube_user=structlog.contextvars.get_contextvars().get("kube_user"),
+                kube_user=kube_user,
             )
             emit(entry, self.settings.audit_file)
 
