@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.limits import Limits
+from bot.access.limits import Limits
 
 CsvList = Annotated[tuple[str, ...], NoDecode]
 

@@ -1,6 +1,6 @@
 """The terminal frontend: `jdebug run "<text>"` and `jdebug console`, the same text as Slack.
 
-An adapter like the Slack one: text in, `Request` via the grammar, `bot.session` runs it,
+An adapter like the Slack one: text in, `Request` via the grammar, `bot.session.run` runs it,
 and the result is rendered as the Slack thread would look. Progress goes to stderr so
 stdout holds only the answer.
 """
@@ -13,13 +13,13 @@ from typing import TextIO
 
 import structlog
 
-from bot.errors import JdebugError
-from bot.grammar import HelpRequest, parse_command
+from bot.backends.protocols import Backend
+from bot.commands.grammar import HelpRequest, parse_command
+from bot.jvm.catalog import usage_lines
+from bot.model.errors import JdebugError
+from bot.model.request import Request
 from bot.report.text import render_error, render_result
-from bot.request import Request
-from bot.session import DEFAULT_STEP_DEADLINE_S, Progress, run_each, run_request
-from bot.strategy import Backend
-from bot.tools import usage_lines
+from bot.session.run import DEFAULT_STEP_DEADLINE_S, Progress, run_each, run_request
 
 log = structlog.get_logger("jdebug.terminal")
 

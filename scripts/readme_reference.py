@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.tools import markdown_reference
+from bot.jvm.catalog import markdown_reference
 
 BEGIN = "<!-- commands:begin (generated from bot/tools.py by `make readme`) -->"
 END = "<!-- commands:end -->"

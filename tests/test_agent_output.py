@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import JdebugError
 from bot.jvm.agent import parse_agent_output, plan_agent_call, raise_for_agent
-from bot.request import Options
-from bot.spool import Spool
+from bot.model.errors import JdebugError
+from bot.model.request import Options
+from bot.model.spool import Spool
 
 
 def run_agent(*extra: str, count: int = 1, pid: int | None = None) -> tuple[str, str, int]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.grammar import parse_command
-from bot.request import Options, Request
-from bot.tools import CATALOG, find_tool, usage_lines
+from bot.commands.grammar import parse_command
+from bot.jvm.catalog import CATALOG, find_tool, usage_lines
+from bot.model.request import Options, Request
 from scripts.readme_reference import render
 
 REPO = Path(__file__).resolve().parents[1]

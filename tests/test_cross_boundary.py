@@ -8,11 +8,11 @@ import os
 
 import pytest
 
-from bot.errors import AttachFailed
-from bot.grammar import parse_command
+from bot.commands.grammar import parse_command
 from bot.local.strategy import LocalBackend
-from bot.request import Request
-from bot.session import run_request
+from bot.model.errors import AttachFailed
+from bot.model.request import Request
+from bot.session.run import run_request
 from tests.support.jvms import COWWEB_JAR, jdk_home
 from tests.support.sandbox import DEBUG_JAVA_HOME, debug_container, jvm_container
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import GrammarError
-from bot.grammar import HelpRequest, parse_command
-from bot.request import Options, Request, Requester, TargetSelector
-from bot.tools import CATALOG, tool_names
+from bot.commands.grammar import HelpRequest, parse_command
+from bot.jvm.catalog import CATALOG, tool_names
+from bot.model.errors import GrammarError
+from bot.model.request import Options, Request, Requester, TargetSelector
 
 # Written from Kubernetes' definitions, independently of bot/grammar.py, to re-check results.
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", re.ASCII)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import Busy
-from bot.limits import Limiter, Limits, Permit
+from bot.access.limits import Limiter, Limits, Permit
+from bot.model.errors import Busy
 
 
 @dataclass

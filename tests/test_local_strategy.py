@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import AmbiguousTarget, AttachFailed, DeadlineExceeded, TargetNotFound
-from bot.grammar import parse_command
+from bot.commands.grammar import parse_command
+from bot.jvm.catalog import CATALOG
 from bot.local.strategy import LocalBackend
-from bot.request import Request
-from bot.results import Result
-from bot.session import run_request
-from bot.tools import CATALOG
+from bot.model.errors import AmbiguousTarget, AttachFailed, DeadlineExceeded, TargetNotFound
+from bot.model.request import Request
+from bot.model.results import Result
+from bot.session.run import run_request
 from handlers.terminal import EXIT_FAILED, EXIT_OK, run_text
 from tests.support.jvms import REPO, jdk_home
 
@@ -147,7 +147,7 @@ async def test_terminal_frontend_reports_errors_in_one_line():
 def test_jdebug_run_cli_prints_the_flags(cowweb_factory):
     jvm = cowweb_factory(17)
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "run", f"flags pid={jvm.pid}"],
+        [sys.executable, "-m", "handlers", "run", f"flags pid={jvm.pid}"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -161,7 +161,7 @@ def test_jdebug_run_cli_prints_the_flags(cowweb_factory):
 def test_jdebug_console_answers_each_line(cowweb_factory):
     jvm = cowweb_factory(25)
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "console"],
+        [sys.executable, "-m", "handlers", "console"],
         input=f"version pid={jvm.pid}\nbogus\nquit\n",
         capture_output=True,
         text=True,

@@ -17,9 +17,9 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.policy import Decision, GlobSet, Policy, PolicyError, PolicyWatcher, Rule
-from bot.request import Request, Requester, TargetSelector
-from bot.tools import CATALOG, Tool
+from bot.access.policy import Decision, GlobSet, Policy, PolicyError, PolicyWatcher, Rule
+from bot.jvm.catalog import CATALOG, Tool
+from bot.model.request import Request, Requester, TargetSelector
 
 REPO = Path(__file__).resolve().parents[1]
 

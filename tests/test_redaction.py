@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from bot.jvm.agent import parse_agent_output, plan_agent_call
 from bot.jvm.jps import parse_jvm_lines
 from bot.jvm.sysprops import parse_properties
-from bot.redaction import REDACTED, RedactionRulesError, Redactor
-from bot.request import Options
+from bot.model.request import Options
+from bot.redaction.redactor import REDACTED, RedactionRulesError, Redactor
 from tests.support.jvms import JAVA_VERSIONS, RunningJvm, jattach_text, start_cowweb, stop
 
 REDACTOR = Redactor.default()

@@ -7,12 +7,12 @@ import io
 
 import pytest
 
-from bot.grammar import parse_command
+from bot.commands.grammar import parse_command
 from bot.local.strategy import LocalBackend
-from bot.redaction import Redactor
-from bot.request import Request
-from bot.results import StepOutput
-from bot.session import redact_steps, run_request
+from bot.model.request import Request
+from bot.model.results import StepOutput
+from bot.redaction.redactor import Redactor
+from bot.session.run import redact_steps, run_request
 from handlers.terminal import run_text
 
 SECRETS = ("hunter2", "abc123", "s3cr3t", "AKIAXYZ")

@@ -3,7 +3,7 @@
 The agent (`agent.sh`, package data) is the only thing that runs next to the JVM. It is
 started as `["/bin/sh", "-c", AGENT_SCRIPT, "jdebug-agent", *args]`, so user values only
 ever travel as argv. Its output frames (see agent.sh) are parsed here into steps, and its
-failures into the user-facing errors of `bot.errors`.
+failures into the user-facing errors of `bot.model.errors`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Literal
 
-from bot.errors import (
+from bot.jvm.jps import JvmInfo, parse_jvm_lines
+from bot.model.errors import (
     AmbiguousTarget,
     AttachFailed,
     DeadlineExceeded,
@@ -24,10 +25,9 @@ from bot.errors import (
     StrategyUnavailable,
     TargetNotFound,
 )
-from bot.jvm.jps import JvmInfo, parse_jvm_lines
-from bot.request import Options
-from bot.results import StepOutput
-from bot.spool import Spool
+from bot.model.request import Options
+from bot.model.results import StepOutput
+from bot.model.spool import Spool
 
 AttachTool = Literal["auto", "jattach", "jcmd"]
 

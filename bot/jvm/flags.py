@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.jvm.units import format_bytes
-from bot.request import Options
-from bot.results import Analysis
+from bot.model.request import Options
+from bot.model.results import Analysis
 
 FlagValue = bool | int | float | str
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.jvm.units import format_bytes
-from bot.request import Options
-from bot.results import Analysis
+from bot.model.request import Options
+from bot.model.results import Analysis
 
 # `   1:          7530         459664  [B (java.base@25.0.2)`; classes of the unnamed
 # module (the application's own) have no `(module)` suffix.

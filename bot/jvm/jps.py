@@ -10,8 +10,8 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.request import Options
-from bot.results import Analysis
+from bot.model.request import Options
+from bot.model.results import Analysis
 
 # java launcher options that take a separate value (so the value is not the main class).
 _OPTIONS_WITH_VALUE = frozenset(

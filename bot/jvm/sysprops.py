@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from bot.request import Options
-from bot.results import Analysis
+from bot.model.request import Options
+from bot.model.results import Analysis
 
 _BLANKS = " \t\f"
 _ESCAPED = {"t": "\t", "r": "\r", "n": "\n", "f": "\f"}

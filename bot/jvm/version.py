@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.request import Options
-from bot.results import Analysis
+from bot.model.request import Options
+from bot.model.results import Analysis
 
 _VM_LINE = re.compile(r"(?P<name>.+?) version (?P<version>\S+)\s*")
 _JDK_LINE = re.compile(r"JDK (?P<version>\S+)\s*")

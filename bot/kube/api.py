@@ -17,7 +17,7 @@ from typing import Any
 
 from kubernetes import client
 
-from bot.impersonation import KubeIdentity
+from bot.access.impersonation import KubeIdentity
 from bot.kube import pods
 from bot.kube.calls import DEFAULT_TIMEOUT_S, MAX_WORKERS, READ, WRITE, ApiCaller
 from bot.kube.config import (

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 
 from cachetools import LRUCache
 
-from bot.errors import JdebugError
-from bot.impersonation import KubeIdentity
+from bot.access.impersonation import KubeIdentity
+from bot.backends.protocols import Candidate, ResolvedTarget, Strategy
 from bot.kube.api import KubeApi
 from bot.kube.probe import Probe
 from bot.kube.strategies.context import KubeContext, KubeSettings
@@ -23,8 +23,8 @@ from bot.kube.targets import (
     resolve_pods,
     resolve_target,
 )
-from bot.request import Request
-from bot.strategy import Candidate, ResolvedTarget, Strategy
+from bot.model.errors import JdebugError
+from bot.model.request import Request
 
 STRATEGIES: dict[str, Callable[[KubeContext], Strategy]] = {
     "exec": ExecStrategy,

@@ -21,8 +21,7 @@ import urllib3
 import websocket
 from kubernetes import client
 
-from bot.errors import DeadlineExceeded
-from bot.impersonation import KubeIdentity
+from bot.access.impersonation import KubeIdentity
 from bot.kube.errors import (
     KubeConflict,
     KubeError,
@@ -31,6 +30,7 @@ from bot.kube.errors import (
     KubeUnreachable,
     error_from_status,
 )
+from bot.model.errors import DeadlineExceeded
 
 T = TypeVar("T")
 

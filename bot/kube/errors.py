@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import JdebugError
+from bot.model.errors import JdebugError
 
 MISSING_RESOURCE = "the server could not find the requested resource"
 

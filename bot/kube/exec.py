@@ -18,7 +18,7 @@ from kubernetes import client
 from kubernetes.stream import stream
 from kubernetes.stream.ws_client import websocket_proxycare
 
-from bot.impersonation import KubeIdentity
+from bot.access.impersonation import KubeIdentity
 from bot.kube.calls import impersonation_headers, too_slow
 from bot.kube.errors import KubeError, KubeUnreachable, error_from_status
 

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from bot.errors import DeadlineExceeded
 from bot.kube.errors import KubeConflict, KubeError, KubeNotFound
+from bot.model.errors import DeadlineExceeded
 
 log = structlog.get_logger("jdebug.lease")
 

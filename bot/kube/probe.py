@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from cachetools import TTLCache
 
-from bot.errors import DeadlineExceeded
 from bot.kube.api import KubeApi
 from bot.kube.errors import KubeError
+from bot.model.errors import DeadlineExceeded
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 ENFORCE_VERSION_LABEL = "pod-security.kubernetes.io/enforce-version"

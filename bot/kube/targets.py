@@ -12,10 +12,10 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import AmbiguousTarget, TargetNotFound
 from bot.kube.api import KubeApi
 from bot.kube.errors import KubeNotFound
-from bot.request import TargetSelector
+from bot.model.errors import AmbiguousTarget, TargetNotFound
+from bot.model.request import TargetSelector
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 

@@ -10,8 +10,8 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.errors import DeadlineExceeded
-from bot.spool import SLICE_BYTES, Spool
+from bot.model.errors import DeadlineExceeded
+from bot.model.spool import SLICE_BYTES, Spool
 
 
 @dataclass(frozen=True)

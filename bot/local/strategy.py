@@ -13,12 +13,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.errors import AmbiguousTarget, TargetNotFound
+from bot.backends.protocols import Candidate, ResolvedTarget, Strategy, Verdict
 from bot.jvm.agent import AgentCall, parse_agent_output, plan_agent_call, raise_for_agent
 from bot.local.process import run_bounded
-from bot.request import Request
-from bot.results import RawOutput
-from bot.strategy import Candidate, ResolvedTarget, Strategy, Verdict
+from bot.model.errors import AmbiguousTarget, TargetNotFound
+from bot.model.request import Request
+from bot.model.results import RawOutput
 
 # The agent bounds itself; this grace covers process start and output draining.
 _GRACE_S = 10

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.results import Result
+from bot.model.results import Result
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -6,10 +6,10 @@ each raw output as a titled snippet, exactly as they would be threaded under it 
 
 from __future__ import annotations
 
-from bot.errors import JdebugError
 from bot.jvm.units import format_bytes
+from bot.model.errors import JdebugError
+from bot.model.results import Result
 from bot.report.snippets import snippets
-from bot.results import Result
 
 _RULE = "─" * 72
 

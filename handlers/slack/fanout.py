@@ -14,12 +14,12 @@ import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.audit import Run, run_of
-from bot.report.blocks import fanout_headline, fanout_message, progress_message, result_message
-from bot.request import Request, TargetSelector
-from bot.results import Result
-from bot.session import PodOutcome, map_each
-from bot.strategy import Backend
+from bot.access.audit import Run, run_of
+from bot.backends.protocols import Backend
+from bot.model.request import Request, TargetSelector
+from bot.model.results import Result
+from bot.session.run import PodOutcome, map_each
+from handlers.slack.blocks import fanout_headline, fanout_message, progress_message, result_message
 from handlers.slack.thread import SlackThread
 
 Upload = Callable[[SlackThread, Result], Awaitable[str]]

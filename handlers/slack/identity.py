@@ -14,7 +14,7 @@ from cachetools import TTLCache
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.impersonation import (
+from bot.access.impersonation import (
     IdentityTable,
     ImpersonatingBackend,
     ImpersonationError,
@@ -22,8 +22,8 @@ from bot.impersonation import (
     NoKubeIdentity,
     load_identity_table,
 )
+from bot.backends.protocols import Backend
 from bot.settings import Settings, env_name
-from bot.strategy import Backend
 
 log = structlog.get_logger("jdebug.impersonation")
 # users.info is Tier 4; an e-mail rarely changes, so one look-up serves a while.

@@ -18,9 +18,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.report.blocks import RUN_ACTION_PREFIX, escape
-from bot.request_text import command_text
-from handlers.slack.admission import Admitted
+from bot.commands.echo import command_text
+from bot.session.admission import Admitted
+from handlers.slack.blocks import RUN_ACTION_PREFIX, escape
 from handlers.slack.payloads import malformed_actions, read_click, read_command
 from handlers.slack.service import Say, SlackService
 

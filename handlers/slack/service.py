@@ -19,13 +19,23 @@ import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.audit import Outcome, Run, emit, record, run_of
-from bot.errors import Busy, JdebugError
-from bot.grammar import HelpRequest, parse_command
-from bot.impersonation import NoKubeIdentity
-from bot.limits import Limiter
-from bot.policy import PolicyWatcher
-from bot.report.blocks import (
+from bot.access.audit import Outcome, Run, emit, record, run_of
+from bot.access.impersonation import NoKubeIdentity
+from bot.access.limits import Limiter
+from bot.access.policy import PolicyWatcher
+from bot.backends.protocols import Backend
+from bot.commands.echo import command_text
+from bot.commands.grammar import HelpRequest, parse_command
+from bot.model.errors import Busy, JdebugError
+from bot.model.request import Request, Requester
+from bot.model.results import Result
+from bot.report.snippets import snippets
+from bot.session.admission import Admitted
+from bot.session.history import RequestHistory
+from bot.session.inflight import InFlight
+from bot.session.run import Progress, run_request
+from bot.settings import Settings
+from handlers.slack.blocks import (
     TEXT_LIMIT,
     clip,
     error_message,
@@ -35,18 +45,8 @@ from bot.report.blocks import (
     progress_message,
     result_message,
 )
-from bot.report.snippets import snippets
-from bot.request import Request, Requester
-from bot.request_text import command_text
-from bot.results import Result
-from bot.session import Progress, run_request
-from bot.settings import Settings
-from bot.strategy import Backend
-from handlers.slack.admission import Admitted
 from handlers.slack.fanout import FanOut, run_every_pod
-from handlers.slack.history import RequestHistory
 from handlers.slack.identity import ActingAs
-from handlers.slack.inflight import InFlight
 from handlers.slack.thread import SlackThread
 
 Say = Callable[[str], Awaitable[Any]]

@@ -21,8 +21,8 @@ import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.report.blocks import Block
 from bot.report.snippets import Snippet
+from handlers.slack.blocks import Block
 
 SNIPPET_LIMIT = 1_000_000
 # Above this a plain file is not worth reading in Slack's viewer, and holding its bytes

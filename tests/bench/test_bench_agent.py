@@ -10,10 +10,10 @@ import asyncio
 
 import pytest
 
-from bot.grammar import parse_command
+from bot.commands.grammar import parse_command
 from bot.local.strategy import LocalBackend
-from bot.request import Request
-from bot.session import run_request
+from bot.model.request import Request
+from bot.session.run import run_request
 from tests.support.jvms import jdk_home
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.policy import Policy
-from bot.request import Request, Requester, TargetSelector
+from bot.access.policy import Policy
+from bot.model.request import Request, Requester, TargetSelector
 
 pytestmark = pytest.mark.bench
 

@@ -7,7 +7,7 @@ the dump in ≤ 0.5 s; throughput (MB/s) is recorded in `extra_info` for `make b
 
 from __future__ import annotations
 
-from bot.redaction import REDACTED, Redactor
+from bot.redaction.redactor import REDACTED, Redactor
 from scripts.synth_threaddump import synthesise_dump
 from tests.support.jvms import jattach_text
 

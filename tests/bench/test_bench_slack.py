@@ -26,8 +26,8 @@ import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.app import BotServer
 from bot.local.strategy import LocalBackend
+from handlers.slack.app import BotServer
 from tests.fakeslack import FakeSlack
 from tests.slack.conftest import ALICE, bot_settings
 from tests.support.jvms import REPO, jdk_home
@@ -222,7 +222,7 @@ async def _post_big_dump(pid: int, tmp_path: Path) -> dict[str, Any]:
         )
         log = (tmp_path / "serve.log").open("wb")
         bot = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "serve", env=env, cwd=tmp_path, stderr=log
+            sys.executable, "-m", "handlers", "serve", env=env, cwd=tmp_path, stderr=log
         )
         try:
             await slack.wait_for_connections(timeout=30)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.local.strategy import LocalBackend
-from bot.session import run_each, run_request
+from bot.session.run import run_each, run_request
 from kubesim import KubeSim
 from tests.strategies.conftest import RBAC, backend_for, needs_root, request, wait_until_all_running
 

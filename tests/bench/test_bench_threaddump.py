@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from bot.jvm.threaddump import summarise_thread_dumps
-from bot.request import Options
+from bot.model.request import Options
 from scripts.synth_threaddump import synthesise_dump
 from tests.support.jvms import jattach_text
 

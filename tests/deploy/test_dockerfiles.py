@@ -213,7 +213,7 @@ def test_builder_installs_the_locked_runtime_dependencies_and_no_dev_tools(
     assert (built_venv / "bin" / "jdebug").exists()
     # -I and a neutral cwd: only the venv may provide the modules, never this checkout.
     locked = subprocess.run(
-        [python, "-I", "-c", "import bot.app, handlers.slack, kubernetes, slack_bolt"],
+        [python, "-I", "-c", "import handlers.slack.app, handlers.slack, kubernetes, slack_bolt"],
         cwd=built_venv,
         capture_output=True,
         text=True,

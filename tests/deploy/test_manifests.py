@@ -15,10 +15,10 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from kubernetes_validate.utils import all_versions  # type: ignore[import-untyped]
 
-from bot.app import BotServer
-from bot.backends import strategy_order
 from bot.kube.backend import DEFAULT_ORDER
+from bot.session.backends import strategy_order
 from bot.settings import ENV_PREFIX, Settings, env_name
+from handlers.slack.app import BotServer
 from kubesim.podsecurity import violations
 from tests.deploy.conftest import (
     BOT_NAMESPACE,

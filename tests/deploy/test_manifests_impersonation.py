@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.impersonation import load_identity_table
+from bot.access.impersonation import load_identity_table
 from tests.deploy.conftest import (
     BOT_NAMESPACE,
     DEPLOY,

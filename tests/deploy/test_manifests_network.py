@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import EVENTS_PATH
 from bot.kube.strategies.node import MANAGED_BY
+from handlers.slack.app import EVENTS_PATH
 from tests.deploy.conftest import (
     BOT_NAMESPACE,
     OVERLAYS,

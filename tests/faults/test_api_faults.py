@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import JdebugError
 from bot.kube.errors import KubeConflict, KubeServerError, KubeTooManyRequests
-from bot.session import run_request
+from bot.model.errors import JdebugError
+from bot.session.run import run_request
 from tests.faults.leftovers import (
     assert_nothing_left,
     running_debug_containers,

@@ -10,8 +10,8 @@ import signal
 
 import pytest
 
-from bot.errors import AttachFailed, DeadlineExceeded, StrategyUnavailable
-from bot.session import run_request
+from bot.model.errors import AttachFailed, DeadlineExceeded, StrategyUnavailable
+from bot.session.run import run_request
 from tests.faults.leftovers import (
     assert_nothing_left,
     debug_pods,

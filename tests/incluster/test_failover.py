@@ -80,7 +80,7 @@ def serve_pid(pod_name: str) -> int:
             env = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv[1:4] == [b"-m", b"bot", b"serve"] and f"POD_NAME={pod_name}".encode() in env:
+        if argv[1:4] == [b"-m", b"handlers", b"serve"] and f"POD_NAME={pod_name}".encode() in env:
             found.append(int(entry.name))
     (pid,) = found
     return pid

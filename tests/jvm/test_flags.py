@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.jvm.flags import parse_vm_flags, summarise_flags
-from bot.request import Options
+from bot.model.request import Options
 from tests.support.jvms import RunningJvm, jattach_text, start_cowweb, stop
 
 MiB = 1 << 20

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.jvm.heapinfo import parse_heap_info, summarise_heap_info
 from bot.jvm.units import format_bytes
-from bot.request import Options
+from bot.model.request import Options
 from tests.support.jvms import jattach_text, start_cowweb, stop
 
 MiB = 1 << 20

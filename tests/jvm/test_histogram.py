@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.jvm.histogram import parse_class_histogram, readable_class_name, summarise_histogram
 from bot.jvm.units import format_bytes
-from bot.request import Options
+from bot.model.request import Options
 from tests.support.jvms import jattach_text, start_cowweb, stop
 
 HistogramText = Callable[[int, str], str]

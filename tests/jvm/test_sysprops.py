@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.jvm.sysprops import parse_properties, read_properties, summarise_sysprops
-from bot.request import Options
+from bot.model.request import Options
 from tests.support.jvms import jattach_text, jdk_home, start_cowweb, stop
 
 # Values that exercise every escape Properties.store writes. Keys cannot hold `=`: the

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.jvm.threaddump import parse_thread_dump, summarise_thread_dumps
-from bot.request import Options
+from bot.model.request import Options
 from tests.support.jvms import JAVA_VERSIONS, jattach_text, jdk_home, start_cowweb, stop
 
 DATA = Path(__file__).parent / "data"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.jvm.version import parse_vm_version, summarise_version
-from bot.request import Options
+from bot.model.request import Options
 from tests.support.jvms import RunningJvm, jattach_text, jdk_home
 
 

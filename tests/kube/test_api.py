@@ -25,7 +25,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import bot.kube.api as api_module
-from bot.errors import DeadlineExceeded, JdebugError
 from bot.kube.api import KubeApi
 from bot.kube.errors import (
     KubeBadRequest,
@@ -41,6 +40,7 @@ from bot.kube.errors import (
     KubeUnreachable,
     error_from_status,
 )
+from bot.model.errors import DeadlineExceeded, JdebugError
 from kubesim import KubeSim
 from kubesim.tls import make_certs
 

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 import structlog
 
-from bot.impersonation import KubeIdentity
+from bot.access.impersonation import KubeIdentity
 from bot.kube.api import KubeApi
 from bot.kube.backend import KubeBackend
 from bot.kube.config import load_kubeconfig

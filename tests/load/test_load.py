@@ -92,7 +92,7 @@ async def test_200_commands_from_20_users_are_each_answered_once_and_leave_nothi
         log_path = tmp_path / "serve.log"
         with log_path.open("wb") as log:
             bot = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "serve", env=env, cwd=tmp_path, stderr=log
+                sys.executable, "-m", "handlers", "serve", env=env, cwd=tmp_path, stderr=log
             )
         try:
             await slack.wait_for_connections(timeout=60)
@@ -156,7 +156,11 @@ def precompile(env: dict[str, str], cache: Path) -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = str(cache)
     subprocess.run(
-        [sys.executable, "-c", "import bot.app, kubernetes.client; kubernetes.client.CoreV1Api"],
+        [
+            sys.executable,
+            "-c",
+            "import handlers.slack.app, kubernetes.client; kubernetes.client.CoreV1Api",
+        ],
         env=env,
         check=True,
         timeout=120,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.tools import CATALOG
+from bot.jvm.catalog import CATALOG
 
 JsonDict = dict[str, Any]
 

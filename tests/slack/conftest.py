@@ -19,14 +19,14 @@ import pytest
 import pytest_asyncio
 import structlog
 
-from bot.app import BotServer
+from bot.backends.protocols import ResolvedTarget, Strategy, Verdict
 from bot.jvm.agent import AgentCall
 from bot.local.strategy import LocalBackend
 from bot.logs import configure_logging
-from bot.request import Request
-from bot.results import RawOutput
+from bot.model.request import Request
+from bot.model.results import RawOutput
 from bot.settings import Settings
-from bot.strategy import ResolvedTarget, Strategy, Verdict
+from handlers.slack.app import BotServer
 from handlers.slack.service import SlackService
 from tests.fakeslack import FakeSlack, Message
 from tests.fakeslack.fixtures import fake_slack

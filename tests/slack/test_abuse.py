@@ -32,10 +32,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.app import build_app
-from bot.grammar import parse_command
-from bot.report.blocks import RUN_ACTION_PREFIX, actions
-from bot.request import Request
+from bot.commands.grammar import parse_command
+from bot.model.request import Request
+from handlers.slack.app import build_app
+from handlers.slack.blocks import RUN_ACTION_PREFIX, actions
 from handlers.slack.service import SlackService
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, Message, User, payloads
 from tests.slack.abuse_cases import Case, click_cases, fuzz_text, slash_cases

@@ -12,9 +12,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.grammar import parse_command
+from bot.commands.grammar import parse_command
+from bot.jvm.catalog import CATALOG
 from bot.jvm.threaddump import summarise_thread_dumps
-from bot.report.blocks import (
+from bot.model.request import Options, Request, Requester
+from bot.model.results import Analysis, RawOutput, Result, StepOutput
+from handlers.slack.blocks import (
     AGAIN_ACTION,
     CONTEXT_ELEMENTS,
     MAX_BLOCKS,
@@ -27,9 +30,6 @@ from bot.report.blocks import (
     progress_message,
     result_message,
 )
-from bot.request import Options, Request, Requester
-from bot.results import Analysis, RawOutput, Result, StepOutput
-from bot.tools import CATALOG
 from handlers.slack.payloads import button_command
 from scripts.synth_threaddump import synthesise_dump
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack

@@ -10,7 +10,7 @@ import time
 import aiohttp
 import pytest
 
-from bot.app import EVENTS_PATH, BotServer
+from handlers.slack.app import EVENTS_PATH, BotServer
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, Signing
 from tests.slack.conftest import RecordingBackend, StartBot
 

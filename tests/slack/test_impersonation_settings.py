@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.impersonation import ImpersonationError, KubeIdentity, load_identity_table
+from bot.access.impersonation import ImpersonationError, KubeIdentity, load_identity_table
 from tests.slack.test_serve_process import clean_env, serve_sync
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from bot.report.blocks import AGAIN_ACTION
+from handlers.slack.blocks import AGAIN_ACTION
 from tests.fakeslack import FakeSlack
 from tests.slack.conftest import (
     ALICE,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.tools import CATALOG
+from bot.jvm.catalog import CATALOG
 from tests.fakeslack import FakeSlack
 from tests.slack.conftest import (
     ALICE,

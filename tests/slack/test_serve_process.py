@@ -1,4 +1,4 @@
-"""`python -m bot serve` as a real process: health probes, SIGTERM draining, and the one
+"""`python -m handlers serve` as a real process: health probes, SIGTERM draining, and the one
 sentence it prints instead of starting when settings are missing or Slack refuses it.
 """
 
@@ -42,7 +42,7 @@ def free_port() -> int:
 
 def serve_sync(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
+        [sys.executable, "-m", "handlers", "serve"],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -78,7 +78,7 @@ async def test_sigterm_lets_the_running_command_finish_post_its_snippets_and_exi
     )
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "serve", env=env, cwd=tmp_path, stderr=log
+            sys.executable, "-m", "handlers", "serve", env=env, cwd=tmp_path, stderr=log
         )
     spawned.append(proc)
     await fake_slack.wait_for_connections(timeout=30)
@@ -178,7 +178,7 @@ async def test_serve_with_a_refused_token_exits_1_with_one_sentence(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        "handlers",
         "serve",
         env=env,
         cwd=tmp_path,

@@ -10,10 +10,10 @@ import re
 import time
 from pathlib import Path
 
-from bot.app import BotServer
-from bot.request import Request
-from bot.strategy import ResolvedTarget
-from bot.tools import CATALOG
+from bot.backends.protocols import ResolvedTarget
+from bot.jvm.catalog import CATALOG
+from bot.model.request import Request
+from handlers.slack.app import BotServer
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, UploadedFile
 from tests.slack.conftest import ALICE, RecordingBackend, StartBot, all_text, log_records
 from tests.support.jvms import jattach_text

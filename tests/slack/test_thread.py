@@ -9,7 +9,7 @@ import asyncio
 import gzip
 import hashlib
 
-from bot.audit import OutputDigest, digest
+from bot.access.audit import OutputDigest, digest
 from bot.report.snippets import Snippet
 from handlers.slack.thread import GZIP_ABOVE, SNIPPET_LIMIT, SlackThread
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack

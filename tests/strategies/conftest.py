@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from bot.grammar import parse_command
+from bot.commands.grammar import parse_command
 from bot.kube.api import KubeApi
 from bot.kube.backend import DEFAULT_ORDER, KubeBackend
 from bot.kube.strategies.context import KubeSettings
-from bot.request import Request
+from bot.model.request import Request
 from kubesim import KubeSim
 
 HERE = Path(__file__).parent

@@ -15,7 +15,7 @@ import pytest
 
 from bot.kube.janitor import sweep
 from bot.kube.strategies.node import MANAGED_BY
-from bot.session import run_request
+from bot.session.run import run_request
 from kubesim import KubeSim
 from tests.strategies.conftest import (
     BOT,
@@ -76,7 +76,7 @@ async def test_ephemeral_forbidden_by_rbac_falls_back_to_node(sim):
 
 def run_bot(sim: KubeSim, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--kubeconfig", str(sim.kubeconfig(BOT)), *args],
+        [sys.executable, "-m", "handlers", "run", "--kubeconfig", str(sim.kubeconfig(BOT)), *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -172,7 +172,7 @@ async def test_removing_any_rule_breaks_the_matching_strategy(sim, rule):
         result = await run_request(request(text), backend)
         assert result.raw.strategy != full.raw.strategy
         return
-    from bot.errors import JdebugError
+    from bot.model.errors import JdebugError
 
     with pytest.raises(JdebugError) as excinfo:
         await run_request(request(text), backend)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from bot.errors import AmbiguousTarget, JdebugError
-from bot.session import map_each, run_each, run_request
-from bot.strategy import ResolvedTarget, Verdict
+from bot.backends.protocols import ResolvedTarget, Verdict
+from bot.model.errors import AmbiguousTarget, JdebugError
+from bot.session.run import map_each, run_each, run_request
 from handlers.terminal import EXIT_FAILED, run_text
 from kubesim import KubeSim
 from tests.fakeslack import FakeSlack

@@ -8,9 +8,9 @@ import time
 
 from kubernetes import client, config
 
-from bot.app import BotServer, build_backend
 from bot.kube.strategies.node import MANAGED_BY
 from bot.settings import Settings
+from handlers.slack.app import BotServer, build_backend
 from tests.fakeslack import FakeSlack
 from tests.strategies.conftest import BOT, backend_for, needs_root
 

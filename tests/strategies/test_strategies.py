@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from bot.errors import AmbiguousTarget, StrategyUnavailable, TargetNotFound
 from bot.kube.errors import KubeForbidden
-from bot.session import run_request
+from bot.model.errors import AmbiguousTarget, StrategyUnavailable, TargetNotFound
+from bot.session.run import run_request
 from tests.strategies.conftest import BOT, REPO, backend_for, needs_root, request
 
 pytestmark = needs_root
@@ -152,7 +152,7 @@ def test_jdebug_run_with_kubeconfig_prints_strategy_and_cleanup(sim):
         [
             sys.executable,
             "-m",
-            "bot",
+            "handlers",
             "run",
             "--kubeconfig",
             str(sim.kubeconfig(BOT)),

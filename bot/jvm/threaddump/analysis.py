@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from bot.jvm.threaddump.lock_graph import BLOCKING_WAITS, deadlocks_in_lock_graph, lock_owners
 from bot.jvm.threaddump.model import Deadlock, JavaThread, Lock, ThreadDump
 from bot.jvm.threaddump.parse import parse_thread_dump
-from bot.request import Options
-from bot.results import Analysis
+from bot.model.request import Options
+from bot.model.results import Analysis
 
 _STATE_ORDER = ("BLOCKED", "WAITING", "TIMED_WAITING", "RUNNABLE", "NEW", "TERMINATED")
 _JDK_PACKAGES = ("java.", "javax.", "jdk.", "sun.", "com.sun.")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.backends.protocols import ResolvedTarget
 from bot.kube.api import KubeApi
 from bot.kube.probe import Probe
-from bot.strategy import ResolvedTarget
 
 # The agent bounds itself; this covers websocket set-up and log reading on top.
 GRACE_S = 15

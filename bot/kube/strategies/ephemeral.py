@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from bot.errors import AmbiguousTarget, StrategyFailed, TargetNotFound
+from bot.backends.protocols import ResolvedTarget, Verdict
 from bot.jvm.agent import AgentCall, parse_agent_output, plan_agent_call
 from bot.kube.errors import KubeError, KubeForbidden, KubeInvalid, KubeNotFound
 from bot.kube.identity import (
@@ -28,9 +28,9 @@ from bot.kube.probe import UNKNOWN_LEVEL
 from bot.kube.strategies.context import GRACE_S, KubeContext, container_image, pod_of
 from bot.kube.strategies.exec import EXEC_RULES
 from bot.kube.strategies.waiting import named_status, wait_until_terminated
-from bot.request import Options, Request
-from bot.results import RawOutput
-from bot.strategy import ResolvedTarget, Verdict
+from bot.model.errors import AmbiguousTarget, StrategyFailed, TargetNotFound
+from bot.model.request import Options, Request
+from bot.model.results import RawOutput
 
 log = structlog.get_logger("jdebug.ephemeral")
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 
-from bot.errors import StrategyFailed
+from bot.backends.protocols import ResolvedTarget, Verdict
 from bot.jvm.agent import AgentCall
 from bot.kube.errors import KubeError, KubeForbidden
 from bot.kube.strategies.context import GRACE_S, KubeContext, container_image, pod_of
-from bot.request import Request
-from bot.results import RawOutput
-from bot.strategy import ResolvedTarget, Verdict
+from bot.model.errors import StrategyFailed
+from bot.model.request import Request
+from bot.model.results import RawOutput
 
 EXEC_RULES = (("get", "pods", "exec"), ("create", "pods", "exec"))
 

@@ -13,15 +13,15 @@ from typing import Any
 
 import structlog
 
-from bot.errors import StrategyFailed
+from bot.backends.protocols import ResolvedTarget, Verdict
 from bot.jvm.agent import AgentCall
 from bot.kube.errors import KubeError, KubeForbidden, KubeInvalid
 from bot.kube.probe import UNKNOWN_LEVEL
 from bot.kube.strategies.context import GRACE_S, KubeContext, pod_of
 from bot.kube.strategies.waiting import named_status, wait_until_terminated
-from bot.request import Request
-from bot.results import RawOutput
-from bot.strategy import ResolvedTarget, Verdict
+from bot.model.errors import StrategyFailed
+from bot.model.request import Request
+from bot.model.results import RawOutput
 
 log = structlog.get_logger("jdebug.node")
 

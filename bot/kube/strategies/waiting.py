@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.errors import DeadlineExceeded, StrategyUnavailable
 from bot.kube.api import KubeApi
+from bot.model.errors import DeadlineExceeded, StrategyUnavailable
 
 IMAGE_FAILURES = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 POLL_S = 0.25

@@ -1,7 +1,7 @@
 """Replace secret-looking values in tool output before anything leaves the bot.
 
 Which keys look secret, which URL query parameters carry credentials and which token formats
-are recognised is data (`redaction_rules.yaml`, extendable from a file), so operators can add
+are recognised is data (`rules.yaml`, extendable from a file), so operators can add
 their own names. Text is scanned left to right with forward-only searches, so the cost is
 linear in its size; every rule but PEM blocks and Properties continuations stays within a
 line, so output can be redacted in chunks that end at line breaks; and `‹redacted›` is never
@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from bot.jvm.sysprops import unescape_property
-from bot.redaction_rules import (
+from bot.redaction.rules import (
     REDACTED,
     RedactionRules,
     RedactionRulesError,
@@ -104,7 +104,7 @@ class Redactor:
 
     @classmethod
     def default(cls) -> Redactor:
-        """The built-in rules of `bot/redaction_rules.yaml`."""
+        """The built-in rules of `bot/redaction/rules.yaml`."""
         return cls(_default_rules())
 
     @classmethod

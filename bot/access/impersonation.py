@@ -15,8 +15,8 @@ from typing import Protocol, runtime_checkable
 
 import yaml
 
-from bot.errors import JdebugError
-from bot.strategy import Backend
+from bot.backends.protocols import Backend
+from bot.model.errors import JdebugError
 
 
 @dataclass(frozen=True)

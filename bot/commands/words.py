@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bot.errors import GrammarError
+from bot.model.errors import GrammarError
 
 MAX_COMMAND_CHARS = 1000
 

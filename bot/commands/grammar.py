@@ -11,17 +11,17 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from bot.command_text import MAX_COMMAND_CHARS as MAX_COMMAND_CHARS
-from bot.command_text import show, split_words, unwrap
-from bot.errors import GrammarError
-from bot.names import (
+from bot.commands.names import (
     check_label_key,
     check_label_value,
     valid_dns1123_label,
     valid_dns1123_subdomain,
 )
-from bot.request import Options, Request, Requester, TargetSelector
-from bot.tools import CATALOG, Tool, find_tool, tool_names
+from bot.commands.words import MAX_COMMAND_CHARS as MAX_COMMAND_CHARS
+from bot.commands.words import show, split_words, unwrap
+from bot.jvm.catalog import CATALOG, Tool, find_tool, tool_names
+from bot.model.errors import GrammarError
+from bot.model.request import Options, Request, Requester, TargetSelector
 
 PID_RANGE = range(1, 4_194_304 + 1)  # Linux's PID_MAX_LIMIT
 COUNT_RANGE = range(1, 10 + 1)

@@ -17,8 +17,8 @@ from bot.jvm.jps import summarise_jvm_list
 from bot.jvm.sysprops import summarise_sysprops
 from bot.jvm.threaddump import summarise_thread_dumps
 from bot.jvm.version import summarise_version
-from bot.request import Options
-from bot.results import Analysis
+from bot.model.request import Options
+from bot.model.results import Analysis
 
 Analyser = Callable[[Sequence[str], Options], Analysis]
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from bot.errors import JdebugError
-from bot.policy.rules import ANYWHERE, EVERYONE, EXCLUDE, GlobSet, Rule
-from bot.tools import Tool
+from bot.access.policy.rules import ANYWHERE, EVERYONE, EXCLUDE, GlobSet, Rule
+from bot.jvm.catalog import Tool
+from bot.model.errors import JdebugError
 
 BULK_WORDS = ("read-only", "all", EVERYONE)
 _NULL_TAG = "tag:yaml.org,2002:null"

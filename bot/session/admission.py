@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.limits import Permit
-from bot.request import Request
+from bot.access.limits import Permit
+from bot.model.request import Request
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.errors import JdebugError
 from bot.jvm.agent import AgentCall
-from bot.request import Request
-from bot.results import RawOutput
+from bot.model.errors import JdebugError
+from bot.model.request import Request
+from bot.model.results import RawOutput
 
 
 @dataclass(frozen=True)

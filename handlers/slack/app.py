@@ -25,16 +25,16 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.backends import choose_backend, owner_reference
-from bot.errors import JdebugError
-from bot.housekeeping import janitor_loop
-from bot.impersonation import ImpersonationError
+from bot.access.impersonation import ImpersonationError
+from bot.access.policy import PolicyError
+from bot.backends.protocols import Backend
 from bot.kube.backend import KubeBackend
 from bot.kube.lease import LeaderElector
 from bot.malloc import pin_mmap_threshold
-from bot.policy import PolicyError
+from bot.model.errors import JdebugError
+from bot.session.backends import choose_backend, owner_reference
+from bot.session.housekeeping import janitor_loop
 from bot.settings import Settings, env_name
-from bot.strategy import Backend
 from handlers.slack.listeners import register
 from handlers.slack.service import SlackService
 

@@ -11,9 +11,9 @@ import asyncio
 
 import structlog
 
-from bot.errors import JdebugError
 from bot.kube.backend import KubeBackend
 from bot.kube.janitor import sweep
+from bot.model.errors import JdebugError
 
 log = structlog.get_logger("jdebug.housekeeping")
 

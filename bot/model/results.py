@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.request import Request
-from bot.spool import Spool
+from bot.model.request import Request
+from bot.model.spool import Spool
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ typed command, so a forged button can do no more than typing could.
 
 from __future__ import annotations
 
-from bot.request import Options, Request
+from bot.model.request import Options, Request
 
 
 def command_text(request: Request) -> str:

@@ -1,6 +1,6 @@
 """What a user asked for, as a value: the tool, which JVM, the options, and who asked.
 
-Every frontend (Slack, terminal) turns its input into a `Request` through `bot.grammar`;
+Every frontend (Slack, terminal) turns its input into a `Request` through `bot.commands.grammar`;
 everything after that (policy, strategies, reports) reads only this type.
 """
 

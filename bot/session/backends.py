@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.backends.protocols import Backend
 from bot.kube.api import KubeApi
 from bot.kube.backend import DEFAULT_ORDER, KubeBackend
 from bot.kube.strategies.context import KubeSettings
 from bot.local.strategy import LocalBackend
-from bot.strategy import Backend
 
 
 def strategy_order(text: str | None) -> Sequence[str]:

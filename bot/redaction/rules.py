@@ -1,6 +1,6 @@
-"""The rules of `bot.redaction` as data: which keys look secret, which URL query parameters
+"""The rules of `bot.redaction.redactor` as data: which keys look secret, which URL query parameters
 carry credentials, which token formats are recognised. The defaults are
-`redaction_rules.yaml` beside this module; operators extend or replace them from a file.
+`rules.yaml` beside this module; operators extend or replace them from a file.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class RedactionRulesError(ValueError):
 
 @dataclass(frozen=True)
 class RedactionRules:
-    """What looks secret; see `redaction_rules.yaml` for the meaning of each list."""
+    """What looks secret; see `rules.yaml` for the meaning of each list."""
 
     secret_substrings: tuple[str, ...] = ()
     secret_words: tuple[str, ...] = ()
@@ -107,5 +107,5 @@ def _string_list(value: object, source: str, name: str) -> tuple[str, ...]:
 
 @cache
 def _default_rules() -> RedactionRules:
-    text = files("bot").joinpath("redaction_rules.yaml").read_text(encoding="utf-8")
-    return RedactionRules.from_mapping(yaml.safe_load(text), "bot/redaction_rules.yaml")
+    text = files("bot.redaction").joinpath("rules.yaml").read_text(encoding="utf-8")
+    return RedactionRules.from_mapping(yaml.safe_load(text), "bot/redaction/rules.yaml")

@@ -27,9 +27,9 @@ commented example. The format:
   changes and keeps the previous policy if the new one is invalid.
 """
 
-from bot.policy.decisions import Decision, Policy
-from bot.policy.loading import PolicyError
-from bot.policy.rules import GlobSet, Rule
-from bot.policy.watching import PolicyWatcher
+from bot.access.policy.decisions import Decision, Policy
+from bot.access.policy.loading import PolicyError
+from bot.access.policy.rules import GlobSet, Rule
+from bot.access.policy.watching import PolicyWatcher
 
 __all__ = ["Decision", "GlobSet", "Policy", "PolicyError", "PolicyWatcher", "Rule"]

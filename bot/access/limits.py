@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-from bot.errors import Busy
+from bot.model.errors import Busy
 
 Clock = Callable[[], float]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from bot.command_text import show
-from bot.errors import GrammarError
+from bot.commands.words import show
+from bot.model.errors import GrammarError
 
 DNS1123_LABEL_MAX = 63
 DNS1123_SUBDOMAIN_MAX = 253

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app import serve_main
-from bot.backends import choose_backend
+from bot.backends.protocols import Backend
 from bot.logs import configure_logging
-from bot.session import DEFAULT_STEP_DEADLINE_S
-from bot.strategy import Backend
+from bot.session.backends import choose_backend
+from bot.session.run import DEFAULT_STEP_DEADLINE_S
+from handlers.slack.app import serve_main
 from handlers.terminal import console, run_text
 
 

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 import structlog
 
-from bot.request import Request
-from bot.results import Result
-from bot.tools import find_tool
+from bot.jvm.catalog import find_tool
+from bot.model.request import Request
+from bot.model.results import Result
 
 SCHEMA_VERSION = 1
 MESSAGE_LIMIT = 300

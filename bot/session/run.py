@@ -18,7 +18,7 @@ from typing import Literal, TypeVar
 
 import structlog
 
-from bot.errors import JdebugError, StrategyFailed, StrategyUnavailable
+from bot.backends.protocols import Backend, ResolvedTarget, Strategy
 from bot.jvm.agent import (
     AgentCall,
     AttachTool,
@@ -26,12 +26,12 @@ from bot.jvm.agent import (
     plan_agent_call,
     raise_for_agent,
 )
-from bot.redaction import Redactor
-from bot.request import Request
-from bot.results import Analysis, Place, RawOutput, Result, StepOutput
-from bot.spool import Spool
-from bot.strategy import Backend, ResolvedTarget, Strategy
-from bot.tools import Tool, find_tool
+from bot.jvm.catalog import Tool, find_tool
+from bot.model.errors import JdebugError, StrategyFailed, StrategyUnavailable
+from bot.model.request import Request
+from bot.model.results import Analysis, Place, RawOutput, Result, StepOutput
+from bot.model.spool import Spool
+from bot.redaction.redactor import Redactor
 
 Stage = Literal["resolved", "running", "analysing"]
 

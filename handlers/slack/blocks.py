@@ -12,11 +12,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.errors import JdebugError
-from bot.request import Options, Request
-from bot.request_text import command_text
-from bot.results import Result
-from bot.tools import CATALOG, find_tool, usage_lines
+from bot.commands.echo import command_text
+from bot.jvm.catalog import CATALOG, find_tool, usage_lines
+from bot.model.errors import JdebugError
+from bot.model.request import Options, Request
+from bot.model.results import Result
 
 Block = dict[str, Any]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import structlog
 
-from bot.policy.decisions import Policy
-from bot.policy.loading import PolicyError
-from bot.tools import CATALOG, Tool
+from bot.access.policy.decisions import Policy
+from bot.access.policy.loading import PolicyError
+from bot.jvm.catalog import CATALOG, Tool
 
 log = structlog.get_logger("jdebug.policy")
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bot.policy.loading import parse_policy, read_policy_file
-from bot.policy.rules import Rule
-from bot.request import Request
-from bot.tools import CATALOG, Tool
+from bot.access.policy.loading import parse_policy, read_policy_file
+from bot.access.policy.rules import Rule
+from bot.jvm.catalog import CATALOG, Tool
+from bot.model.request import Request
 
 TargetField = Literal["namespace", "cluster"]
 _NO_RULES: tuple[int, ...] = ()
