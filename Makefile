@@ -1,5 +1,5 @@
 # make demo: the main job on the embedded default.  make test: install what the tests need, run them all.
-.PHONY: bootstrap lint typecheck test demo bench readme clean
+.PHONY: bootstrap lint typecheck test demo bench readme settings clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -7,6 +7,7 @@ bootstrap:
 lint: bootstrap
 	uv run ruff check .
 	uv run ruff format --check .
+	uv run lint-imports --no-cache
 	shellcheck -s sh bot/jvm/agent.sh
 	shellcheck scripts/*.sh .ci/run
 	uv run hadolint deploy/Dockerfile deploy/debug-image/Dockerfile
@@ -28,3 +29,6 @@ clean:
 
 readme: bootstrap
 	uv run python -m scripts.readme_reference
+
+settings: bootstrap
+	uv run python -m scripts.settings_reference

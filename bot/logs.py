@@ -7,18 +7,16 @@ Call `configure_logging()` once at start. Request fields (`request_id`, `user`, 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import structlog
 
 
 def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
-    """`fmt` is `json` or `console`; default: console when stderr is a terminal."""
-    fmt = (
-        fmt or os.environ.get("JDEBUG_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
-    )
-    level_name = (level or os.environ.get("JDEBUG_LOG_LEVEL") or "warning").upper()
+    """`fmt` is `json` or `console` (default: console when stderr is a terminal); `level`
+    defaults to warning. Both come from the settings (JDEBUG_LOG_FORMAT, JDEBUG_LOG_LEVEL)."""
+    fmt = fmt or ("console" if sys.stderr.isatty() else "json")
+    level_name = (level or "warning").upper()
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"

@@ -1,61 +1,56 @@
 """The `jdebug` command: `run "<text>"` once, `console` to read commands from stdin, or
-`serve` to run the Slack bot (bot/app.py).
+`serve` to run the Slack bot (handlers/slack/app.py).
 
-The text is exactly what a user types after `/jdebug` in Slack.
+The text is exactly what a user types after `/jdebug` in Slack. Flags override the settings
+of the environment and `.env` (bot/settings.py), which `serve` reads too.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from bot.backends.protocols import Backend
+from pydantic import ValidationError
+
+from bot.access.gate import Gate, OpenGate, PolicyGate
+from bot.access.impersonation import ActingAs, load_identity_table
+from bot.access.policy import PolicyWatcher
 from bot.logs import configure_logging
-from bot.session.backends import choose_backend
-from bot.session.run import DEFAULT_STEP_DEADLINE_S
+from bot.model.errors import JdebugError
+from bot.session.backends import build_backends
+from bot.session.service import JdebugService
+from bot.settings import JdebugSettings, env_name
 from handlers.slack.app import serve_main
-from handlers.terminal import console, run_text
+from handlers.terminal import EXIT_BAD_INPUT, console, run_text
+
+# flag -> the setting it overrides
+_FLAGS: dict[str, str] = {
+    "kubeconfig": "kubeconfig",
+    "clusters_file": "clusters_file",
+    "namespace": "namespace",
+    "debug_image": "debug_image",
+    "strategies": "strategies",
+    "java_home": "local_java_home",
+    "deadline": "step_deadline_seconds",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jdebug", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--kubeconfig",
-        default=os.environ.get("JDEBUG_KUBECONFIG") or None,
-        help="use this cluster (else $KUBECONFIG, else in-cluster config, else local JVMs)",
-    )
-    common.add_argument(
-        "--namespace",
-        "-n",
-        default=None,
-        help="namespace when the command gives no ns= (env JDEBUG_NAMESPACE)",
-    )
-    common.add_argument(
-        "--debug-image", default=None, help="image for debug containers (env JDEBUG_DEBUG_IMAGE)"
-    )
-    common.add_argument(
-        "--strategies",
-        default=None,
-        help="order to try, e.g. exec,sidecar,ephemeral (env JDEBUG_STRATEGIES)",
-    )
-    common.add_argument(
-        "--java-home",
-        type=Path,
-        default=os.environ.get("JDEBUG_LOCAL_JAVA_HOME") or None,
-        help="JDK whose jcmd the local strategy uses when jattach is missing "
-        "(env JDEBUG_LOCAL_JAVA_HOME)",
-    )
-    common.add_argument(
-        "--deadline",
-        type=int,
-        default=int(os.environ.get("JDEBUG_STEP_DEADLINE_SECONDS", DEFAULT_STEP_DEADLINE_S)),
-        help="seconds one diagnostic may take next to the JVM (env JDEBUG_STEP_DEADLINE_SECONDS)",
-    )
+    for flag, field in _FLAGS.items():
+        info = JdebugSettings.model_fields[field]
+        names = [f"--{flag.replace('_', '-')}"] + (["-n"] if flag == "namespace" else [])
+        common.add_argument(
+            *names,
+            default=None,
+            type=Path if flag in ("java_home", "clusters_file") else str,
+            help=f"{info.description} (env {env_name(JdebugSettings, field)})",
+        )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", parents=[common], help='run one command, e.g. "threaddump pod=x"')
     run.add_argument("text", nargs="+", help="the command text, as typed after /jdebug")
@@ -64,29 +59,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_backend(args: argparse.Namespace) -> Backend:
-    return choose_backend(
-        args.kubeconfig,
-        java_home=args.java_home,
-        namespace=args.namespace,
-        debug_image=args.debug_image,
-        strategies=args.strategies,
+def settings_from(args: argparse.Namespace) -> JdebugSettings:
+    overrides: dict[str, Any] = {
+        field: getattr(args, flag) for flag, field in _FLAGS.items() if getattr(args, flag)
+    }
+    return JdebugSettings(**overrides)
+
+
+def terminal_service(settings: JdebugSettings) -> JdebugService:
+    """The core service as the terminal uses it: the policy file when one is set (else the
+    terminal user may run everything), audit records only into JDEBUG_AUDIT_FILE."""
+    backends = build_backends(settings)
+    gate: Gate = OpenGate()
+    if settings.policy_file is not None:
+        watcher = PolicyWatcher(settings.policy_file, lambda _: None)
+        gate = PolicyGate(
+            watcher, settings.namespace, settings.policy_contact, backends.default_name
+        )
+    table = (
+        load_identity_table(settings.impersonation_table) if settings.impersonation_table else None
     )
+    acting_as = ActingAs("table", table) if settings.impersonation != "off" else None
+    return JdebugService(settings, backends, gate, acting_as=acting_as, audit_to_log=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
-        # A service logs one line per request and the audit record at info by default.
-        configure_logging(level=os.environ.get("JDEBUG_LOG_LEVEL") or "info")
         return serve_main()
-    configure_logging()
-    backend = build_backend(args)
-    if args.command == "run":
-        return asyncio.run(
-            run_text(" ".join(args.text), backend, sys.stdout, step_deadline_s=args.deadline)
+    try:
+        settings = settings_from(args)
+    except ValidationError as error:
+        invalid = "; ".join(
+            f"{env_name(JdebugSettings, str(e['loc'][0])) if e['loc'] else 'settings'}: {e['msg']}"
+            for e in error.errors()
         )
-    return asyncio.run(console(backend, sys.stdin, sys.stdout))
+        sys.stderr.write(f"jdebug: invalid settings: {invalid} (see .env.example).\n")
+        return EXIT_BAD_INPUT
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        service = terminal_service(settings)
+    except JdebugError as error:
+        sys.stderr.write(f"jdebug: {error}\n")
+        return EXIT_BAD_INPUT
+    if args.command == "run":
+        return asyncio.run(run_text(" ".join(args.text), service, sys.stdout))
+    return asyncio.run(console(service, sys.stdin, sys.stdout))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.jvm.catalog import markdown_reference
+from bot.commands.help import markdown_reference
 
-BEGIN = "<!-- commands:begin (generated from bot/tools.py by `make readme`) -->"
+BEGIN = "<!-- commands:begin (generated from bot/jvm/catalog.py by `make readme`) -->"
 END = "<!-- commands:end -->"
 README = Path(__file__).resolve().parents[1] / "README.md"
 

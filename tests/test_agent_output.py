@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.jvm.agent import parse_agent_output, plan_agent_call, raise_for_agent
+from bot.jvm.agent import plan_agent_call
+from bot.jvm.agent_errors import raise_for_agent
+from bot.jvm.agent_frames import parse_agent_output
+from bot.jvm.steps import repeated
 from bot.model.errors import JdebugError
-from bot.model.request import Options
 from bot.model.spool import Spool
 
 
 def run_agent(*extra: str, count: int = 1, pid: int | None = None) -> tuple[str, str, int]:
-    call = plan_agent_call(
-        "VM.version", "version", Options(count=count, interval_s=1), deadline_s=30, pid=pid
-    )
+    call = plan_agent_call(repeated("version", "VM.version", count, 1), deadline_s=30, pid=pid)
     proc = subprocess.run([*call.argv(), *extra], capture_output=True, text=True, timeout=60)
     return proc.stdout, call.nonce, proc.returncode
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.commands.grammar import parse_command
-from bot.jvm.catalog import CATALOG, find_tool, usage_lines
-from bot.model.request import Options, Request
+from bot.commands.help import help_lines, usage_lines
+from bot.jvm.catalog import CATALOG, find_tool
+from bot.jvm.steps import Jcmd, Pause
+from bot.model.request import Request
 from scripts.readme_reference import render
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +44,26 @@ def test_help_lists_every_tool_and_alias():
 def test_all_option_changes_the_jcmd_line_only_for_tools_that_take_it():
     flags, threaddump = find_tool("flags"), find_tool("threaddump")
     assert flags and threaddump
-    assert flags.jcmd_line(Options(all=True)) == "VM.flags -all"
-    assert flags.jcmd_line(Options()) == "VM.flags"
-    assert threaddump.jcmd_line(Options(all=True)) == "Thread.print -l"
+    assert flags.steps(flags.defaults(all=True)) == (Jcmd("flags", "VM.flags -all"),)
+    assert flags.steps(flags.defaults()) == (Jcmd("flags", "VM.flags"),)
+    assert threaddump.option("all") is None
+
+
+def test_repeated_dumps_become_steps_with_pauses_between():
+    threaddump = find_tool("threaddump")
+    assert threaddump
+    assert threaddump.steps(threaddump.defaults(count=3, interval=7)) == (
+        Jcmd("threaddump.1", "Thread.print -l"),
+        Pause(7),
+        Jcmd("threaddump.2", "Thread.print -l"),
+        Pause(7),
+        Jcmd("threaddump.3", "Thread.print -l"),
+    )
+
+
+def test_help_for_one_tool_names_its_options_and_their_defaults():
+    lines = help_lines("td")
+    assert lines[0].startswith("threaddump (also: td, threads, jstack): ")
+    assert "  count=1..10  how many dumps, default 1" in lines
+    assert "  interval=1s..60s  the pause between dumps, default 5s" in lines
+    assert help_lines(None) == usage_lines()

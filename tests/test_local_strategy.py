@@ -21,6 +21,7 @@ from bot.model.results import Result
 from bot.session.run import run_request
 from handlers.terminal import EXIT_FAILED, EXIT_OK, run_text
 from tests.support.jvms import REPO, jdk_home
+from tests.support.settings import terminal_service
 
 
 def request(text: str) -> Request:
@@ -95,7 +96,7 @@ async def test_pod_name_picks_the_jvm_by_its_command_line(cowweb_factory):
     with pytest.raises(AmbiguousTarget) as excinfo:
         await run("flags pod=cowweb")
     assert str(jvm.pid) in excinfo.value.message
-    assert len(excinfo.value.candidates) >= 2
+    assert len(excinfo.value.choices) >= 2
 
 
 async def test_unknown_local_app_is_not_found(cowweb_factory):
@@ -130,7 +131,9 @@ async def test_a_jvm_that_never_answers_hits_the_deadline(cowweb_factory):
 async def test_terminal_frontend_renders_result_and_snippet(cowweb_factory):
     jvm = cowweb_factory(25)
     out = io.StringIO()
-    rc = await run_text(f"version pid={jvm.pid}", LocalBackend(), out, err=io.StringIO())
+    rc = await run_text(
+        f"version pid={jvm.pid}", terminal_service(LocalBackend()), out, err=io.StringIO()
+    )
     text = out.getvalue()
     assert rc == EXIT_OK
     assert text.startswith("┏ jdebug version · pid ")
@@ -139,7 +142,9 @@ async def test_terminal_frontend_renders_result_and_snippet(cowweb_factory):
 
 async def test_terminal_frontend_reports_errors_in_one_line():
     out = io.StringIO()
-    rc = await run_text("flags pod=no-such-app-here", LocalBackend(), out, err=io.StringIO())
+    rc = await run_text(
+        "flags pod=no-such-app-here", terminal_service(LocalBackend()), out, err=io.StringIO()
+    )
     assert rc == EXIT_FAILED
     assert out.getvalue().startswith("✖ ") and out.getvalue().count("\n") == 1
 

@@ -17,8 +17,9 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.access.gate import OpenGate
 from bot.access.policy import Decision, GlobSet, Policy, PolicyError, PolicyWatcher, Rule
-from bot.jvm.catalog import CATALOG, Tool
+from bot.jvm.catalog import CATALOG, Tool, one_command
 from bot.model.request import Request, Requester, TargetSelector
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ JFR = Tool(
     summary="Start a flight recording.",
     example="jfr pod=cowweb",
     analyser=CATALOG[0].analyser,
-    jcmd="JFR.start",
+    steps=one_command("jfr", "JFR.start"),
     aliases=("recording",),
     mutating=True,
 )
@@ -258,11 +259,11 @@ def test_deny_message_names_namespace_of_a_deployment_target(policy):
     assert "`deploy/web` in namespace `shop`" in message
 
 
-def test_without_a_policy_file_only_the_local_user_may_run_anything():
+def test_without_a_policy_file_only_the_terminal_user_may_run_anything():
     empty = Policy.empty(contact="<@U0ADMIN001>")
     for tool in READ_ONLY:
         local = Request(tool=tool, target=TargetSelector(pod="cowweb", namespace="kube-system"))
-        assert empty.decide(local).allowed
+        assert OpenGate().judge(local).allowed
         request = slack(tool, "shop", SRE)
         decision = empty.decide(request, [ONCALL_GROUP])
         assert not decision.allowed and decision.rule is None
@@ -271,9 +272,32 @@ def test_without_a_policy_file_only_the_local_user_may_run_anything():
         assert message.endswith(".") and ". " not in message
 
 
-def test_local_user_is_not_bound_by_a_policy_file(policy):
-    local = Request(tool="jfr", target=TargetSelector(pod="cowweb", namespace="kube-system"))
-    assert policy.decide(local).allowed
+def test_a_terminal_user_is_judged_by_os_user_name_under_a_policy_file():
+    policy = Policy.parse(
+        textwrap.dedent(
+            """\
+            rules:
+              - name: laptop
+                subjects: {terminal_users: [alice], users: [U0SRE00001]}
+                namespaces: [shop]
+                tools: [read-only]
+            """
+        ),
+        catalog=TEST_CATALOG,
+    )
+
+    def terminal(user: str, namespace: str = "shop") -> Request:
+        return Request(
+            tool="threaddump",
+            target=TargetSelector(pod="cowweb", namespace=namespace),
+            requester=Requester(kind="terminal", user=user),
+        )
+
+    assert policy.decide(terminal("alice")).rule == "laptop"
+    assert not policy.decide(terminal("alice", "kube-system")).allowed
+    assert not policy.decide(terminal("bob")).allowed
+    # A Slack ID in `users` never admits an OS user who happens to have that name.
+    assert not policy.decide(terminal("U0SRE00001")).allowed
 
 
 def test_policy_without_rules_denies_every_slack_user():

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.jvm.agent import parse_agent_output, plan_agent_call
+from bot.jvm.agent import plan_agent_call
+from bot.jvm.agent_frames import parse_agent_output
 from bot.jvm.jps import parse_jvm_lines
 from bot.jvm.sysprops import parse_properties
-from bot.model.request import Options
 from bot.redaction.redactor import REDACTED, RedactionRulesError, Redactor
 from tests.support.jvms import JAVA_VERSIONS, RunningJvm, jattach_text, start_cowweb, stop
 
@@ -64,7 +64,7 @@ def test_sysprops_lose_every_secret_value_and_still_parse_the_same(secret_jvm: R
     before = parse_properties(raw)
     assert before["db.password"] == "hunter2"  # the secrets really are in the output
 
-    text, count = REDACTOR.redact(raw, "sysprops")
+    text, count = REDACTOR.redact(raw, "properties")
 
     assert_no_secret_left(text)
     assert count == SECRET_COUNT
@@ -78,16 +78,16 @@ def test_sysprops_lose_every_secret_value_and_still_parse_the_same(secret_jvm: R
     # Every other property of every JDK comes back unchanged: no false positives.
     assert after == expected
     assert after["key.store.type"] == "jks" and "db:5432/x" in after["jdbc.url"]
-    assert REDACTOR.redact(text, "sysprops") == (text, 0)
+    assert REDACTOR.redact(text, "properties") == (text, 0)
 
 
 def test_jvm_list_hides_secret_arguments_but_keeps_the_jvm_recognisable(secret_jvm: RunningJvm):
-    call = plan_agent_call(None, "jps", Options(), deadline_s=30, pid=secret_jvm.pid)
+    call = plan_agent_call((), deadline_s=30, pid=secret_jvm.pid)
     proc = subprocess.run(call.argv(), capture_output=True, text=True, timeout=60, check=True)
     jvm_text = parse_agent_output(proc.stdout, call.nonce).jvm_text
     assert "hunter2" in jvm_text
 
-    text, count = REDACTOR.redact(jvm_text, "jvms")
+    text, count = REDACTOR.redact(jvm_text, "command_lines")
 
     assert_no_secret_left(text)
     assert count == SECRET_COUNT
@@ -102,7 +102,7 @@ def test_jvm_list_hides_secret_arguments_but_keeps_the_jvm_recognisable(secret_j
         before.nspid,
     )
     assert after.main == "cowweb.jar" and after.args == ("--port", "0")
-    assert REDACTOR.redact(text, "jvms") == (text, 0)
+    assert REDACTOR.redact(text, "command_lines") == (text, 0)
 
 
 def test_any_other_output_naming_the_arguments_is_redacted_by_the_generic_rules(
@@ -111,7 +111,7 @@ def test_any_other_output_naming_the_arguments_is_redacted_by_the_generic_rules(
     raw = jattach_text(secret_jvm.pid, "VM.command_line")
     assert "hunter2" in raw
 
-    text, count = REDACTOR.redact(raw, "command_line_report")
+    text, count = REDACTOR.redact(raw, "text")
 
     assert_no_secret_left(text)
     assert count == SECRET_COUNT
@@ -121,9 +121,9 @@ def test_any_other_output_naming_the_arguments_is_redacted_by_the_generic_rules(
 @pytest.mark.parametrize(
     ("command", "kind", "sample"),
     [
-        ("VM.flags", "flags", "-XX:MaxHeapSize="),
-        ("VM.flags -all", "flags", "MaxHeapSize"),
-        ("Thread.print -l", "threaddump", '"cow-waiting-1"'),
+        ("VM.flags", "text", "-XX:MaxHeapSize="),
+        ("VM.flags -all", "text", "MaxHeapSize"),
+        ("Thread.print -l", "text", '"cow-waiting-1"'),
     ],
 )
 def test_flags_and_thread_dumps_come_back_untouched(
@@ -198,7 +198,7 @@ def test_secret_looking_keys(key: str, secret: bool):
     ],
 )
 def test_urls_keep_scheme_host_port_and_path_but_lose_credentials(text: str, expected: str):
-    redacted, count = REDACTOR.redact(f"url {text} end", "threaddump")
+    redacted, count = REDACTOR.redact(f"url {text} end", "text")
     assert redacted == f"url {expected} end"
     assert count == (text != expected) * expected.count(R)
 
@@ -206,12 +206,20 @@ def test_urls_keep_scheme_host_port_and_path_but_lose_credentials(text: str, exp
 @pytest.mark.parametrize(
     ("text", "kind", "expected"),
     [
-        ('DB_PASSWORD="two words" X=1', "env", f'DB_PASSWORD="{R}" X=1'),
+        ('DB_PASSWORD="two words" X=1', "text", f'DB_PASSWORD="{R}" X=1'),
         ('{"password": "p1", "name": "n"}', "json", f'{{"password": "{R}", "name": "n"}}'),
-        ("app.jar --password hunter2 --port 8", "jps", f"app.jar --password {R} --port 8"),
-        ("app.jar -Dsecret.enabled cowweb.Main", "jps", "app.jar -Dsecret.enabled cowweb.Main"),
-        ("key: AKIAIOSFODNN7EXAMPLE", "threaddump", f"key: {R}"),
-        ("password=", "env", "password="),
+        (
+            "app.jar --password hunter2 --port 8",
+            "command_lines",
+            f"app.jar --password {R} --port 8",
+        ),
+        (
+            "app.jar -Dsecret.enabled cowweb.Main",
+            "command_lines",
+            "app.jar -Dsecret.enabled cowweb.Main",
+        ),
+        ("key: AKIAIOSFODNN7EXAMPLE", "text", f"key: {R}"),
+        ("password=", "text", "password="),
     ],
 )
 def test_pairs_json_members_flags_and_token_formats(text: str, kind: str, expected: str):
@@ -220,13 +228,13 @@ def test_pairs_json_members_flags_and_token_formats(text: str, kind: str, expect
 
 def test_a_secret_property_spread_over_continuation_lines_is_replaced_whole():
     text = "a=1\ndb.pass\\\n   word = hun\\\n  ter2\nb=2\n"
-    redacted, count = REDACTOR.redact(text, "sysprops")
+    redacted, count = REDACTOR.redact(text, "properties")
     assert count == 1 and "hun" not in redacted and "ter2" not in redacted
     assert parse_properties(redacted) == {"a": "1", "db.password": R, "b": "2"}
 
 
 def test_a_secret_key_spelled_in_unicode_escapes_is_still_found():
-    redacted, count = REDACTOR.redact("#c\n\\u0070assword=hunter2\nuser=app\n", "sysprops")
+    redacted, count = REDACTOR.redact("#c\n\\u0070assword=hunter2\nuser=app\n", "properties")
     assert count == 1 and parse_properties(redacted) == {"password": R, "user": "app"}
 
 
@@ -235,18 +243,18 @@ def test_a_rules_file_adds_names_to_the_built_in_ones(tmp_path: Path):
     path.write_text("secret_words: [pin]\nquery_words: [ticket]\n")
     redactor = Redactor.from_file(path)
     text = "-Dcard.pin=1234 -Ddb.password=x -Durl=http://h/?ticket=t1"
-    assert redactor.redact(text, "jps") == (
+    assert redactor.redact(text, "command_lines") == (
         f"-Dcard.pin={R} -Ddb.password={R} -Durl=http://h/?ticket={R}",
         3,
     )
-    assert REDACTOR.redact(text, "jps")[1] == 1
+    assert REDACTOR.redact(text, "command_lines")[1] == 1
 
 
 def test_a_rules_file_can_replace_the_built_in_ones(tmp_path: Path):
     path = tmp_path / "rules.yaml"
     path.write_text("extend_defaults: false\nsecret_words: [pin]\n")
     redactor = Redactor.from_file(path)
-    assert redactor.redact("PIN=1 PASSWORD=2", "env") == (f"PIN={R} PASSWORD=2", 1)
+    assert redactor.redact("PIN=1 PASSWORD=2", "text") == (f"PIN={R} PASSWORD=2", 1)
 
 
 @pytest.mark.parametrize(
@@ -270,7 +278,7 @@ def test_a_bad_rules_file_is_refused_with_the_reason(tmp_path: Path, content: st
     assert str(path) in str(raised.value)
 
 
-KINDS = ("sysprops", "jvms", "flags", "threaddump", "other")
+KINDS = ("properties", "command_lines", "text")
 # Pieces of secrets and structure, so generated text often holds something to redact.
 FRAGMENTS = st.sampled_from(
     [
@@ -322,14 +330,14 @@ def test_any_text_is_redacted_once_for_all_and_stays_bounded(text: str, kind: st
     redacted, count = REDACTOR.redact(text, kind)
     assert 0 <= count <= len(text)
     # A changed Properties value is written back escaped, which may double its length.
-    assert len(redacted) <= (2 if kind == "sysprops" else 1) * len(text) + count * len(R)
+    assert len(redacted) <= (2 if kind == "properties" else 1) * len(text) + count * len(R)
     assert REDACTOR.redact(redacted, kind) == (redacted, 0)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     text=(st.text() | SECRETISH_TEXT).filter(lambda t: "-----BEGIN" not in t),
-    kind=st.sampled_from(("jvms", "threaddump", "other")),
+    kind=st.sampled_from(("command_lines", "text")),
 )
 def test_chunks_ending_at_line_breaks_redact_like_the_whole_text(text: str, kind: str):
     """So a large output can be redacted while it streams in (PEM blocks aside)."""
@@ -381,11 +389,11 @@ def test_redacted_properties_parse_with_exactly_the_secret_values_replaced(
     text = store_properties(props)
     assert parse_properties(text) == props  # the writer above is faithful
 
-    redacted, count = REDACTOR.redact(text, "sysprops")
+    redacted, count = REDACTOR.redact(text, "properties")
 
     hidden = {k for k, v in props.items() if v not in ("", R) and REDACTOR.is_secret_key(k)}
     assert parse_properties(redacted) == {k: R if k in hidden else v for k, v in props.items()}
-    assert REDACTOR.redact(redacted, "sysprops") == (redacted, 0)
+    assert REDACTOR.redact(redacted, "properties") == (redacted, 0)
     assert count == len(hidden)
 
 
@@ -407,7 +415,7 @@ def test_redacted_properties_parse_with_exactly_the_secret_values_replaced(
 )
 def test_hostile_text_takes_linear_time(text: str):
     """300 kB of each shape: a quadratic scan would take tens of seconds here."""
-    for kind in ("sysprops", "jvms", "threaddump"):
+    for kind in ("properties", "command_lines", "text"):
         started = time.perf_counter()
         REDACTOR.redact(text, kind)
         assert time.perf_counter() - started < 2.0, kind

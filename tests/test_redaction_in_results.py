@@ -14,6 +14,7 @@ from bot.model.results import StepOutput
 from bot.redaction.redactor import Redactor
 from bot.session.run import redact_steps, run_request
 from handlers.terminal import run_text
+from tests.support.settings import terminal_service
 
 SECRETS = ("hunter2", "abc123", "s3cr3t", "AKIAXYZ")
 JVM_ARGS = (
@@ -52,7 +53,9 @@ async def test_secrets_are_redacted_from_every_output_and_counted(cowweb_factory
         assert "jks" in "".join(s.text for s in result.raw.steps)  # not secret, kept
         assert any(n.endswith("redacted") for n in analysis.notes)
     out = io.StringIO()
-    await run_text(f"{tool} pid={jvm.pid}", LocalBackend(), out, err=io.StringIO())
+    await run_text(
+        f"{tool} pid={jvm.pid}", terminal_service(LocalBackend()), out, err=io.StringIO()
+    )
     assert not any(secret in out.getvalue() for secret in SECRETS)
 
 

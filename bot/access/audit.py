@@ -22,7 +22,7 @@ import structlog
 
 from bot.jvm.catalog import find_tool
 from bot.model.request import Request
-from bot.model.results import Result
+from bot.model.results import Place, Result
 
 SCHEMA_VERSION = 1
 MESSAGE_LIMIT = 300
@@ -47,13 +47,10 @@ class OutputDigest:
 
 @dataclass(frozen=True)
 class Run:
-    """Where one diagnostic ran and what it returned; a fan-out has one per pod."""
+    """Where one diagnostic ran and what it returned; a fan-out has one per pod. In the
+    record, the place's fields stand beside the others (schema 1)."""
 
-    cluster: str | None
-    namespace: str | None
-    pod: str | None
-    container: str | None
-    pid: int | None
+    place: Place
     strategy: str
     debug_container: str | None
     outcome: Outcome
@@ -64,7 +61,7 @@ class Run:
     @classmethod
     def failed(cls, cluster: str | None, namespace: str | None, pod: str, message: str) -> Run:
         """A pod that gave no result: nothing ran to the end there, so no output."""
-        return cls(cluster, namespace, pod, None, None, "", None, "failed", message, 0)
+        return cls(Place(cluster, namespace, pod), "", None, "failed", message, 0)
 
 
 @dataclass(frozen=True)
@@ -105,14 +102,10 @@ def digest(name: str, text: str) -> OutputDigest:
 
 def run_of(result: Result) -> Run:
     """The run behind a result, with a digest per raw output (the snippets' content)."""
-    raw, place = result.raw, result.place
+    raw = result.raw
     outputs = tuple(digest(step.name, step.text) for step in raw.steps)
     return Run(
-        cluster=place.cluster if place else None,
-        namespace=place.namespace if place else None,
-        pod=place.pod if place else None,
-        container=place.container if place else None,
-        pid=place.pid if place else None,
+        place=result.place,
         strategy=raw.strategy,
         debug_container=raw.debug_container,
         outcome="ok",
@@ -155,11 +148,14 @@ def record(
     )
 
 
-def emit(entry: AuditRecord, file: Path | None = None) -> None:
-    """Log the record (event "audit"); append it to `file` too when given. A file that
-    cannot be written is logged, never raised: the request's answer must not depend on it."""
+def emit(entry: AuditRecord, file: Path | None = None, *, to_log: bool = True) -> None:
+    """Log the record (event "audit") unless `to_log` is off (a terminal user reads stderr);
+    append it to `file` too when given. A file that cannot be written is logged, never
+    raised: the request's answer must not depend on it."""
     fields: dict[str, Any] = asdict(entry)
-    _log.info("audit", audit=True, **fields)
+    fields["runs"] = tuple({**run.pop("place"), **run} for run in fields["runs"])
+    if to_log:
+        _log.info("audit", audit=True, **fields)
     if file is None:
         return
     line = json.dumps(

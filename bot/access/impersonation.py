@@ -11,23 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol
 
+import structlog
 import yaml
 
-from bot.backends.protocols import Backend
 from bot.model.errors import JdebugError
+from bot.model.identity import KubeIdentity
 
-
-@dataclass(frozen=True)
-class KubeIdentity:
-    """A Kubernetes user name and its groups; the API server adds `system:authenticated`."""
-
-    user: str
-    groups: tuple[str, ...] = field(default=())
-
-    def __str__(self) -> str:
-        return self.user + (f" (groups {', '.join(self.groups)})" if self.groups else "")
+log = structlog.get_logger("jdebug.impersonation")
+Mode = Literal["off", "email", "table"]
 
 
 class ImpersonationError(JdebugError):
@@ -36,15 +29,6 @@ class ImpersonationError(JdebugError):
 
 class NoKubeIdentity(JdebugError):
     """The requester has no Kubernetes identity to act as, so nothing ran."""
-
-
-@runtime_checkable
-class ImpersonatingBackend(Backend, Protocol):
-    """A backend that can run one request as someone else (Kubernetes only)."""
-
-    def acting_as(self, identity: KubeIdentity) -> Backend:
-        """This backend with every call made as `identity`."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -89,3 +73,43 @@ def _entry(path: Path, slack_user: str, raw: object) -> KubeIdentity:
     if unknown:
         raise ImpersonationError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
     return KubeIdentity(raw["user"], tuple(groups))
+
+
+class EmailDirectory(Protocol):
+    """The frontend's way to a requester's e-mail (Slack: `users.info`); raises
+    NoKubeIdentity with the frontend's own fix when it cannot tell."""
+
+    async def email(self, user: str) -> str: ...
+
+
+class ActingAs:
+    """Which Kubernetes identity a request runs as: None (jdebug's own) when impersonation
+    is off, else the table's entry, else (mode `email`) the requester's e-mail as the user
+    name; someone with neither is refused before any Kubernetes call."""
+
+    def __init__(
+        self,
+        mode: Mode,
+        table: IdentityTable | None = None,
+        directory: EmailDirectory | None = None,
+        table_setting: str = "JDEBUG_IMPERSONATION_TABLE",
+    ) -> None:
+        self.mode = mode
+        self.table = table or IdentityTable()
+        self.directory = directory
+        self.table_setting = table_setting
+
+    async def identity(self, user: str) -> KubeIdentity | None:
+        if self.mode == "off":
+            return None
+        identity = self.table.get(user)
+        if identity is None and self.mode == "email" and self.directory is not None:
+            identity = KubeIdentity(await self.directory.email(user))
+        if identity is None:
+            raise NoKubeIdentity(
+                "jdebug runs Kubernetes calls as your own Kubernetes identity, and you have "
+                "none in its impersonation table, so nothing ran",
+                fix=f"an admin can map your user ID ({user}) in {self.table_setting}",
+            )
+        log.info("impersonation.acting_as", kube_user=identity.user, groups=list(identity.groups))
+        return identity

@@ -20,13 +20,11 @@ from bot.commands.names import (
 from bot.commands.words import MAX_COMMAND_CHARS as MAX_COMMAND_CHARS
 from bot.commands.words import show, split_words, unwrap
 from bot.jvm.catalog import CATALOG, Tool, find_tool, tool_names
+from bot.jvm.options import OptionError
 from bot.model.errors import GrammarError
-from bot.model.request import Options, Request, Requester, TargetSelector
+from bot.model.request import OptionValue, Request, Requester, TargetSelector
 
 PID_RANGE = range(1, 4_194_304 + 1)  # Linux's PID_MAX_LIMIT
-COUNT_RANGE = range(1, 10 + 1)
-INTERVAL_RANGE_S = range(1, 60 + 1)
-TOP_RANGE = range(1, 500 + 1)
 
 
 @dataclass(frozen=True)
@@ -37,7 +35,6 @@ class HelpRequest:
 
 
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
-_INTERVAL = re.compile(r"([0-9]+)([sm]?)", re.ASCII | re.IGNORECASE)
 
 _HELP_WORDS = frozenset({"help", "-h", "--help", "?"})
 _ALL_WORD = "all"
@@ -53,12 +50,9 @@ _KEYS: dict[str, str] = {
     "deploy": "deploy",
     "selector": "selector",
     "l": "selector",
-    "count": "count",
-    "interval": "interval",
-    "top": "top",
+    "cluster": "cluster",
 }
 _TARGET_KINDS = ("pod", "deploy", "selector")
-_OPTION_FIELDS = frozenset({"count", "interval", "top"})
 
 # kubectl's `pod/NAME` and `deploy/NAME` resource forms win over the `ns/NAME` shorthand:
 # a namespace called "pod" or "deploy" is far rarer than kubectl habits (use ns= for it).
@@ -154,10 +148,9 @@ class _RequestBuilder:
         self.container: str | None = None
         self.pid: int | None = None
         self.deploy: str | None = None
+        self.cluster: str | None = None
         self.selector: tuple[tuple[str, str], ...] = ()
-        self.count = Options.count
-        self.interval_s = Options.interval_s
-        self.top = Options.top
+        self.options: dict[str, OptionValue] = {}
         self.all = False
 
     def add(self, word: str) -> None:
@@ -170,6 +163,8 @@ class _RequestBuilder:
         elif "=" in word:
             key, _, value = word.partition("=")
             self._add_key_value(key, unwrap(value), word)
+        elif self.tool.option(word.lower()) is not None:
+            self._add_option(word.lower(), None, word)
         else:
             self._add_positional(word)
 
@@ -195,9 +190,10 @@ class _RequestBuilder:
     def _add_key_value(self, key: str, value: str, word: str) -> None:
         field = _KEYS.get(key.lower())
         if field is None:
+            if any(t.option(key.lower()) for t in CATALOG):
+                self._add_option(key.lower(), value, word)
+                return
             raise GrammarError(_unknown_key_message(key, word))
-        if field in _OPTION_FIELDS:
-            self._require_option(field, word)
         if not value:
             raise GrammarError(f'"{show(word)}" needs a value, e.g. {_example(field)}.')
         if field == "pod":
@@ -212,18 +208,33 @@ class _RequestBuilder:
         elif field == "container":
             self._claim("container", word)
             self.container = valid_dns1123_label("container name", value, "container=app")
-        elif field == "pid":
-            self._claim("pid", word)
-            self.pid = _bounded("pid", value, PID_RANGE)
-        elif field == "count":
-            self._claim("count", word)
-            self.count = _bounded("count", value, COUNT_RANGE)
-        elif field == "interval":
-            self._claim("interval", word)
-            self.interval_s = _interval_seconds(value)
+        elif field == "cluster":
+            self._claim("cluster", word)
+            self.cluster = valid_dns1123_label("cluster name", value, "cluster=prod")
         else:
-            self._claim("top", word)
-            self.top = _bounded("top", value, TOP_RANGE)
+            self._claim("pid", word)
+            self.pid = _bounded_pid(value)
+
+    def _add_option(self, key: str, value: str | None, word: str) -> None:
+        """A tool option: `key=value`, or a bare flag word (`value` None)."""
+        spec = self.tool.option(key)
+        if spec is None:
+            takers = [t.name for t in CATALOG if t.option(key) is not None]
+            raise GrammarError(
+                f'{self.tool.name} does not take "{show(word)}"; {key} is for {_and_list(takers)}.'
+            )
+        self._claim(key, word)
+        if spec.flag:
+            if value is not None:
+                raise GrammarError(f'"{show(word)}" takes no value; write just {key}.')
+            self.options[key] = True
+            return
+        if not value:
+            raise GrammarError(f'"{show(word)}" needs a value; use {spec.form}.')
+        try:
+            self.options[key] = spec.parse(value)
+        except OptionError as error:
+            raise GrammarError(_shown(str(error), value)) from None
 
     def _set_pod(self, value: str, word: str) -> None:
         """`value` is NAME or NAMESPACE/NAME."""
@@ -267,20 +278,12 @@ class _RequestBuilder:
                 )
         self._claim(kind, word)
 
-    def _require_option(self, option: str, word: str) -> None:
-        if option in self.tool.options:
-            return
-        takers = [t.name for t in CATALOG if option in t.options]
-        which = _and_list(takers) if takers else "no tool"
-        raise GrammarError(
-            f'{self.tool.name} does not take "{show(word)}"; {option} is for {which}.'
-        )
-
     def build(self, requester: Requester) -> Request:
         # `all` with deploy=/selector= means every matching pod; otherwise the tool's -all.
         every_pod = self.all and bool(self.deploy or self.selector)
         if self.all and not every_pod:
-            self._require_option("all", self.given["all"])
+            del self.given["all"]
+            self._add_option("all", None, _ALL_WORD)
         return Request(
             tool=self.tool.name,
             target=TargetSelector(
@@ -290,15 +293,11 @@ class _RequestBuilder:
                 pid=self.pid,
                 deploy=self.deploy,
                 selector=self.selector,
+                cluster=self.cluster,
             ),
-            options=Options(
-                count=self.count,
-                interval_s=self.interval_s,
-                top=self.top,
-                all=self.all and not every_pod,
-                every_pod=every_pod,
-            ),
+            options=self.tool.defaults(**self.options),
             requester=requester,
+            every_pod=every_pod,
         )
 
 
@@ -325,28 +324,20 @@ def _parse_selector(value: str, word: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def _bounded(key: str, value: str, bounds: range) -> int:
-    form = f"{key}={bounds.start}..{bounds.stop - 1}"
+def _bounded_pid(value: str) -> int:
+    form = f"pid={PID_RANGE.start}..{PID_RANGE.stop - 1}"
     if not _DIGITS.fullmatch(value):
-        raise GrammarError(f'{key} "{show(value)}" is not a whole number; use {form}.')
-    # More than 10 digits is out of every range; skip int() on absurdly long strings.
-    number = int(value) if len(value) <= 10 else bounds.stop
-    if number not in bounds:
-        raise GrammarError(f"{key}={show(value)} is out of range; use {form}.")
+        raise GrammarError(f'pid "{show(value)}" is not a whole number; use {form}.')
+    # More than 10 digits is out of range; skip int() on absurdly long strings.
+    number = int(value) if len(value) <= 10 else PID_RANGE.stop
+    if number not in PID_RANGE:
+        raise GrammarError(f"pid={show(value)} is out of range; use {form}.")
     return number
 
 
-def _interval_seconds(value: str) -> int:
-    form = "interval=1s..60s, e.g. interval=5s or interval=1m"
-    match = _INTERVAL.fullmatch(value)
-    if not match:
-        raise GrammarError(f'interval "{show(value)}" is not valid; use {form}.')
-    digits, unit = match.groups()
-    # More than 4 digits is out of range whatever the unit; skip int() on long strings.
-    seconds = int(digits) * (60 if unit.lower() == "m" else 1) if len(digits) <= 4 else 0
-    if seconds not in INTERVAL_RANGE_S:
-        raise GrammarError(f"interval={show(value)} is out of range; use {form}.")
-    return seconds
+def _shown(message: str, value: str) -> str:
+    """An option's message with the raw value replaced by its printable form."""
+    return message.replace(value, show(value)) if value != show(value) else message
 
 
 def _unknown_key_message(key: str, word: str) -> str:
@@ -354,14 +345,16 @@ def _unknown_key_message(key: str, word: str) -> str:
         return f'"{show(word)}" takes no value; write just all.'
     if not key:
         return f'"{show(word)}" has no key before "="; write key=value, e.g. ns=prod.'
-    close = difflib.get_close_matches(key.lower(), [*_KEYS, _ALL_WORD], n=1)
+    options = [spec.key for tool in CATALOG for spec in tool.options]
+    close = difflib.get_close_matches(key.lower(), [*_KEYS, *options, _ALL_WORD], n=1)
     hint = f'did you mean "{close[0]}="' if close else "see /jdebug help for the options"
     return f'unknown option "{show(word)}"; {hint}.'
 
 
 def _flag_message(word: str) -> str:
     bare = word.lstrip("-–—")
-    if "=" in bare and bare.partition("=")[0].lower() in _KEYS:
+    keys = {*_KEYS, *(spec.key for tool in CATALOG for spec in tool.options)}
+    if "=" in bare and bare.partition("=")[0].lower() in keys:
         hint = show(bare)  # `--ns=prod`: the same word without dashes is right
     else:
         hint = _FLAG_HINTS.get(word.partition("=")[0].lower(), "key=value")
@@ -376,9 +369,7 @@ def _example(field: str) -> str:
         "pid": "pid=1",
         "deploy": "deploy=cowweb",
         "selector": "selector=app=cowweb",
-        "count": "count=3",
-        "interval": "interval=5s",
-        "top": "top=20",
+        "cluster": "cluster=prod",
     }[field]
 
 

@@ -1,99 +1,161 @@
 """The catalog of diagnostics: one `Tool` per command a user can type.
 
-Adding a diagnostic means adding one entry here and its analyser in `bot/jvm/`; the
-grammar, the help text, the README's command reference and (later) the policy all read
-this catalog, so they cannot drift apart.
+A tool is one entry here plus its analyser in `bot/jvm/`: the entry holds its options
+(key, parser, range, default), how those become agent steps, its follow-up buttons and how
+its output is redacted. The grammar, help, the README's command reference, the command echo,
+the buttons and the policy all read this catalog, so nothing else changes for a new tool.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.jvm.flags import summarise_flags
 from bot.jvm.heapinfo import summarise_heap_info
 from bot.jvm.histogram import summarise_histogram
 from bot.jvm.jps import summarise_jvm_list
+from bot.jvm.options import OptionSpec, flag, seconds, whole_number
+from bot.jvm.steps import Jcmd, Step, repeated
 from bot.jvm.sysprops import summarise_sysprops
 from bot.jvm.threaddump import summarise_thread_dumps
 from bot.jvm.version import summarise_version
-from bot.model.request import Options
-from bot.model.results import Analysis
+from bot.model.request import Options, OptionValue
+from bot.model.results import Analysis, ToolRun
 
-Analyser = Callable[[Sequence[str], Options], Analysis]
+Analyser = Callable[[ToolRun], Analysis]
+StepPlan = Callable[[Options], tuple[Step, ...]]
+# `properties`: the output is Java Properties text (escapes undone before matching keys);
+# `command_lines`: one command line per line, so `--password x` pairs count too.
+Redaction = Literal["text", "properties", "command_lines"]
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A button under a result: `tool` (None: the same one) with `options` set on top of
+    its defaults; `action` names the button (`jdebug_run_<action>`)."""
+
+    label: str
+    action: str
+    tool: str | None = None
+    options: tuple[tuple[str, OptionValue], ...] = ()
+
+
+FOLLOW_UPS = (
+    FollowUp("Take another", "again"),
+    FollowUp("3 dumps × 5 s", "dumps", "threaddump", (("count", 3), ("interval", 5))),
+    FollowUp("Flags", "flags", "flags"),
+    FollowUp("Heap histogram", "histo", "histo"),
+)
 
 
 @dataclass(frozen=True)
 class Tool:
-    """One diagnostic. `jcmd` is None for `jps`, which the agent answers from /proc."""
+    """One diagnostic. `steps` turns its options into what the agent runs; no steps (jps)
+    means the agent only lists the JVMs it sees. `heavy` tools cost the JVM noticeably, so
+    the policy can grant them separately; `mutating` ones change it."""
 
     name: str
     summary: str
     example: str
     analyser: Analyser
-    jcmd: str | None = None
-    all_args: str | None = None
+    steps: StepPlan
     aliases: tuple[str, ...] = ()
-    options: frozenset[str] = frozenset()
+    options: tuple[OptionSpec, ...] = ()
+    follow_ups: tuple[FollowUp, ...] = FOLLOW_UPS
+    redaction: Redaction = "text"
     mutating: bool = False
+    heavy: bool = False
 
-    def jcmd_line(self, options: Options) -> str | None:
-        """The whole jcmd command line for these options, e.g. `VM.flags -all`."""
-        if self.jcmd is None:
-            return None
-        if options.all and self.all_args:
-            return f"{self.jcmd} {self.all_args}"
-        return self.jcmd
+    def option(self, key: str) -> OptionSpec | None:
+        return next((spec for spec in self.options if spec.key == key), None)
 
+    def defaults(self, **given: OptionValue) -> Options:
+        """Every option of this tool, at its default unless `given`."""
+        return Options.of(**{spec.key: given.get(spec.key, spec.default) for spec in self.options})
+
+
+def texts_and_options(summarise: Callable[[Sequence[str], Options], Analysis]) -> Analyser:
+    """An analyser of the steps' texts and the options, as most tools have."""
+    return lambda run: summarise(run.texts, run.options)
+
+
+def one_command(name: str, line: str, all_args: str | None = None) -> StepPlan:
+    """One jcmd step; with `all_args` the tool's `all` option appends them."""
+
+    def plan(options: Options) -> tuple[Step, ...]:
+        if all_args and options.flag("all"):
+            return (Jcmd(name, f"{line} {all_args}"),)
+        return (Jcmd(name, line),)
+
+    return plan
+
+
+def no_steps(options: Options) -> tuple[Step, ...]:
+    return ()
+
+
+COUNT = whole_number("count", 1, 10, default=1, summary="how many dumps")
+INTERVAL = seconds("interval", 1, 60, default=5, summary="the pause between dumps")
+TOP = whole_number("top", 1, 500, default=20, summary="how many classes to list")
+ALL_FLAGS = flag(
+    "all", summary="every flag, not only those set on the command line or by ergonomics"
+)
+ALL_OBJECTS = flag("all", summary="count unreachable objects too, without a full GC first")
 
 CATALOG: tuple[Tool, ...] = (
     Tool(
         name="jps",
         summary="List the JVMs in the target with pid, uid, main class or jar, and arguments.",
         example="jps pod=cowweb",
-        analyser=summarise_jvm_list,
+        analyser=texts_and_options(summarise_jvm_list),
+        steps=no_steps,
         aliases=("ps", "jvms"),
+        redaction="command_lines",
     ),
     Tool(
         name="flags",
         summary="Show the JVM's flags (VM.flags): heap sizing, GC, container awareness.",
         example="flags pod=cowweb",
-        analyser=summarise_flags,
-        jcmd="VM.flags",
-        all_args="-all",
+        analyser=texts_and_options(summarise_flags),
+        steps=one_command("flags", "VM.flags", "-all"),
         aliases=("vmflags",),
-        options=frozenset({"all"}),
+        options=(ALL_FLAGS,),
     ),
     Tool(
         name="threaddump",
         summary="Take thread dumps (Thread.print -l): states, locks, deadlocks, stuck threads.",
         example="threaddump pod=cowweb count=3 interval=5s",
-        analyser=summarise_thread_dumps,
-        jcmd="Thread.print -l",
+        analyser=texts_and_options(summarise_thread_dumps),
+        steps=lambda o: repeated(
+            "threaddump", "Thread.print -l", o.number("count", 1), o.number("interval", 5)
+        ),
         aliases=("td", "threads", "jstack"),
-        options=frozenset({"count", "interval"}),
+        options=(COUNT, INTERVAL),
     ),
     Tool(
         name="version",
         summary="Show the JVM's version (VM.version).",
         example="version pod=cowweb",
-        analyser=summarise_version,
-        jcmd="VM.version",
+        analyser=texts_and_options(summarise_version),
+        steps=one_command("version", "VM.version"),
     ),
     Tool(
         name="sysprops",
         summary="Show the JVM's system properties (VM.system_properties).",
         example="sysprops pod=cowweb",
-        analyser=summarise_sysprops,
-        jcmd="VM.system_properties",
+        analyser=texts_and_options(summarise_sysprops),
+        steps=one_command("sysprops", "VM.system_properties"),
         aliases=("properties", "props"),
+        redaction="properties",
     ),
     Tool(
         name="heap",
         summary="Show heap usage by generation or region (GC.heap_info).",
         example="heap pod=cowweb",
-        analyser=summarise_heap_info,
-        jcmd="GC.heap_info",
+        analyser=texts_and_options(summarise_heap_info),
+        steps=one_command("heap", "GC.heap_info"),
         aliases=("heapinfo",),
     ),
     Tool(
@@ -101,11 +163,10 @@ CATALOG: tuple[Tool, ...] = (
         summary="Show the classes using the most heap (GC.class_histogram; forces a full GC "
         "unless `all`).",
         example="histo pod=cowweb top=20",
-        analyser=summarise_histogram,
-        jcmd="GC.class_histogram",
-        all_args="-all",
+        analyser=texts_and_options(summarise_histogram),
+        steps=one_command("histo", "GC.class_histogram", "-all"),
         aliases=("histogram",),
-        options=frozenset({"top", "all"}),
+        options=(TOP, ALL_OBJECTS),
     ),
 )
 
@@ -117,39 +178,14 @@ def find_tool(name: str) -> Tool | None:
     return _BY_NAME.get(name.lower())
 
 
+def tool_named(name: str) -> Tool:
+    """The catalog tool of a request (its name was checked by the grammar)."""
+    tool = find_tool(name)
+    if tool is None:
+        raise KeyError(f"no tool {name!r} in the catalog")
+    return tool
+
+
 def tool_names() -> tuple[str, ...]:
     """Every name and alias a user may type, for "did you mean" suggestions."""
     return (*_BY_NAME.keys(), "help")
-
-
-TARGET_USAGE = (
-    "[pod=]NAME | ns/NAME | deploy=NAME | selector=k=v,...  [ns=NAMESPACE] [container=NAME] [pid=N]"
-)
-
-
-def usage_lines() -> list[str]:
-    """The help text, one line per tool, read from the catalog."""
-    lines = [f"Usage: /jdebug <tool> {TARGET_USAGE} [options]", "", "Tools:"]
-    width = max(len(t.name) for t in CATALOG)
-    for tool in CATALOG:
-        aliases = f" (also: {', '.join(tool.aliases)})" if tool.aliases else ""
-        lines.append(f"  {tool.name:<{width}}  {tool.summary}{aliases}")
-        lines.append(f"  {'':<{width}}  e.g. {tool.example}")
-    lines.append(f"  {'help':<{width}}  Show this help.")
-    lines += [
-        "",
-        "Options: count=1..10 and interval=1s..60s (threaddump), top=1..500 (histo), "
-        "all (flags, histo).",
-    ]
-    return lines
-
-
-def markdown_reference() -> str:
-    """The README's command reference, generated so it cannot drift from the catalog."""
-    rows = ["| command | what it does | example | options |", "|---|---|---|---|"]
-    for tool in CATALOG:
-        names = " / ".join(f"`{n}`" for n in (tool.name, *tool.aliases))
-        opts = ", ".join(f"`{o}`" for o in sorted(tool.options)) or "—"
-        rows.append(f"| {names} | {tool.summary} | `/jdebug {tool.example}` | {opts} |")
-    rows.append("| `help` | Show usage and the catalog. | `/jdebug help` | — |")
-    return "\n".join(rows) + "\n"

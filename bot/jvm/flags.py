@@ -328,7 +328,7 @@ def summarise_flags(texts: Sequence[str], options: Options) -> Analysis:
     if not flags.flags:
         notes.append("No flags were recognised: is this VM.flags output?")
         return Analysis("No JVM flags found in the output", (), tuple(notes))
-    if options.all and not flags.table:
+    if options.flag("all") and not flags.table:
         notes.append("`all` was asked for but the output is the short form.")
 
     findings = _oom_findings(flags)

@@ -111,7 +111,7 @@ def parse_class_histogram(text: str) -> ClassHistogram:
 
 
 def summarise_histogram(texts: Sequence[str], options: Options) -> Analysis:
-    """Headline: total bytes and instances; findings: the top `options.top` classes by bytes."""
+    """Headline: total bytes and instances; findings: the top `top` classes by bytes."""
     notes: list[str] = []
     if len(texts) > 1:
         notes.append(f"{len(texts)} outputs were given; this summarises the first.")
@@ -141,7 +141,7 @@ def summarise_histogram(texts: Sequence[str], options: Options) -> Analysis:
 
     scope = (
         "all objects including unreachable ones; no GC forced"
-        if options.all
+        if options.flag("all")
         else "live objects, after a full GC"
     )
     headline = (
@@ -150,7 +150,7 @@ def summarise_histogram(texts: Sequence[str], options: Options) -> Analysis:
         f"({scope})"
     )
     findings = []
-    for place, row in enumerate(histogram.top(options.top), start=1):
+    for place, row in enumerate(histogram.top(options.number("top", 20)), start=1):
         share = 100 * row.bytes / histogram.total_bytes if histogram.total_bytes else 0.0
         findings.append(
             f"{place}. {readable_class_name(row.class_name)}: "

@@ -17,7 +17,6 @@ from typing import Any
 
 from kubernetes import client
 
-from bot.access.impersonation import KubeIdentity
 from bot.kube import pods
 from bot.kube.calls import DEFAULT_TIMEOUT_S, MAX_WORKERS, READ, WRITE, ApiCaller
 from bot.kube.config import (
@@ -29,6 +28,7 @@ from bot.kube.config import (
 )
 from bot.kube.errors import KubeError
 from bot.kube.exec import ExecResult, exec_in_thread
+from bot.model.identity import KubeIdentity
 
 __all__ = ["ExecResult", "KubeApi"]
 

@@ -5,28 +5,24 @@ node). `acting_as` gives the same backend with every call impersonating one pers
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from cachetools import LRUCache
 
-from bot.access.impersonation import KubeIdentity
-from bot.backends.protocols import Candidate, ResolvedTarget, Strategy
+from bot.backends.protocols import Candidate, Strategy
 from bot.kube.api import KubeApi
+from bot.kube.podjson import pod_name, pod_namespace
 from bot.kube.probe import Probe
 from bot.kube.strategies.context import KubeContext, KubeSettings
 from bot.kube.strategies.ephemeral import EphemeralStrategy
 from bot.kube.strategies.exec import ExecStrategy, SidecarStrategy
 from bot.kube.strategies.node import NodeStrategy
-from bot.kube.targets import (
-    PodTarget,
-    choose_container,
-    require_running,
-    resolve_pods,
-    resolve_target,
-)
+from bot.kube.targets import KubeTarget, resolve_pods, resolve_target, target_in
 from bot.model.errors import JdebugError
+from bot.model.identity import KubeIdentity
 from bot.model.request import Request
 
-STRATEGIES: dict[str, Callable[[KubeContext], Strategy]] = {
+STRATEGIES: dict[str, Callable[[KubeContext], Strategy[KubeTarget, Any]]] = {
     "exec": ExecStrategy,
     "sidecar": SidecarStrategy,
     "ephemeral": EphemeralStrategy,
@@ -49,6 +45,7 @@ class KubeBackend:
             raise ValueError(f"unknown strategies {unknown}; known: {', '.join(STRATEGIES)}")
         self.ctx = KubeContext(api, Probe(api), settings or KubeSettings())
         self.order = tuple(order)
+        self._strategies = tuple(STRATEGIES[name](self.ctx) for name in self.order)
         self._acting: LRUCache[KubeIdentity, KubeBackend] = LRUCache(maxsize=256)
 
     def acting_as(self, identity: KubeIdentity) -> KubeBackend:
@@ -60,36 +57,24 @@ class KubeBackend:
             self._acting[identity] = backend
         return backend
 
-    async def resolve(self, request: Request) -> ResolvedTarget:
-        found = await resolve_target(
-            self.ctx.api, request.target, self.ctx.settings.default_namespace
+    async def resolve(self, request: Request) -> KubeTarget:
+        return await resolve_target(
+            self.ctx.api,
+            request.target,
+            self.ctx.settings.default_namespace,
+            self.ctx.settings.cluster,
         )
-        return self._resolved(found, request)
 
     async def resolve_all(self, request: Request) -> Sequence[Candidate]:
         namespace = request.target.namespace or self.ctx.settings.default_namespace
         found: list[Candidate] = []
         for pod in await resolve_pods(self.ctx.api, request.target, namespace):
-            name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+            name = f"{pod_namespace(pod)}/{pod_name(pod)}"
             try:
-                require_running(pod)
-                container, note = choose_container(pod, request.target.container)
+                found.append((name, target_in(pod, request.target, self.ctx.settings.cluster)))
             except JdebugError as error:
                 found.append((name, error))
-                continue
-            target = PodTarget(str(pod["metadata"]["namespace"]), pod, container, note)
-            found.append((name, self._resolved(target, request)))
         return found
 
-    def _resolved(self, found: PodTarget, request: Request) -> ResolvedTarget:
-        return ResolvedTarget(
-            found.describe(),
-            pid=request.target.pid,
-            namespace=found.namespace,
-            pod=found.name,
-            container=found.container,
-            pod_json=found.pod,
-        )
-
-    def strategies(self) -> Sequence[Strategy]:
-        return [STRATEGIES[name](self.ctx) for name in self.order]
+    def strategies(self) -> Sequence[Strategy[KubeTarget, Any]]:
+        return self._strategies

@@ -21,7 +21,6 @@ import urllib3
 import websocket
 from kubernetes import client
 
-from bot.access.impersonation import KubeIdentity
 from bot.kube.errors import (
     KubeConflict,
     KubeError,
@@ -31,6 +30,7 @@ from bot.kube.errors import (
     error_from_status,
 )
 from bot.model.errors import DeadlineExceeded
+from bot.model.identity import KubeIdentity
 
 T = TypeVar("T")
 

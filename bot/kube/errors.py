@@ -99,6 +99,12 @@ class KubeUnreachable(KubeError):
     """No HTTP answer at all: connection refused, TLS failure, DNS, or a dropped connection."""
 
 
+class KubeExecFailed(KubeError):
+    """The exec stream ended with a Failure that carries no exit code: the runtime could not
+    start the command at all (e.g. containerd's `executable file not found in $PATH` for an
+    image without /bin/sh)."""
+
+
 class KubeConfigError(JdebugError):
     """The kubeconfig or in-cluster credentials cannot be read or lack what we need."""
 

@@ -18,9 +18,16 @@ from kubernetes import client
 from kubernetes.stream import stream
 from kubernetes.stream.ws_client import websocket_proxycare
 
-from bot.access.impersonation import KubeIdentity
 from bot.kube.calls import impersonation_headers, too_slow
-from bot.kube.errors import KubeError, KubeUnreachable, error_from_status
+from bot.kube.errors import (
+    KubeBadRequest,
+    KubeError,
+    KubeExecFailed,
+    KubeServerError,
+    KubeUnreachable,
+    error_from_status,
+)
+from bot.model.identity import KubeIdentity
 
 _STDOUT, _STDERR, _STATUS = 1, 2, 3
 _CHANNELS = (_STDOUT, _STDERR, _STATUS)
@@ -109,7 +116,17 @@ def _exit_code(status_text: str, where: str) -> int:
             except ValueError:
                 break
     code = status.get("code")
-    raise error_from_status(code if isinstance(code, int) else 0, status_text)
+    error = error_from_status(code if isinstance(code, int) else 0, status_text)
+    if isinstance(error, (KubeServerError, KubeBadRequest)) or type(error) is KubeError:
+        # The kubelet reports a command the runtime could not start as a Failure with the
+        # runtime's words and no ExitCode cause (pkg/kubelet/cri/streaming/remotecommand).
+        raise KubeExecFailed(
+            f"the container cannot run {where.rpartition('/')[2]}'s command: {error.message}",
+            status=error.status,
+            reason=error.reason,
+            kube_message=error.kube_message,
+        )
+    raise error
 
 
 def _exec_as(

@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from bot.kube.podjson import PodJson, container_spec
 from bot.kube.probe import UNKNOWN_LEVEL, Probe
+from bot.kube.targets import KubeTarget
 
 
 @dataclass(frozen=True)
@@ -30,18 +32,10 @@ class Identity:
         return self.uid is not None and self.gid is not None
 
 
-def declared_identity(pod: dict[str, Any], container: str) -> Identity:
+def declared_identity(pod: PodJson, container: str) -> Identity:
     """runAsUser/runAsGroup from the container's securityContext, then the pod's."""
-    spec = pod.get("spec", {})
-    pod_sc = spec.get("securityContext") or {}
-    container_sc: dict[str, Any] = next(
-        (
-            c.get("securityContext") or {}
-            for c in spec.get("containers", [])
-            if c.get("name") == container
-        ),
-        {},
-    )
+    pod_sc = pod.get("spec", {}).get("securityContext", {})
+    container_sc = container_spec(pod, container).get("securityContext", {})
     uid = container_sc.get("runAsUser", pod_sc.get("runAsUser"))
     gid = container_sc.get("runAsGroup", pod_sc.get("runAsGroup"))
     return Identity(
@@ -51,14 +45,9 @@ def declared_identity(pod: dict[str, Any], container: str) -> Identity:
     )
 
 
-async def jvm_identity(
-    probe: Probe, pod: dict[str, Any], container: str, exec_allowed: bool
-) -> Identity:
-    """The declared uid/gid, completed by a cheap `id` exec when that is allowed."""
-    declared = declared_identity(pod, container)
-    if declared.known or not exec_allowed:
-        return declared
-    found = await probe.identity(pod["metadata"]["namespace"], pod["metadata"]["name"], container)
+async def exec_identity(probe: Probe, target: KubeTarget, declared: Identity) -> Identity:
+    """The declared uid/gid, completed by a cheap `id` exec in the app container."""
+    found = await probe.identity(target.namespace, target.name, target.container)
     if found is None:
         return declared
     uid = declared.uid if declared.uid is not None else found[0]
@@ -66,12 +55,9 @@ async def jvm_identity(
     return Identity(uid, gid, "exec id")
 
 
-def added_capabilities(pod: dict[str, Any], container: str) -> list[str]:
-    for c in pod.get("spec", {}).get("containers", []):
-        if c.get("name") == container:
-            caps = ((c.get("securityContext") or {}).get("capabilities") or {}).get("add") or []
-            return [str(x) for x in caps]
-    return []
+def added_capabilities(pod: PodJson, container: str) -> list[str]:
+    caps = container_spec(pod, container).get("securityContext", {}).get("capabilities", {})
+    return [str(x) for x in caps.get("add", [])]
 
 
 def debug_security_context(

@@ -1,8 +1,9 @@
 """What the cluster allows, asked cheaply and cached for a short while.
 
 Server version, SelfSubjectAccessReviews for the verbs each strategy needs, the namespace's
-PodSecurity enforce level, and which JDK attach tools an image carries (a fixed-script exec,
-cached per image). Cached for `ttl_s` so a burst of commands costs one round of questions,
+PodSecurity enforce level, which images were found to lack an attach tool, and (asked only at
+run time, by a fixed-script exec) the app's uid and Java version. Cached for `ttl_s` so a
+burst of commands costs one round of questions,
 and keyed by who asks: with impersonation, one person's rights never answer for another's.
 """
 
@@ -20,11 +21,7 @@ from bot.model.errors import DeadlineExceeded
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
 ENFORCE_VERSION_LABEL = "pod-security.kubernetes.io/enforce-version"
 
-# Fixed text, never built from user input: prints the attach tools found in the image.
-TOOLS_SCRIPT = (
-    'for t in jattach jcmd; do command -v "$t" >/dev/null 2>&1 && echo "$t"; done; '
-    '[ -n "$JAVA_HOME" ] && [ -x "$JAVA_HOME/bin/jcmd" ] && echo jcmd; exit 0'
-)
+# Fixed texts, never built from user input.
 IDENTITY_SCRIPT = "id -u; id -g"
 JAVA_VERSION_SCRIPT = "java -version 2>&1 | head -n 1"
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
@@ -102,21 +99,12 @@ class Probe:
                 return UNKNOWN_LEVEL
         return str(self._cache[key])
 
-    async def tools(self, namespace: str, pod: str, container: str, image: str) -> frozenset[str]:
-        """The attach tools (`jattach`, `jcmd`) in a running container's image."""
-        key = self._key("tools", image)
-        if key not in self._cache:
-            try:
-                result = await self.api.exec(
-                    namespace, pod, container, ["/bin/sh", "-c", TOOLS_SCRIPT], timeout_s=15
-                )
-                found = frozenset(result.stdout.split()) & {"jattach", "jcmd"}
-            except (KubeError, DeadlineExceeded):
-                found = frozenset()
-            self._cache[key] = found
-        value = self._cache[key]
-        assert isinstance(value, frozenset)
-        return value
+    def remember_no_tool(self, image: str) -> None:
+        """The agent found no jattach or jcmd in `image`: skip it for a while."""
+        self._cache[self._key("no_tool", image)] = True
+
+    def has_no_tool(self, image: str) -> bool:
+        return self._cache.get(self._key("no_tool", image)) is True
 
     async def identity(self, namespace: str, pod: str, container: str) -> tuple[int, int] | None:
         """The uid/gid a container runs as, from a cheap `id` exec; None if unknown."""

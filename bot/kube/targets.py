@@ -9,37 +9,59 @@ then the first container, as kubectl does), and the description says which was p
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.kube.api import KubeApi
 from bot.kube.errors import KubeNotFound
-from bot.model.errors import AmbiguousTarget, TargetNotFound
+from bot.kube.podjson import PodJson, as_pod, container_spec, pod_name, pod_namespace
+from bot.kube.quantities import cpu_quantity, memory_quantity
+from bot.model.errors import AmbiguousTarget, Choice, TargetNotFound
 from bot.model.request import TargetSelector
+from bot.model.results import Place, TargetFacts
 
 DEFAULT_CONTAINER_ANNOTATION = "kubectl.kubernetes.io/default-container"
 
 
 @dataclass(frozen=True)
-class PodTarget:
-    """One running pod and the container whose JVM we want."""
+class KubeTarget:
+    """One running pod and the container whose JVM we want, in a cluster; `pid` is the JVM's
+    pid inside the container when the user gave one."""
 
     namespace: str
-    pod: dict[str, Any]
+    name: str
     container: str
+    pod: PodJson = field(compare=False, repr=False)
+    cluster: str | None = None
     container_note: str = ""
+    pid: int | None = None
+    match: str | None = None
 
     @property
-    def name(self) -> str:
-        return str(self.pod["metadata"]["name"])
-
-    def describe(self) -> str:
+    def description(self) -> str:
         return f"{self.namespace}/{self.name} container {self.container}{self.container_note}"
+
+    @property
+    def place(self) -> Place:
+        return Place(self.cluster, self.namespace, self.name, self.container, self.pid)
+
+    @property
+    def facts(self) -> TargetFacts:
+        limits = container_spec(self.pod, self.container).get("resources", {}).get("limits", {})
+        return TargetFacts(
+            memory_limit_bytes=memory_quantity(limits.get("memory")),
+            cpu_limit_cores=cpu_quantity(limits.get("cpu")),
+        )
+
+    @property
+    def node(self) -> str | None:
+        return self.pod.get("spec", {}).get("nodeName") or None
 
 
 async def resolve_pods(
     api: KubeApi, target: TargetSelector, default_namespace: str
-) -> list[dict[str, Any]]:
+) -> list[PodJson]:
     """The candidate pods for a selector (one for `pod=`; several possible for labels)."""
     namespace = target.namespace or default_namespace
     if target.pod:
@@ -52,44 +74,53 @@ async def resolve_pods(
                 f"deployment {target.deploy} in {namespace} has no label "
                 "selector jdebug can follow; use selector= or pod="
             )
-        pods = await api.list_pods(namespace, _selector_text(tuple(labels.items())))
+        pods = [as_pod(p) for p in await api.list_pods(namespace, _selector_text(labels.items()))]
         what = f"deployment {target.deploy}"
     elif target.selector:
-        pods = await api.list_pods(namespace, _selector_text(target.selector))
+        pods = [as_pod(p) for p in await api.list_pods(namespace, _selector_text(target.selector))]
         what = f"selector {_selector_text(target.selector)}"
     else:
         raise TargetNotFound("say which pod: pod=NAME, deploy=NAME or selector=k=v")
     if not pods:
         raise TargetNotFound(f"no pod in {namespace} matches {what}")
-    return sorted(pods, key=lambda p: str(p["metadata"]["name"]))
+    return sorted(pods, key=pod_name)
 
 
-async def resolve_target(api: KubeApi, target: TargetSelector, default_namespace: str) -> PodTarget:
-    """Exactly one running pod and its container, or a clear error listing candidates."""
+async def resolve_target(
+    api: KubeApi, target: TargetSelector, default_namespace: str, cluster: str | None = None
+) -> KubeTarget:
+    """Exactly one running pod and its container, or a clear error listing the choices."""
     pods = await resolve_pods(api, target, default_namespace)
     if len(pods) > 1:
-        names = tuple(str(p["metadata"]["name"]) for p in pods)
+        names = tuple(pod_name(p) for p in pods)
         raise AmbiguousTarget(
             f"{len(names)} pods match: {', '.join(names[:10])}"
             f"{' …' if len(names) > 10 else ''}; pick one with pod=NAME",
-            names,
+            tuple(Choice(pod_name(p), "pod", f"{pod_namespace(p)}/{pod_name(p)}") for p in pods),
         )
-    pod = pods[0]
+    return target_in(pods[0], target, cluster)
+
+
+def target_in(pod: PodJson, target: TargetSelector, cluster: str | None) -> KubeTarget:
+    """The target in one candidate pod: it must be running, and its container is the one
+    named or the pod's default."""
     require_running(pod)
     container, note = choose_container(pod, target.container)
-    return PodTarget(str(pod["metadata"]["namespace"]), pod, container, note)
+    return KubeTarget(
+        pod_namespace(pod), pod_name(pod), container, pod, cluster, note, pid=target.pid
+    )
 
 
-def require_running(pod: dict[str, Any]) -> None:
+def require_running(pod: PodJson) -> None:
     """Refuse pods whose JVM cannot be running, saying what phase and why."""
     status = pod.get("status", {})
     phase = status.get("phase", "Unknown")
     if phase == "Running":
         return
-    name = pod["metadata"]["name"]
+    name = pod_name(pod)
     reasons = [status.get("reason"), status.get("message")]
     for cs in status.get("containerStatuses") or []:
-        waiting = (cs.get("state") or {}).get("waiting") or {}
+        waiting = cs.get("state", {}).get("waiting") or {}
         if waiting.get("reason"):
             reasons.append(f"{cs.get('name')}: {waiting['reason']}")
     why = "; ".join(r for r in reasons if r)
@@ -99,19 +130,19 @@ def require_running(pod: dict[str, Any]) -> None:
     )
 
 
-def choose_container(pod: dict[str, Any], wanted: str | None) -> tuple[str, str]:
+def choose_container(pod: PodJson, wanted: str | None) -> tuple[str, str]:
     """(container name, a note on how it was chosen when the user did not name it)."""
-    containers = [str(c["name"]) for c in pod.get("spec", {}).get("containers", [])]
+    containers = [c.get("name", "") for c in pod.get("spec", {}).get("containers", [])]
     if wanted:
         if wanted not in containers:
             raise TargetNotFound(
-                f"pod {pod['metadata']['name']} has no container {wanted}; "
+                f"pod {pod_name(pod)} has no container {wanted}; "
                 f"its containers are {', '.join(containers)}"
             )
         return wanted, ""
     if len(containers) == 1:
         return containers[0], ""
-    annotated = (pod["metadata"].get("annotations") or {}).get(DEFAULT_CONTAINER_ANNOTATION)
+    annotated = pod.get("metadata", {}).get("annotations", {}).get(DEFAULT_CONTAINER_ANNOTATION)
     if annotated in containers:
         return str(annotated), " (the pod's default container)"
     others = ", ".join(containers[1:])
@@ -120,23 +151,23 @@ def choose_container(pod: dict[str, Any], wanted: str | None) -> tuple[str, str]
     ], f" (the first of {len(containers)}; others: {others}; pick with container=)"
 
 
-async def _pod_by_name_or_prefix(api: KubeApi, namespace: str, name: str) -> dict[str, Any]:
+async def _pod_by_name_or_prefix(api: KubeApi, namespace: str, name: str) -> PodJson:
     try:
-        return await api.get_pod(namespace, name)
+        return as_pod(await api.get_pod(namespace, name))
     except KubeNotFound:
         pass
-    pods = await api.list_pods(namespace)
-    names = sorted(str(p["metadata"]["name"]) for p in pods)
-    prefixed = [p for p in pods if str(p["metadata"]["name"]).startswith(name)]
+    pods = [as_pod(p) for p in await api.list_pods(namespace)]
+    names = sorted(pod_name(p) for p in pods)
+    prefixed = [p for p in pods if pod_name(p).startswith(name)]
     if len(prefixed) == 1:
         return prefixed[0]
     if len(prefixed) > 1:
-        candidates = tuple(sorted(str(p["metadata"]["name"]) for p in prefixed))
+        candidates = sorted(pod_name(p) for p in prefixed)
         raise AmbiguousTarget(
             f"{len(candidates)} pods in {namespace} start with {name}: "
             f"{', '.join(candidates[:10])}{' …' if len(candidates) > 10 else ''}; "
             "give the full name",
-            candidates,
+            tuple(Choice(c, "pod", f"{namespace}/{c}") for c in candidates),
         )
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     hint = (
@@ -158,5 +189,5 @@ async def _deployment(api: KubeApi, namespace: str, name: str) -> dict[str, Any]
         raise TargetNotFound(f"no deployment {name} in {namespace}") from None
 
 
-def _selector_text(pairs: tuple[tuple[str, str], ...] | tuple[tuple[Any, Any], ...]) -> str:
+def _selector_text(pairs: Iterable[tuple[Any, Any]]) -> str:
     return ",".join(f"{k}={v}" for k, v in pairs)

@@ -7,6 +7,8 @@ reported as "internal error (id …)" with the traceback only in the log. Catch 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class JdebugError(Exception):
     """Base: `message` is what the user reads; `fix` what an admin could change."""
@@ -28,12 +30,22 @@ class TargetNotFound(JdebugError):
     """No pod or JVM matches the selector."""
 
 
-class AmbiguousTarget(JdebugError):
-    """Several pods, containers or JVMs match; the candidates are listed, nothing ran."""
+@dataclass(frozen=True)
+class Choice:
+    """One of several matching targets: how it reads, and the `key=value` that picks it
+    (`pid=4242`, `pod=cowweb-7d9f`), so a frontend can offer it as a button."""
 
-    def __init__(self, message: str, candidates: tuple[str, ...] = ()) -> None:
+    label: str
+    key: str
+    value: str
+
+
+class AmbiguousTarget(JdebugError):
+    """Several pods or JVMs match; the choices are listed, nothing ran."""
+
+    def __init__(self, message: str, choices: tuple[Choice, ...] = ()) -> None:
         super().__init__(message)
-        self.candidates = candidates
+        self.choices = choices
 
 
 class StrategyUnavailable(JdebugError):
@@ -50,7 +62,17 @@ class AttachFailed(JdebugError):
 
 
 class PolicyDenied(JdebugError):
-    """The requester may not run this tool on this target."""
+    """The requester may not run this tool on this target (policy or allow-list).
+    `contact` is the admin-written part of the message (Slack markup such as a channel link
+    is meant to work there); everything else in it is plain text."""
+
+    def __init__(self, message: str, contact: str | None = None) -> None:
+        super().__init__(message)
+        self.contact = contact
+
+
+class Draining(JdebugError):
+    """This replica is shutting down and takes no new work."""
 
 
 class DeadlineExceeded(JdebugError):
@@ -65,3 +87,12 @@ class Busy(JdebugError):
         super().__init__(f"jdebug is busy: {why}; try again in {retry_after_s} s.")
         self.why = why
         self.retry_after_s = retry_after_s
+
+
+class Undeliverable(JdebugError):
+    """The frontend could not deliver the answer (Slack refused a post); `code` is the
+    frontend's own error code, for the audit record."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code

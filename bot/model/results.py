@@ -1,14 +1,37 @@
-"""What a run produced: raw tool output per step (`RawOutput`) and its analysis (`Result`).
+"""What a run produced: where the JVM is (`Place`), what the agent printed (`AgentOutput`,
+split into `StepOutput`s), what an analyser makes of it (`Analysis`), and the whole answer
+(`Result`).
 
-Raw text is kept whole, because the user gets it as a snippet; analysis only adds to it.
+Raw text is kept whole, because the user gets it as a file; analysis only adds to it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.model.request import Request
+from bot.model.request import Options, Request
 from bot.model.spool import Spool
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a JVM is: the cluster, pod and container (None outside Kubernetes) and its pid
+    as the agent saw it. Results and the audit record share this one value."""
+
+    cluster: str | None = None
+    namespace: str | None = None
+    pod: str | None = None
+    container: str | None = None
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
+class TargetFacts:
+    """What the backend knows about the JVM's container that an analyser may compare
+    against: its memory limit in bytes and its CPU limit in cores (None: no limit known)."""
+
+    memory_limit_bytes: int | None = None
+    cpu_limit_cores: float | None = None
 
 
 @dataclass(frozen=True)
@@ -22,22 +45,36 @@ class StepOutput:
 
 
 @dataclass(frozen=True)
-class RawOutput:
-    """Everything one agent run printed, plus where and how it ran.
+class AgentOutput:
+    """What a strategy collected from one agent run: its framed stdout (text, or spooled to
+    a file when it may be big), stderr and exit code, and where and how it ran."""
 
-    A strategy fills `stdout` (the agent's framed output, as text or, when it may be big,
-    spooled to a file); the session splits it into `steps`, whose texts are what users get
-    as snippets, and closes a spool.
-    """
+    stdout: str | Spool
+    stderr: str
+    exit_code: int
+    where: str
+    debug_container: str | None = None  # the ephemeral/sidecar container or node pod used
+
+
+@dataclass(frozen=True)
+class RawOutput:
+    """The raw outputs a user gets as files (one per step), and how they were obtained."""
 
     steps: tuple[StepOutput, ...]
-    exit_code: int
-    stderr: str
     strategy: str
     where: str
     duration_s: float
-    stdout: str | Spool = ""
-    debug_container: str | None = None  # the ephemeral/sidecar container or node pod used
+    debug_container: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file an analyser made (a flame graph, a recording): `name` is its file-name suffix
+    (`flame.png`), `title` what it shows; `data` its bytes."""
+
+    name: str
+    title: str
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -51,18 +88,26 @@ class Analysis:
     headline: str
     findings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)
-class Place:
-    """Where a result came from, for the audit record: the pod and container, and the JVM's
-    pid as the agent saw it."""
+class ToolRun:
+    """What an analyser gets: each step's output, the request's options, and what the
+    backend knows about the JVM's container."""
 
-    cluster: str | None = None
-    namespace: str | None = None
-    pod: str | None = None
-    container: str | None = None
-    pid: int | None = None
+    steps: tuple[StepOutput, ...]
+    options: Options = field(default_factory=Options)
+    facts: TargetFacts = field(default_factory=TargetFacts)
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(step.text for step in self.steps)
+
+    @property
+    def text(self) -> str:
+        """The first step's text (most tools have one step)."""
+        return self.steps[0].text if self.steps else ""
 
 
 @dataclass(frozen=True)
@@ -73,5 +118,5 @@ class Result:
     target: str
     analysis: Analysis
     raw: RawOutput
-    cleanup: str = field(default="nothing left running")
-    place: Place | None = None
+    cleanup: str = "nothing left running"
+    place: Place = field(default_factory=Place)

@@ -58,7 +58,6 @@ _PROPERTY_ESCAPES = str.maketrans(
     | {c: "\\" + c for c in "=:#!"}
 )
 
-_ARGUMENT_KINDS = frozenset({"jps", "jvms", "cmdline", "command_line"})
 _MAX_PASSES = 8
 
 
@@ -66,7 +65,7 @@ _MAX_PASSES = 8
 class Redactor:
     """Replaces secret-looking values by `‹redacted›`, parsing each tool's output its own way.
 
-    >>> Redactor.default().redact("-Ddb.password=hunter2 -Xmx1g", "jps")
+    >>> Redactor.default().redact("-Ddb.password=hunter2 -Xmx1g", "command_lines")
     ('-Ddb.password=‹redacted› -Xmx1g', 1)
     """
 
@@ -116,18 +115,18 @@ class Redactor:
             raise RedactionRulesError(f"{path}: cannot read redaction rules: {error}") from error
         return cls(RedactionRules.from_mapping(data, str(path), _default_rules()))
 
-    def redact(self, text: str, kind: str) -> tuple[str, int]:
+    def redact(self, text: str, mode: str = "text") -> tuple[str, int]:
         """`text` with secret-looking values replaced, and how many were replaced.
 
-        `kind` is the step or tool name (`sysprops`, `jps`, `threaddump.2`, ...): Properties
-        text and command lines get their own parsers, anything else the generic rules.
+        `mode` is the tool's redaction mode from the catalog: `properties` (Java Properties
+        text), `command_lines` (one command line per line, `--password x` pairs too), or
+        `text` (the generic rules).
         """
         text, count = self._redact_tokens(text)
-        base = kind.partition(".")[0].lower()
-        if base == "sysprops":
+        if mode == "properties":
             text, found = self._redact_properties(text)
         else:
-            text, found = self._redact_settled(text, arguments=base in _ARGUMENT_KINDS)
+            text, found = self._redact_settled(text, arguments=mode == "command_lines")
         return text, count + found
 
     def _redact_tokens(self, text: str) -> tuple[str, int]:

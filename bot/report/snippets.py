@@ -17,9 +17,12 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @dataclass(frozen=True)
 class Snippet:
+    """One file for the user: a raw output (text) or a file an analyser made (bytes, e.g. a
+    flame graph PNG)."""
+
     filename: str
     title: str
-    text: str
+    text: str | bytes
 
 
 def target_slug(result: Result) -> str:
@@ -38,7 +41,8 @@ def target_slug(result: Result) -> str:
 
 
 def snippets(result: Result, when: datetime | None = None) -> list[Snippet]:
-    """One snippet per step of the raw output, named for the tool, target and time."""
+    """One snippet per step of the raw output, then the analysis' attachments, named for the
+    tool, target and time."""
     stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     base = f"{result.request.tool}-{target_slug(result)}-{stamp}"
     steps = result.raw.steps
@@ -47,4 +51,6 @@ def snippets(result: Result, when: datetime | None = None) -> list[Snippet]:
         suffix = f"-{i}" if len(steps) > 1 else ""
         title = f"{step.name} · {result.target}"
         out.append(Snippet(f"{base}{suffix}.txt", title, step.text))
+    for attachment in result.analysis.attachments:
+        out.append(Snippet(f"{base}-{attachment.name}", attachment.title, attachment.data))
     return out

@@ -26,6 +26,9 @@ def render_result(result: Result, *, with_snippets: bool = True) -> str:
     lines.append(f"┗ via {raw.strategy} on {raw.where} · {raw.duration_s:.1f}s · {result.cleanup}")
     if with_snippets:
         for snippet in snippets(result):
+            if isinstance(snippet.text, bytes):
+                lines += ["", f"── file {snippet.filename} ({format_bytes(len(snippet.text))})"]
+                continue
             size = len(snippet.text.encode())
             lines += [
                 "",

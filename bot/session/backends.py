@@ -1,56 +1,69 @@
-"""Pick where JVMs are looked for: a cluster when a kubeconfig or in-cluster configuration
-is available, otherwise this machine (the embedded default for the demo and a laptop)."""
+"""Where JVMs are looked for: one backend per cluster, chosen by a request's `cluster=`.
+
+Without a clusters file there is one: the cluster of the kubeconfig or in-cluster
+configuration, else this machine (the embedded default for the demo and a laptop). A clusters
+file names several, each a kubeconfig context or the in-cluster configuration:
+
+    default: prod                    # used when a command gives no cluster=
+    clusters:
+      prod: {context: prod-admin}    # a context of JDEBUG_KUBECONFIG / $KUBECONFIG
+      staging: {kubeconfig: /etc/jdebug/staging.yaml, context: staging}
+      here: {in_cluster: true}
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bot.backends.protocols import Backend
 from bot.kube.api import KubeApi
-from bot.kube.backend import DEFAULT_ORDER, KubeBackend
+from bot.kube.backend import KubeBackend
+from bot.kube.config import SERVICE_ACCOUNT_DIR
 from bot.kube.strategies.context import KubeSettings
 from bot.local.strategy import LocalBackend
+from bot.model.errors import JdebugError, TargetNotFound
+from bot.settings import JdebugSettings
 
 
-def strategy_order(text: str | None) -> Sequence[str]:
-    """`exec,sidecar,ephemeral,node` (the default order) from a comma list."""
-    if not text:
-        return DEFAULT_ORDER
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+class ClustersFileError(JdebugError):
+    """The clusters file cannot be used; the message names the file and the entry."""
 
 
-def choose_backend(
-    kubeconfig: str | None = None,
-    *,
-    java_home: Path | None = None,
-    namespace: str | None = None,
-    debug_image: str | None = None,
-    strategies: str | None = None,
-    node_namespace: str | None = None,
-    owner: dict[str, Any] | None = None,
-) -> Backend:
-    """Kubernetes when `kubeconfig`, $KUBECONFIG or in-cluster configuration is there.
+@dataclass(frozen=True)
+class Backends:
+    """The backend of each named cluster, and the one used without `cluster=`."""
 
-    Arguments left out come from the environment (JDEBUG_*), as `jdebug run` documents.
-    """
-    api = KubeApi.from_environment(kubeconfig)
-    if api is None:
-        return LocalBackend(java_home=java_home)
-    env = os.environ.get
-    defaults = KubeSettings()
-    settings = KubeSettings(
-        debug_image=debug_image or env("JDEBUG_DEBUG_IMAGE") or defaults.debug_image,
-        default_namespace=namespace or env("JDEBUG_NAMESPACE") or defaults.default_namespace,
-        node_namespace=node_namespace
-        or env("JDEBUG_NODE_NAMESPACE")
-        or env("POD_NAMESPACE")
-        or defaults.node_namespace,
-        owner=owner,
-    )
-    return KubeBackend(api, settings, strategy_order(strategies or env("JDEBUG_STRATEGIES")))
+    default: Backend
+    named: Mapping[str, Backend]
+    default_name: str | None = None
+
+    def get(self, cluster: str | None) -> Backend:
+        if cluster is None:
+            return self.default
+        backend = self.named.get(cluster)
+        if backend is not None:
+            return backend
+        if not self.named:
+            raise TargetNotFound(
+                f"there is no cluster {cluster}: this jdebug knows one cluster only",
+                fix="name clusters in JDEBUG_CLUSTERS_FILE",
+            )
+        close = difflib.get_close_matches(cluster, list(self.named), n=1)
+        hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(sorted(self.named))}"
+        raise TargetNotFound(f"there is no cluster {cluster}; {hint}")
+
+    def all(self) -> list[Backend]:
+        seen: list[Backend] = [self.default]
+        for backend in self.named.values():
+            if backend not in seen:
+                seen.append(backend)
+        return seen
 
 
 def owner_reference(pod_name: str | None, pod_uid: str | None) -> dict[str, Any] | None:
@@ -65,3 +78,66 @@ def owner_reference(pod_name: str | None, pod_uid: str | None) -> dict[str, Any]
         "controller": False,
         "blockOwnerDeletion": False,
     }
+
+
+def kube_settings(settings: JdebugSettings, cluster: str | None) -> KubeSettings:
+    node_namespace = settings.node_namespace or settings.pod_namespace or "jdebug"
+    # ownerReferences only work within one namespace: own node pods only in our namespace,
+    # and only in the cluster the bot runs in.
+    same = settings.pod_namespace is None or node_namespace == settings.pod_namespace
+    owner = owner_reference(settings.pod_name, settings.pod_uid) if same else None
+    return KubeSettings(
+        debug_image=settings.debug_image,
+        default_namespace=settings.namespace,
+        node_namespace=node_namespace,
+        owner=owner,
+        cluster=cluster,
+    )
+
+
+def build_backends(settings: JdebugSettings) -> Backends:
+    """The one place backends are built, for `jdebug run` and `jdebug serve` alike."""
+    if settings.clusters_file is not None:
+        return _from_clusters_file(settings, settings.clusters_file)
+    api = KubeApi.from_environment(settings.kubeconfig)
+    if api is None:
+        return Backends(LocalBackend(java_home=settings.local_java_home), {})
+    return Backends(KubeBackend(api, kube_settings(settings, None), settings.strategies), {})
+
+
+def _from_clusters_file(settings: JdebugSettings, path: Path) -> Backends:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise ClustersFileError(f"cannot read the clusters file {path}: {error}") from error
+    except yaml.YAMLError as error:
+        raise ClustersFileError(f"the clusters file {path} is not valid YAML") from error
+    clusters = doc.get("clusters") if isinstance(doc, dict) else None
+    if not isinstance(clusters, dict) or not clusters:
+        raise ClustersFileError(f"the clusters file {path} needs a `clusters:` mapping")
+    named: dict[str, Backend] = {}
+    for name, entry in clusters.items():
+        api = _api(path, str(name), entry, settings.kubeconfig)
+        named[str(name)] = KubeBackend(api, kube_settings(settings, str(name)), settings.strategies)
+    default = doc.get("default", next(iter(named)))
+    if default not in named:
+        raise ClustersFileError(
+            f"{path}: default cluster {default} is not one of {', '.join(named)}"
+        )
+    return Backends(named[default], named, str(default))
+
+
+def _api(path: Path, name: str, entry: object, kubeconfig: str | None) -> KubeApi:
+    where = f"{path}, clusters.{name}"
+    if not isinstance(entry, dict):
+        raise ClustersFileError(f"{where}: needs `context:`, `kubeconfig:` or `in_cluster: true`")
+    unknown = set(entry) - {"context", "kubeconfig", "in_cluster"}
+    if unknown:
+        raise ClustersFileError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    if entry.get("in_cluster") is True:
+        return KubeApi.from_in_cluster(SERVICE_ACCOUNT_DIR)
+    file = entry.get("kubeconfig") or kubeconfig
+    context = entry.get("context")
+    if not isinstance(context, str | None) or not isinstance(file, str | None):
+        raise ClustersFileError(f"{where}: `context:` and `kubeconfig:` are text")
+    return KubeApi.from_kubeconfig(file, context)

@@ -1,9 +1,9 @@
 """One request from start to finish: resolve the target, choose a strategy, run the agent,
-analyse, clean up.
+analyse, clean up; or the same on every pod of a fan-out.
 
-This is the only module that calls the others in sequence (DESIGN.md, "Data flow"). It
-knows nothing about Slack or the terminal: frontends pass a `progress` callback and render
-the `Result` or the `JdebugError` it raises.
+This is the only module that calls the backends, the agent and the analysers in sequence.
+It knows nothing about frontends: they get `Progress` events and the `Result` or the
+`JdebugError` this raises (through `bot.session.service`).
 """
 
 from __future__ import annotations
@@ -14,22 +14,19 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 
-from bot.backends.protocols import Backend, ResolvedTarget, Strategy
-from bot.jvm.agent import (
-    AgentCall,
-    AttachTool,
-    parse_agent_output,
-    plan_agent_call,
-    raise_for_agent,
-)
-from bot.jvm.catalog import Tool, find_tool
+from bot.backends.protocols import Backend, Created, Strategy, Target, Unavailable
+from bot.jvm.agent import AgentCall, AttachTool, plan_agent_call
+from bot.jvm.agent_errors import raise_for_agent
+from bot.jvm.agent_frames import parse_agent_output
+from bot.jvm.catalog import Redaction, Tool, tool_named
+from bot.jvm.steps import pauses_s
 from bot.model.errors import JdebugError, StrategyFailed, StrategyUnavailable
 from bot.model.request import Request
-from bot.model.results import Analysis, Place, RawOutput, Result, StepOutput
+from bot.model.results import AgentOutput, Analysis, RawOutput, Result, StepOutput, ToolRun
 from bot.model.spool import Spool
 from bot.redaction.redactor import Redactor
 
@@ -42,7 +39,7 @@ class Progress:
 
     stage: Stage
     message: str
-    target: ResolvedTarget
+    target: str
     strategy: str | None = None
 
 
@@ -59,46 +56,50 @@ async def _quiet(progress: Progress) -> None:
     del progress
 
 
+@dataclass(frozen=True)
+class Ran:
+    """What the strategy that worked returned, and what its cleanup said."""
+
+    output: AgentOutput
+    strategy: str
+    cleanup: str
+
+
 async def run_first_strategy(
     request: Request,
-    target: ResolvedTarget,
-    backend: Backend,
+    target: Target,
+    strategies: Sequence[Strategy[Any, Any]],
     call: AgentCall,
     progress: ProgressListener,
-) -> tuple[RawOutput, Strategy, str]:
-    """Run the first strategy whose check passes; one that finds at run time that it cannot
+) -> Ran:
+    """Run the first strategy that has a plan; one that finds at run time that it cannot
     work here (StrategyFailed) hands over to the next. Otherwise list every reason."""
     reasons: list[str] = []
-    for strategy in backend.strategies():
-        verdict = await strategy.check(request, target)
-        if not verdict.ok:
-            reasons.append(
-                f"{strategy.name}: {verdict.reason}"
-                + (f" (fix: {verdict.fix})" if verdict.fix else "")
-            )
+    for strategy in strategies:
+        plan = await strategy.check(request, target)
+        if isinstance(plan, Unavailable):
+            reasons.append(plan.describe(strategy.name))
             continue
+        created = Created()
         try:
             await progress(
                 Progress(
-                    "running", f"running {request.tool} via {strategy.name}", target, strategy.name
+                    "running",
+                    f"running {request.tool} via {strategy.name}",
+                    target.description,
+                    strategy.name,
                 )
             )
-            raw = await strategy.run(request, target, call)
+            output = await strategy.run(plan, call, created)
         except StrategyFailed as error:
             reasons.append(f"{strategy.name}: {error.message}")
             continue
         finally:
-            cleanup = await strategy.cleanup()
-        return raw, strategy, cleanup
+            cleanup = await strategy.cleanup(created)
+        return Ran(output, strategy.name, cleanup)
     raise StrategyUnavailable(
         f"no way to reach {target.description} works here: " + "; ".join(reasons)
     )
-
-
-def agent_deadline(request: Request, step_deadline_s: int = DEFAULT_STEP_DEADLINE_S) -> int:
-    """The agent's whole deadline: the tool's time plus the pauses between repeated dumps."""
-    options = request.options
-    return step_deadline_s + (options.count - 1) * options.interval_s
 
 
 async def run_request(
@@ -124,7 +125,7 @@ async def run_request(
 
 async def run_resolved(
     request: Request,
-    target: ResolvedTarget,
+    target: Target,
     backend: Backend,
     *,
     progress: ProgressListener = _quiet,
@@ -133,57 +134,58 @@ async def run_resolved(
 ) -> Result:
     """Run `request` against a resolved target through the first strategy that can work;
     always clean up after it."""
-    tool = find_tool(request.tool)
-    if tool is None:  # the grammar only builds requests for catalog tools
-        raise JdebugError(f"unknown tool {request.tool!r}; try help")
+    tool = tool_named(request.tool)
     started = time.monotonic()
-    await progress(Progress("resolved", f"found {target.description}", target))
+    await progress(Progress("resolved", f"found {target.description}", target.description))
+    steps = tool.steps(request.options)
     call = plan_agent_call(
-        tool.jcmd_line(request.options),
-        tool.name,
-        request.options,
-        deadline_s=agent_deadline(request, step_deadline_s),
+        steps,
+        deadline_s=step_deadline_s + pauses_s(steps),
         pid=target.pid,
         match=target.match,
         attach_tool=attach_tool,
     )
-    raw, strategy, cleanup = await run_first_strategy(request, target, backend, call, progress)
+    ran = await run_first_strategy(request, target, backend.strategies(), call, progress)
+    stdout = ran.output.stdout
     try:
-        out = parse_agent_output(raw.stdout, call.nonce)
+        out = parse_agent_output(stdout, call.nonce)
     finally:
-        if isinstance(raw.stdout, Spool):
-            raw.stdout.close()
-    raise_for_agent(out, raw.exit_code, raw.stderr)
-    steps = out.steps if tool.jcmd else (StepOutput("jps", None, 0, out.jvm_text),)
-    # Before anything leaves the bot (summary, snippets, Slack): secret-looking values go.
-    steps, redacted = redact_steps(steps, tool.name)
-    # The framed stdout is no longer needed once split: keep one copy of the output.
-    raw = dataclasses.replace(raw, steps=steps, stdout="", duration_s=time.monotonic() - started)
-    await progress(Progress("analysing", "analysing", target, strategy.name))
-    analysis = analyse(tool, request, steps)
+        if isinstance(stdout, Spool):
+            stdout.close()
+    raise_for_agent(out, ran.output.exit_code, ran.output.stderr)
+    outputs = out.steps if steps else (StepOutput("jps", None, 0, out.jvm_text),)
+    # Before anything leaves the bot (summary, files, Slack): secret-looking values go.
+    outputs, redacted = redact_steps(outputs, tool.redaction)
+    raw = RawOutput(
+        steps=outputs,
+        strategy=ran.strategy,
+        where=ran.output.where,
+        duration_s=time.monotonic() - started,
+        debug_container=ran.output.debug_container,
+    )
+    await progress(Progress("analysing", "analysing", target.description, ran.strategy))
+    analysis = analyse(tool, ToolRun(outputs, request.options, target.facts))
     if redacted:
         note = f"{redacted} secret-looking value{'s' if redacted != 1 else ''} redacted"
         analysis = dataclasses.replace(analysis, notes=(*analysis.notes, note))
+    place = target.place
     if out.target is None:
         description = target.description
-    elif target.pod:  # Kubernetes: the pod and container, then the JVM found inside
-        description = f"{target.description} · {out.target.describe()}"
     else:
-        description = out.target.describe()
+        place = dataclasses.replace(place, pid=out.target.pid)
+        # Kubernetes: the pod and container, then the JVM found inside.
+        description = (
+            f"{target.description} · {out.target.describe()}"
+            if place.pod
+            else out.target.describe()
+        )
     log.info(
         "request.done",
-        strategy=strategy.name,
+        strategy=ran.strategy,
         duration_s=round(raw.duration_s, 3),
-        output_bytes=sum(len(s.text) for s in steps),
+        output_bytes=sum(len(s.text) for s in outputs),
     )
-    place = Place(
-        request.target.cluster,
-        target.namespace,
-        target.pod,
-        target.container,
-        out.target.pid if out.target is not None else target.pid,
-    )
-    return Result(request, description, analysis, raw, cleanup, place)
+    return Result(request, description, analysis, raw, ran.cleanup, place)
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,7 @@ async def run_each(
     step_deadline_s: int = DEFAULT_STEP_DEADLINE_S,
     max_pods: int = DEFAULT_MAX_PODS,
 ) -> list[PodOutcome]:
-    """`all` with deploy=/selector=: run on every matching pod, at most `concurrency` at a
-    time; one pod failing does not hide the others."""
+    """`map_each` that keeps every pod's outcome, in the pods' order."""
 
     async def keep(outcome: PodOutcome) -> PodOutcome:
         return outcome
@@ -236,13 +237,15 @@ async def map_each(
     step_deadline_s: int = DEFAULT_STEP_DEADLINE_S,
     max_pods: int = DEFAULT_MAX_PODS,
 ) -> list[T]:
-    """`run_each`, handing each pod's outcome to `then` as soon as that pod is done (so a
-    frontend can post it and let the output go) and returning what `then` returned, in the
-    pods' order. More than `max_pods` matching pods is refused before anything runs."""
+    """`all` with deploy=/selector=: run on every matching pod, at most `concurrency` at a
+    time, handing each pod's outcome to `then` as soon as that pod is done (so a frontend
+    can post it and let the output go); returns what `then` returned, in the pods' order.
+    One pod failing does not hide the others. More than `max_pods` matching pods is refused
+    before anything runs."""
     structlog.contextvars.bind_contextvars(tool=request.tool, target=request.target.describe())
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(name: str, found: ResolvedTarget | JdebugError) -> T:
+    async def one(name: str, found: Target | JdebugError) -> T:
         if isinstance(found, JdebugError):
             return await then(PodOutcome(name, error=found))
         async with gate:
@@ -267,19 +270,19 @@ async def map_each(
         raise JdebugError(
             f"{request.target.describe()} matches {len(candidates)} pods and `all` runs on "
             f"at most {max_pods} at once, so nothing ran; narrow it with selector= or ns=",
-            fix="in Slack, JDEBUG_MAX_PODS_PER_REQUEST sets the bound",
+            fix="JDEBUG_MAX_PODS_PER_REQUEST sets the bound",
         )
     return list(await asyncio.gather(*(one(name, found) for name, found in candidates)))
 
 
 def redact_steps(
-    steps: Sequence[StepOutput], kind: str, redactor: Redactor | None = None
+    steps: Sequence[StepOutput], mode: Redaction, redactor: Redactor | None = None
 ) -> tuple[tuple[StepOutput, ...], int]:
     """Each step's text with secret-looking values replaced, and how many were."""
     redactor = redactor or default_redactor()
     total, cleaned = 0, []
     for step in steps:
-        text, count = redactor.redact(step.text, kind)
+        text, count = redactor.redact(step.text, mode)
         total += count
         cleaned.append(dataclasses.replace(step, text=text) if count else step)
     return tuple(cleaned), total
@@ -290,10 +293,10 @@ def default_redactor() -> Redactor:
     return Redactor.default()
 
 
-def analyse(tool: Tool, request: Request, steps: Sequence[StepOutput]) -> Analysis:
+def analyse(tool: Tool, run: ToolRun) -> Analysis:
     """Run the tool's analyser; a bug there must not cost the user the raw output."""
     try:
-        return tool.analyser([s.text for s in steps], request.options)
+        return tool.analyser(run)
     except Exception:
         log.exception("analyser.failed")
         return Analysis(

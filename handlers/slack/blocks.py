@@ -1,22 +1,24 @@
 """Render requests, progress, results and errors as Slack Block Kit, within Slack's limits.
 
 Limits (facts/slack.md): section text ≤ 3000 chars, ≤ 50 blocks, message text ≤ 4000,
-button value ≤ 2000 and text ≤ 75. Everything user- or JVM-provided is escaped, because a
-lock address like `<0x…>` or a thread name would otherwise be read as Slack markup.
+button value ≤ 2000 and text ≤ 75. Everything user- or JVM-provided is escaped, in blocks and
+in the fallback `text` alike, because a lock address like `<0x…>` or a process name like
+`<!here>` would otherwise be read as Slack markup (a mention, a link).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from bot.commands.echo import command_text
-from bot.jvm.catalog import CATALOG, find_tool, usage_lines
-from bot.model.errors import JdebugError
-from bot.model.request import Options, Request
+from bot.commands.echo import chosen_request, command_text, follow_up_request
+from bot.commands.help import help_lines
+from bot.jvm.catalog import CATALOG, tool_named
+from bot.model.errors import AmbiguousTarget, JdebugError, PolicyDenied
+from bot.model.request import Request
 from bot.model.results import Result
+from bot.session.reporter import PodAnswer, fanout_headline
 
 Block = dict[str, Any]
 
@@ -30,6 +32,9 @@ BUTTON_VALUE_LIMIT = 2000
 BUTTON_TEXT_LIMIT = 75
 RUN_ACTION_PREFIX = "jdebug_run"
 AGAIN_ACTION = f"{RUN_ACTION_PREFIX}_again"
+PICK_ACTION = f"{RUN_ACTION_PREFIX}_pick"
+# One button per candidate when several JVMs or pods match, then "and N more".
+MAX_CHOICES = 5
 
 
 def escape(text: str) -> str:
@@ -86,7 +91,7 @@ def title_line(request: Request, user: str) -> str:
 
 def progress_message(request: Request, user: str, status: str) -> tuple[str, list[Block]]:
     """The parent message while the session runs: what, for whom, and the current step."""
-    text = f"jdebug {request.tool}: {status}"
+    text = f"jdebug {request.tool}: {escape(status)}"
     return clip(text, TEXT_LIMIT), [
         section(title_line(request, user)),
         context(f"⏳ {escape(status)}"),
@@ -120,46 +125,67 @@ def result_message(result: Result, user: str) -> tuple[str, list[Block]]:
     follow_ups = actions(result.request)
     if follow_ups is not None:
         blocks.append(follow_ups)
-    text = f"jdebug {result.request.tool} · {result.target}: {analysis.headline}"
+    text = f"jdebug {result.request.tool} · {escape(result.target)}: {escape(analysis.headline)}"
     return clip(text, TEXT_LIMIT), blocks[:MAX_BLOCKS]
 
 
-def fanout_headline(answers: Sequence[tuple[str, str | None, str | None]]) -> str:
-    failed = sum(1 for _, _, error in answers if error is not None)
-    return f"{len(answers)} pods: {len(answers) - failed} answered, {failed} failed"
-
-
 def fanout_message(
-    request: Request, user: str, answers: Sequence[tuple[str, str | None, str | None]]
+    request: Request, user: str, answers: Sequence[PodAnswer]
 ) -> tuple[str, list[Block]]:
     """The parent of an `all` request once every pod is done: one line per pod, its
-    headline or its error; each pod's own answer and raw output are in the thread.
-    `answers` holds (pod, headline, error) with exactly one of the last two set."""
+    headline or its error; each pod's own answer and raw output are in the thread."""
     headline = fanout_headline(answers)
     lines = [
-        f"• *{escape(pod)}*: {escape(headline_ or '')}"
-        if error is None
-        else f"• ✖ *{escape(pod)}*: {escape(error)}"
-        for pod, headline_, error in answers
+        f"• *{escape(a.pod)}*: {escape(a.headline or '')}"
+        if a.error is None
+        else f"• ✖ *{escape(a.pod)}*: {escape(a.error)}"
+        for a in answers
     ]
     blocks = [section(title_line(request, user)), section(f"*{escape(headline)}*")]
     if lines:
         blocks.append(section(fit_lines(lines, SECTION_LIMIT, "more pods")))
     blocks.append(context("each pod's answer and raw output are in the thread"))
-    text = f"jdebug {request.tool} · {request.target.describe()}: {headline}"
+    text = f"jdebug {request.tool} · {escape(request.target.describe())}: {headline}"
     return clip(text, TEXT_LIMIT), blocks
 
 
 def error_text(error: JdebugError) -> str:
-    """The one sentence a user reads, plus what an admin could change when known."""
-    return f"✖ {error.message}" + (f"\nfix: {error.fix}" if error.fix else "")
+    """The one sentence a user reads, escaped, plus what an admin could change when known.
+    A denial's contact is the admin's own Slack markup and stays as written."""
+    message = escape(error.message)
+    if isinstance(error, PolicyDenied) and error.contact:
+        message = message.replace(escape(error.contact), error.contact)
+    return f"✖ {message}" + (f"\nfix: {escape(error.fix)}" if error.fix else "")
 
 
-def error_message(request: Request | None, user: str, message: str) -> tuple[str, list[Block]]:
-    """The parent message when the request failed after the parent was posted."""
+def error_message(
+    request: Request | None, user: str, error: JdebugError
+) -> tuple[str, list[Block]]:
+    """The parent message when the request failed after the parent was posted; several
+    matching JVMs or pods come with one button each."""
     blocks = [section(title_line(request, user))] if request else []
-    blocks.append(section(escape(message)))
-    return clip(f"jdebug: {message}", TEXT_LIMIT), blocks
+    blocks.append(section(error_text(error)))
+    if request is not None and isinstance(error, AmbiguousTarget):
+        blocks += choice_blocks(request, error)
+    return clip(f"jdebug: {error_text(error)}", TEXT_LIMIT), blocks
+
+
+def choice_blocks(request: Request, error: AmbiguousTarget) -> list[Block]:
+    """One button per matching JVM or pod (at most MAX_CHOICES), each running the same
+    command with `pid=` or `pod=` set, then how many more there are."""
+    elements: list[Block] = []
+    for i, choice in enumerate(error.choices[:MAX_CHOICES]):
+        made = button(choice.label, chosen_request(request, choice), f"{PICK_ACTION}_{i}")
+        if made is not None:
+            elements.append(made)
+    if not elements:
+        return []
+    blocks: list[Block] = [{"type": "actions", "elements": elements}]
+    more = len(error.choices) - MAX_CHOICES
+    if more > 0:
+        key = error.choices[0].key
+        blocks.append(context(f"and {more} more: type the command with {key}=…"))
+    return blocks
 
 
 def button(label: str, request: Request, action_id: str) -> Block | None:
@@ -176,56 +202,30 @@ def button(label: str, request: Request, action_id: str) -> Block | None:
 
 
 def actions(request: Request) -> Block | None:
-    """Follow-ups; each button carries its whole command, so any replica can serve it.
-
-    A follow-up identical to "Take another" is left out.
-    """
-    plain = Options()
-    candidates = [
-        ("Take another", request, AGAIN_ACTION),
-        (
-            "3 dumps × 5 s",
-            dataclasses.replace(
-                request,
-                tool="threaddump",
-                options=dataclasses.replace(plain, count=3, interval_s=5),
-            ),
-            f"{RUN_ACTION_PREFIX}_dumps",
-        ),
-        (
-            "Flags",
-            dataclasses.replace(request, tool="flags", options=plain),
-            f"{RUN_ACTION_PREFIX}_flags",
-        ),
-        (
-            "Heap histogram",
-            dataclasses.replace(request, tool="histo", options=plain),
-            f"{RUN_ACTION_PREFIX}_histo",
-        ),
-    ]
+    """The tool's follow-ups from the catalog; each button carries its whole command, so any
+    replica can serve it. A follow-up identical to an earlier one is left out."""
     elements: list[Block] = []
     seen: set[str] = set()
-    for label, follow_up, action_id in candidates:
-        cmd = command_text(follow_up)
-        made = button(label, follow_up, action_id) if cmd not in seen else None
-        seen.add(cmd)
-        if made is not None:
+    for follow_up in tool_named(request.tool).follow_ups:
+        again = follow_up_request(request, follow_up)
+        cmd = command_text(again)
+        made = button(follow_up.label, again, f"{RUN_ACTION_PREFIX}_{follow_up.action}")
+        if cmd not in seen and made is not None:
             elements.append(made)
+        seen.add(cmd)
     return {"type": "actions", "elements": elements} if elements else None
 
 
 def help_text(topic: str | None = None) -> str:
-    """Usage as a code block: everything, or one tool's lines for `help <tool>`."""
-    tool = find_tool(topic) if topic else None
-    if tool is None:
-        return "```\n" + "\n".join(usage_lines()) + "\n```"
-    aliases = f" (also: {', '.join(tool.aliases)})" if tool.aliases else ""
-    return f"`{tool.name}`{aliases}: {escape(tool.summary)}\ne.g. `/jdebug {escape(tool.example)}`"
+    """Usage as a code block: everything, or one tool's for `help <tool>`."""
+    return "```\n" + escape("\n".join(help_lines(topic))) + "\n```"
 
 
 def home_view(history: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """App Home: usage, the catalog, and this user's last requests with their outcome."""
-    tools = [f"• `{t.name}`: {escape(t.summary)} e.g. `/jdebug {t.example}`" for t in CATALOG]
+    tools = [
+        f"• `{t.name}`: {escape(t.summary)} e.g. `/jdebug {escape(t.example)}`" for t in CATALOG
+    ]
     recent = [f"• `{escape(cmd)}`: {escape(outcome)}" for cmd, outcome in history]
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "jdebug"}},

@@ -1,88 +1,51 @@
-"""Which Kubernetes identity a Slack user's request runs as, when impersonation is on.
+"""What Slack knows about a requester that the core asks for: their profile e-mail (for
+impersonation by e-mail, `users.info`, scope users:read.email) and which of the policy's user
+groups they are in (`usergroups.users.list`, scope usergroups:read).
 
-`email` mode asks Slack (`users.info`, scope users:read.email) for the profile e-mail and
-acts as that user; `table` mode only reads JDEBUG_IMPERSONATION_TABLE, whose entries also win
-in `email` mode. Someone with no identity is refused here, before any Kubernetes call.
+Group members are cached for `ttl_s` and refreshed in the background, so admission (which must
+answer within Slack's 3 s) rarely waits for Slack; when it must and Slack is slow or refuses,
+the requester counts as in no group, and the log says why.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
 from cachetools import TTLCache
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access.impersonation import (
-    IdentityTable,
-    ImpersonatingBackend,
-    ImpersonationError,
-    KubeIdentity,
-    NoKubeIdentity,
-    load_identity_table,
-)
-from bot.backends.protocols import Backend
-from bot.settings import Settings, env_name
+from bot.access.impersonation import NoKubeIdentity
 
-log = structlog.get_logger("jdebug.impersonation")
+log = structlog.get_logger("jdebug.slack")
 # users.info is Tier 4; an e-mail rarely changes, so one look-up serves a while.
 EMAIL_TTL_S = 600
+# Admission waits at most this for group members Slack has not told us yet.
+GROUPS_WAIT_S = 1.0
 
 
-class ActingAs:
-    """Picks the backend one Slack request runs on: the bot's own when impersonation is off,
-    else the same backend acting as the requester's Kubernetes identity."""
-
-    def __init__(self, settings: Settings, backend: Backend) -> None:
-        self.mode = settings.impersonation
-        self.backend = backend
-        self.table = IdentityTable()
+class SlackDirectory:
+    def __init__(self, client: AsyncWebClient, ttl_s: float = 300, table_setting: str = "") -> None:
+        self.client = client
+        self.table_setting = table_setting or "JDEBUG_IMPERSONATION_TABLE"
         self._emails: TTLCache[str, str] = TTLCache(maxsize=4096, ttl=EMAIL_TTL_S)
-        self._impersonating: ImpersonatingBackend | None = None
-        if self.mode == "off":
-            return
-        if settings.impersonation_table is not None:
-            self.table = load_identity_table(settings.impersonation_table)
-        if not isinstance(backend, ImpersonatingBackend):
-            raise ImpersonationError(
-                f"{env_name('impersonation')}={self.mode} needs a Kubernetes cluster, but jdebug "
-                "found no kubeconfig or in-cluster configuration"
-            )
-        self._impersonating = backend
+        self._members: TTLCache[str, frozenset[str]] = TTLCache(maxsize=1024, ttl=ttl_s)
+        self._pending: dict[str, asyncio.Task[frozenset[str]]] = {}
 
-    async def backend_for(
-        self, slack_user: str, client: AsyncWebClient
-    ) -> tuple[Backend, str | None]:
-        """The backend to run `slack_user`'s request on, and the Kubernetes user it acts as
-        (None: jdebug's own identity); NoKubeIdentity when the person has none."""
-        if self._impersonating is None:
-            return self.backend, None
-        identity = self.table.get(slack_user)
-        if identity is None and self.mode == "email":
-            identity = KubeIdentity(await self._email(slack_user, client))
-        if identity is None:
-            raise NoKubeIdentity(
-                "jdebug runs Kubernetes calls as your own Kubernetes identity, and you have "
-                "none in its impersonation table, so nothing ran",
-                fix=f"an admin can map your Slack user ID ({slack_user}) in "
-                f"{env_name('impersonation_table')}",
-            )
-        structlog.contextvars.bind_contextvars(kube_user=identity.user)
-        log.info("impersonation.acting_as", kube_user=identity.user, groups=list(identity.groups))
-        return self._impersonating.acting_as(identity), identity.user
-
-    async def _email(self, slack_user: str, client: AsyncWebClient) -> str:
-        """The profile e-mail from `users.info`, cached."""
-        cached = self._emails.get(slack_user)
+    async def email(self, user: str) -> str:
+        """The profile e-mail from `users.info`, cached; NoKubeIdentity when there is none."""
+        cached = self._emails.get(user)
         if cached is not None:
             return cached
         fix = (
             "give the Slack app the users:read.email scope, or map your Slack user ID "
-            f"({slack_user}) in {env_name('impersonation_table')}"
+            f"({user}) in {self.table_setting}"
         )
         try:
-            answer = await client.users_info(user=slack_user)
+            answer = await self.client.users_info(user=user)
         except SlackApiError as error:
             code = error.response.get("error", "unknown")
             raise NoKubeIdentity(
@@ -90,13 +53,55 @@ class ActingAs:
                 "identity, so nothing ran",
                 fix=fix,
             ) from error
-        user: Any = answer.get("user") or {}
-        email = (user.get("profile") or {}).get("email")
+        profile: Any = (answer.get("user") or {}).get("profile") or {}
+        email = profile.get("email")
         if not isinstance(email, str) or not email:
             raise NoKubeIdentity(
                 "jdebug finds your Kubernetes identity by your Slack e-mail, and Slack showed "
                 "it none, so nothing ran",
                 fix=fix,
             )
-        self._emails[slack_user] = email
+        self._emails[user] = email
         return email
+
+    async def groups_of(self, user: str, groups: Iterable[str]) -> frozenset[str]:
+        """Which of `groups` (user-group IDs) `user` is a member of."""
+        wanted = list(groups)
+        if not wanted:
+            return frozenset()
+        try:
+            async with asyncio.timeout(GROUPS_WAIT_S):
+                members = await asyncio.gather(*(self._members_of(g) for g in wanted))
+        except TimeoutError:
+            log.warning("slack.groups_slow", groups=wanted)
+            members = [self._members.get(g, frozenset()) for g in wanted]
+        return frozenset(g for g, users in zip(wanted, members, strict=True) if user in users)
+
+    async def refresh(self, groups: Iterable[str]) -> None:
+        """Fetch the members of `groups` now (at start and as the cache runs out)."""
+        for group in groups:
+            self._members.pop(group, None)
+        await asyncio.gather(*(self._members_of(g) for g in groups))
+
+    async def _members_of(self, group: str) -> frozenset[str]:
+        cached = self._members.get(group)
+        if cached is not None:
+            return cached
+        task = self._pending.get(group)
+        if task is None:  # one call per group, however many requests wait for it
+            task = asyncio.create_task(self._fetch(group))
+            self._pending[group] = task
+            task.add_done_callback(lambda _: self._pending.pop(group, None))
+        return await asyncio.shield(task)
+
+    async def _fetch(self, group: str) -> frozenset[str]:
+        try:
+            answer = await self.client.usergroups_users_list(usergroup=group)
+        except (SlackApiError, SlackClientError) as error:
+            code = error.response.get("error") if isinstance(error, SlackApiError) else None
+            log.warning("slack.group_members_failed", group=group, error=code or str(error))
+            return frozenset()
+        users = answer.get("users") or []
+        found = frozenset(u for u in users if isinstance(u, str))
+        self._members[group] = found
+        return found

@@ -6,6 +6,7 @@ runs after the ack in the same listener (facts/slack.md, "Commands and acks").
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,10 +20,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.echo import command_text
-from bot.session.admission import Admitted
-from handlers.slack.blocks import RUN_ACTION_PREFIX, escape
+from bot.commands.grammar import HelpRequest
+from bot.model.errors import GrammarError
+from bot.model.request import Requester
+from bot.session.service import Admitted, JdebugService, Refusal
+from handlers.slack.blocks import RUN_ACTION_PREFIX, error_text, escape, help_text, home_view
+from handlers.slack.identity import SlackDirectory
 from handlers.slack.payloads import malformed_actions, read_click, read_command
-from handlers.slack.service import Say, SlackService
+from handlers.slack.reporter import Say, SlackReporter
 
 log = structlog.get_logger("jdebug.slack")
 
@@ -30,7 +35,53 @@ BAD_BUTTON = "✖ That button's data is not valid; type the command instead."
 BAD_COMMAND = "✖ That command arrived incomplete from Slack; type it again, or `/jdebug help`."
 
 
-def register(app: AsyncApp, service: SlackService) -> None:
+# Bolt looks for the ack every 10 ms (slack_bolt/listener/asyncio_runner.py) and only then
+# sends it; work started first (spawning a process holds the loop for milliseconds) would
+# delay every pending ack.
+ACK_FLUSH_S = 0.012
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """What the requester alone reads instead of a run."""
+    if isinstance(refusal, HelpRequest):
+        return help_text(refusal.topic)
+    if isinstance(refusal, GrammarError):
+        return error_text(refusal) + "\nType `/jdebug help` for usage."
+    return error_text(refusal)
+
+
+class SlackFrontend:
+    """What the listeners need: the core service and what Slack tells about a requester."""
+
+    def __init__(self, service: JdebugService, directory: SlackDirectory) -> None:
+        self.service = service
+        self.directory = directory
+
+    async def requester(self, user: str, channel: str) -> Requester:
+        groups = await self.directory.groups_of(user, self.service.gate.groups)
+        return Requester("slack", user, channel, groups)
+
+    async def admit(self, text: str, user: str, channel: str) -> Admitted | Refusal:
+        return self.service.admit(text, await self.requester(user, channel))
+
+    async def run(
+        self,
+        admitted: Admitted,
+        client: AsyncWebClient,
+        channel: str,
+        say: Say,
+        root_ts: str | None = None,
+    ) -> None:
+        reporter = SlackReporter(client, channel, admitted.request, say, root_ts)
+        try:
+            await asyncio.sleep(ACK_FLUSH_S)
+            await self.service.run(admitted, reporter)
+        finally:
+            await reporter.close()
+
+
+def register(app: AsyncApp, frontend: SlackFrontend) -> None:
+    service = frontend.service
     app.use(DropMalformedActions())
 
     @app.command("/jdebug")
@@ -47,9 +98,9 @@ def register(app: AsyncApp, service: SlackService) -> None:
             return
         # Tracked before admission, so a SIGTERM either waits for this request or refuses it.
         async with service.inflight.track():
-            admitted = service.admit(typed.text, typed.user, typed.channel)
+            admitted = await frontend.admit(typed.text, typed.user, typed.channel)
             if not isinstance(admitted, Admitted):
-                await ack(text=admitted, response_type="ephemeral")
+                await ack(text=refusal_text(admitted), response_type="ephemeral")
                 return
             with admitted.permit:  # released by run; here too if the ack fails first
                 await ack(
@@ -57,9 +108,7 @@ def register(app: AsyncApp, service: SlackService) -> None:
                     f"{service.queue_note()}",
                     response_type="ephemeral",
                 )
-                await service.run(
-                    admitted, client, typed.channel, typed.user, ephemeral_sayer(respond)
-                )
+                await frontend.run(admitted, client, typed.channel, ephemeral_sayer(respond))
 
     @app.action(re.compile(rf"^{RUN_ACTION_PREFIX}(_\w+)?$"))
     async def on_run_button(
@@ -73,14 +122,12 @@ def register(app: AsyncApp, service: SlackService) -> None:
             await say(BAD_BUTTON)
             return
         async with service.inflight.track():
-            admitted = service.admit(click.text, click.user, click.channel)
+            admitted = await frontend.admit(click.text, click.user, click.channel)
             if not isinstance(admitted, Admitted):
-                await say(admitted)
+                await say(refusal_text(admitted))
                 return
             with admitted.permit:
-                await service.run(
-                    admitted, client, click.channel, click.user, say, root_ts=click.root_ts
-                )
+                await frontend.run(admitted, client, click.channel, say, root_ts=click.root_ts)
 
     @app.event("app_home_opened")
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:
@@ -88,7 +135,7 @@ def register(app: AsyncApp, service: SlackService) -> None:
         if not user or event.get("tab", "home") != "home":
             return
         try:
-            await client.views_publish(user_id=user, view=service.home(user))
+            await client.views_publish(user_id=user, view=home_view(service.history.recent(user)))
         except SlackApiError as error:
             log.warning("slack.home_publish_failed", error=error.response.get("error"))
 
@@ -122,12 +169,14 @@ def ephemeral_sayer(respond: AsyncRespond | None) -> Say:
     not raised, so a malformed payload never becomes an unhandled error.
     """
 
-    async def say(text: str) -> None:
+    async def say(text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         if respond is None:
             log.warning("slack.no_response_url")
             return
         try:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
+            await respond(
+                text=text, blocks=blocks, response_type="ephemeral", replace_original=False
+            )
         except Exception as error:  # a forged or expired URL: any client error ends here
             log.warning("slack.respond_failed", error=type(error).__name__)
 

@@ -15,6 +15,7 @@ import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import structlog
@@ -22,7 +23,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report.snippets import Snippet
-from handlers.slack.blocks import Block
+
+Block = dict[str, Any]
 
 SNIPPET_LIMIT = 1_000_000
 # Above this a plain file is not worth reading in Slack's viewer, and holding its bytes
@@ -209,7 +211,10 @@ def gzip_text(text: str) -> bytes:
 
 
 def upload_item(snippet: Snippet) -> UploadItem:
-    """A snippet up to 1 MB, a plain text file up to GZIP_ABOVE, gzip above that."""
+    """A snippet up to 1 MB, a plain text file up to GZIP_ABOVE, gzip above that; bytes (an
+    image, a recording) go up as they are, so Slack shows an image inline."""
+    if isinstance(snippet.text, bytes):
+        return UploadItem(snippet.filename, snippet.title, snippet.text, False)
     size = utf8_length(snippet.text)
     if size <= SNIPPET_LIMIT:
         return UploadItem(snippet.filename, snippet.title, snippet.text.encode(), True)

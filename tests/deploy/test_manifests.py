@@ -16,9 +16,10 @@ import pytest
 from kubernetes_validate.utils import all_versions  # type: ignore[import-untyped]
 
 from bot.kube.backend import DEFAULT_ORDER
-from bot.session.backends import strategy_order
-from bot.settings import ENV_PREFIX, Settings, env_name
+from bot.model.request import Request, Requester
+from bot.settings import ENV_PREFIX, JdebugSettings, env_name
 from handlers.slack.app import BotServer
+from handlers.slack.settings import SlackSettings
 from kubesim.podsecurity import violations
 from tests.deploy.conftest import (
     BOT_NAMESPACE,
@@ -51,7 +52,11 @@ def pod_template(docs: list[Obj]) -> Obj:
 
 def known_env_names() -> set[str]:
     """Every JDEBUG_* variable the bot reads: the Settings fields and direct os.environ reads."""
-    names = {env_name(field) for field in Settings.model_fields}
+    names = {
+        env_name(model, field)
+        for model in (JdebugSettings, SlackSettings)
+        for field in model.model_fields
+    }
     for folder in ("bot", "handlers"):
         for source in (REPO / folder).rglob("*.py"):
             names.update(re.findall(r"\bJDEBUG_[A-Z][A-Z_]*[A-Z]\b", source.read_text()))
@@ -226,12 +231,14 @@ def test_bot_accepts_its_settings_with_the_secret_template(
         monkeypatch.delenv(name, raising=False)
     for name, value in {**data, **secret_template()["stringData"]}.items():
         monkeypatch.setenv(name, value)
-    settings = Settings(_env_file=None)
-    assert settings.slack_mode == mode
-    assert settings.serve_problems() == []
+    core = JdebugSettings(_env_file=None)  # type: ignore[call-arg]
+    slack = SlackSettings(_env_file=None)  # type: ignore[call-arg]
+    assert slack.slack_mode == mode
+    assert slack.problems(core) == []
     # Default deny: the shipped settings admit nobody until the operator lists someone.
-    assert not settings.allows("U012AB3CD", "C012AB3CD")
-    order = strategy_order(data["JDEBUG_STRATEGIES"])
+    someone = Request("jps", requester=Requester("slack", "U012AB3CD", "C012AB3CD"))
+    assert not slack.allow_list().judge(someone).allowed
+    order = core.strategies
     assert set(order) <= set(DEFAULT_ORDER)
     assert ("node" in order) is node
 
@@ -252,7 +259,7 @@ def test_debug_image_setting_is_the_public_jdk_image_the_code_defaults_to(
 def test_secret_template_holds_placeholders_for_the_tokens_the_bot_reads() -> None:
     values = secret_template()["stringData"]
     slack_fields = ("slack_bot_token", "slack_app_token", "slack_signing_secret")
-    assert set(values) == {env_name(f) for f in slack_fields}
+    assert set(values) == {env_name(SlackSettings, f) for f in slack_fields}
     for name, value in values.items():
         assert PLACEHOLDER in value, name
         assert not REAL_TOKEN.search(value), name
@@ -300,8 +307,6 @@ def test_bots_namespace_enforces_what_its_strategies_need_and_warns_at_restricte
     assert labels["pod-security.kubernetes.io/enforce"] == enforce
     assert labels["pod-security.kubernetes.io/warn"] == "restricted"
     assert labels["pod-security.kubernetes.io/audit"] == "restricted"
-    node_on = "node" in strategy_order(
-        settings_configmap(rendered[overlay])["data"]["JDEBUG_STRATEGIES"]
-    )
+    node_on = "node" in settings_configmap(rendered[overlay])["data"]["JDEBUG_STRATEGIES"]
     # hostPID node pods are admitted only by `privileged`.
     assert node_on == (enforce == "privileged")

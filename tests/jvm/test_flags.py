@@ -149,7 +149,7 @@ def test_all_flags_summary_lists_command_line_flags_and_notices_ignored_ram_perc
 ) -> None:
     _, text = flags_of(java_version)
 
-    analysis = summarise_flags([text], Options(all=True))
+    analysis = summarise_flags([text], Options.of(all=True))
 
     assert "container support on" in analysis.headline
     set_line = next(f for f in analysis.findings if f.startswith("Set on the command line: "))
@@ -212,10 +212,10 @@ def test_truncated_table_keeps_every_complete_row_and_notes_the_broken_one(
         # Every row but the last one read is whole; the last may have lost its end.
         for name in names[:-1]:
             assert partial.flags[name] == full.flags[name], (cut, name)
-        summarise_flags([text[:cut]], Options(all=True))
+        summarise_flags([text[:cut]], Options.of(all=True))
 
     middle = text.index("MaxHeapSize") + 30
-    analysis = summarise_flags([text[:middle]], Options(all=True))
+    analysis = summarise_flags([text[:middle]], Options.of(all=True))
     assert any("not recognised" in n for n in analysis.notes)
 
 
@@ -240,5 +240,5 @@ def test_empty_output_says_no_flags_were_found() -> None:
 @settings(max_examples=300)
 @given(st.text())
 def test_any_text_gives_an_analysis(text: str) -> None:
-    for options in (Options(), Options(all=True)):
+    for options in (Options(), Options.of(all=True)):
         assert summarise_flags([text], options).headline

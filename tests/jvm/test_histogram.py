@@ -71,7 +71,7 @@ def test_top_classes_are_the_largest_by_bytes_with_human_sizes(
     rows = [line.split() for line in text.splitlines() if re.match(r"\s*\d+:", line)]
     largest = max(rows, key=lambda r: int(r[2]))
 
-    analysis = summarise_histogram([text], Options(top=5))
+    analysis = summarise_histogram([text], Options.of(top=5))
     top = parse_class_histogram(text).top(5)
 
     assert len(analysis.findings) == 5
@@ -93,7 +93,7 @@ def test_top_classes_are_the_largest_by_bytes_with_human_sizes(
 def test_default_top_is_twenty_and_all_says_no_gc_was_forced(histogram_of: HistogramText) -> None:
     text = histogram_of(25, "GC.class_histogram -all")
 
-    analysis = summarise_histogram([text], Options(all=True))
+    analysis = summarise_histogram([text], Options.of(all=True))
 
     assert len(analysis.findings) == 20
     assert "no GC forced" in analysis.headline
@@ -124,7 +124,7 @@ def test_truncated_histogram_sums_the_rows_read_and_says_so(histogram_of: Histog
     assert histogram.total_bytes == sum(int(line.split()[2]) for line in kept_rows)
     assert any("No Total line" in n for n in analysis.notes)
     for end in range(0, len(text), 211):
-        summarise_histogram([text[:end]], Options(top=3))
+        summarise_histogram([text[:end]], Options.of(top=3))
 
 
 def test_missing_rows_are_noticed_against_the_total_line(histogram_of: HistogramText) -> None:
@@ -166,4 +166,4 @@ def test_error_text_gives_a_note_not_an_exception() -> None:
 @settings(max_examples=300)
 @given(st.text(), st.integers(min_value=-1, max_value=50))
 def test_any_text_gives_an_analysis(text: str, top: int) -> None:
-    assert summarise_histogram([text], Options(top=top)).headline
+    assert summarise_histogram([text], Options.of(top=top)).headline

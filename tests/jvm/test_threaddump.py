@@ -154,7 +154,7 @@ def test_two_dumps_show_stuck_threads_and_where_cpu_went(cowweb_factory, java_ve
         with urllib.request.urlopen(f"http://127.0.0.1:{jvm.port}/?say=moo", timeout=5) as r:
             assert b"moo" in r.read()
     second = thread_dump(jvm.pid)
-    analysis = summarise_thread_dumps([first, second], Options(count=2, interval_s=1))
+    analysis = summarise_thread_dumps([first, second], Options.of(count=2, interval=1))
 
     stuck = next(f for f in analysis.findings if "stuck (same state and top frames in all" in f)
     assert "in all 2 dumps" in stuck
@@ -277,7 +277,7 @@ def test_shuffled_real_lines_never_raise(deadlocked_dump):
     @given(st.lists(st.sampled_from(lines), max_size=400))
     def check(picked: list[str]) -> None:
         text = "\n".join(picked)
-        analysis = summarise_thread_dumps([text, text], Options(count=2))
+        analysis = summarise_thread_dumps([text, text], Options.of(count=2))
         assert analysis.headline
         assert len(parse_thread_dump(text).threads) <= max(header_count, len(picked))
 
@@ -295,12 +295,12 @@ def test_random_text_gives_a_note_not_an_exception(text):
 @given(st.binary(max_size=2000))
 def test_random_bytes_give_a_note_not_an_exception(data):
     text = data.decode("utf-8", "replace")
-    analysis = summarise_thread_dumps([text], Options(count=3))
+    analysis = summarise_thread_dumps([text], Options.of(count=3))
     assert "asked for 3 dumps, got 1" in analysis.notes
 
 
 def test_fewer_dumps_than_asked_and_empty_ones_are_noted(deadlocked_dump):
-    analysis = summarise_thread_dumps([deadlocked_dump.text, ""], Options(count=3))
+    analysis = summarise_thread_dumps([deadlocked_dump.text, ""], Options.of(count=3))
     assert "dump 2: the output is empty" in analysis.notes
     assert "asked for 3 dumps, got 2" in analysis.notes
     assert "worker-3" in analysis.headline  # the good dump is still summarised

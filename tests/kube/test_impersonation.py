@@ -12,11 +12,11 @@ import pytest
 import pytest_asyncio
 import structlog
 
-from bot.access.impersonation import KubeIdentity
 from bot.kube.api import KubeApi
 from bot.kube.backend import KubeBackend
 from bot.kube.config import load_kubeconfig
 from bot.kube.errors import IMPERSONATE_FIX, KubeForbidden
+from bot.model.identity import KubeIdentity
 from kubesim import KubeSim
 from tests.kubesim.conftest import core, needs_root, pod_running
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from bot.settings import Settings
+from bot.settings import JdebugSettings
 from kubesim import KubeSim
 from tests.bench.test_bench_slack import current_rss_mb, peak_rss_mb
 from tests.fakeslack import Ack, FakeSlack, Message, User
@@ -108,7 +108,9 @@ async def test_200_commands_from_20_users_are_each_answered_once_and_leave_nothi
             assert working and busy
             # The queue never grew past its bound: no ack names more waiting than allowed.
             ahead = [int(m[1]) for _, _, a in sent if (m := QUEUED.search(ack_text(a)))]
-            assert ahead and max(ahead) < Settings.model_fields["max_waiting_requests"].default
+            assert (
+                ahead and max(ahead) < JdebugSettings.model_fields["max_waiting_requests"].default
+            )
 
             def ended(s: Any) -> list[Message] | None:
                 """Parents with their result uploaded, or ended in an error."""

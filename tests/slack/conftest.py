@@ -19,17 +19,20 @@ import pytest
 import pytest_asyncio
 import structlog
 
-from bot.backends.protocols import ResolvedTarget, Strategy, Verdict
+from bot.backends.protocols import Created, Strategy, Unavailable
 from bot.jvm.agent import AgentCall
-from bot.local.strategy import LocalBackend
+from bot.local.strategy import LocalBackend, LocalTarget
 from bot.logs import configure_logging
 from bot.model.request import Request
-from bot.model.results import RawOutput
-from bot.settings import Settings
+from bot.model.results import AgentOutput
+from bot.session.backends import Backends
+from bot.session.service import JdebugService
+from bot.settings import JdebugSettings
 from handlers.slack.app import BotServer
-from handlers.slack.service import SlackService
+from handlers.slack.settings import SlackSettings
 from tests.fakeslack import FakeSlack, Message
 from tests.fakeslack.fixtures import fake_slack
+from tests.support.settings import serve_settings
 
 __all__ = ["fake_slack"]
 
@@ -39,20 +42,24 @@ ALICE, BOB, CAROL = "U0ALICE001", "U0BOB00002", "U0CAROL003"
 
 
 class RecordingStrategy:
-    def __init__(self, inner: Strategy, ran: list[Request]) -> None:
+    def __init__(self, inner: Strategy[LocalTarget, Any], ran: list[Request]) -> None:
         self.inner = inner
         self.name = inner.name
         self.ran = ran
 
-    async def check(self, request: Request, target: ResolvedTarget) -> Verdict:
-        return await self.inner.check(request, target)
+    async def check(self, request: Request, target: LocalTarget) -> Any:
+        plan = await self.inner.check(request, target)
+        if not isinstance(plan, Unavailable):
+            plan = (request, plan)
+        return plan
 
-    async def run(self, request: Request, target: ResolvedTarget, call: AgentCall) -> RawOutput:
+    async def run(self, plan: Any, call: AgentCall, created: Created) -> AgentOutput:
+        request, inner_plan = plan
         self.ran.append(request)
-        return await self.inner.run(request, target, call)
+        return await self.inner.run(inner_plan, call, created)
 
-    async def cleanup(self) -> str:
-        return await self.inner.cleanup()
+    async def cleanup(self, created: Created) -> str:
+        return await self.inner.cleanup(created)
 
 
 class RecordingBackend:
@@ -65,15 +72,18 @@ class RecordingBackend:
         self.resolved: list[Request] = []
         self.ran: list[Request] = []
 
-    async def resolve(self, request: Request) -> ResolvedTarget:
+    async def resolve(self, request: Request) -> LocalTarget:
         self.resolved.append(request)
         return await self.inner.resolve(request)
 
-    def strategies(self) -> Sequence[Strategy]:
+    async def resolve_all(self, request: Request) -> Any:
+        return await self.inner.resolve_all(request)
+
+    def strategies(self) -> Sequence[Strategy[LocalTarget, Any]]:
         return [RecordingStrategy(s, self.ran) for s in self.inner.strategies()]
 
 
-def bot_settings(slack: FakeSlack, **overrides: Any) -> Settings:
+def bot_settings(slack: FakeSlack, **overrides: Any) -> tuple[JdebugSettings, SlackSettings]:
     """Settings as the environment would give them to `jdebug serve`, aimed at the fake."""
     values: dict[str, Any] = {
         "slack_bot_token": slack.bot_token,
@@ -86,7 +96,7 @@ def bot_settings(slack: FakeSlack, **overrides: Any) -> Settings:
         "shutdown_grace_seconds": 10,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return serve_settings(**values)
 
 
 StartBot = Callable[..., Awaitable[BotServer]]
@@ -101,12 +111,13 @@ async def start_bot(fake_slack: FakeSlack) -> AsyncIterator[StartBot]:
     servers: list[BotServer] = []
 
     async def start(backend: Any = None, **overrides: Any) -> BotServer:
-        settings = bot_settings(fake_slack, **overrides)
-        server = BotServer(settings, backend if backend is not None else RecordingBackend())
+        core, slack = bot_settings(fake_slack, **overrides)
+        backends = Backends(backend if backend is not None else RecordingBackend(), {})
+        server = BotServer(core, slack, backends)
         connected = len(fake_slack.connections)
         await server.start()
         servers.append(server)
-        if settings.slack_mode == "socket":
+        if slack.slack_mode == "socket":
             await fake_slack.wait_for_connections(connected + 1)
         return server
 
@@ -161,7 +172,7 @@ def running_tasks() -> set[asyncio.Task[Any]]:
 
 
 async def wait_until_idle(
-    service: SlackService, before: set[asyncio.Task[Any]] | None = None, timeout: float = 60
+    service: JdebugService, before: set[asyncio.Task[Any]] | None = None, timeout: float = 60
 ) -> None:
     """Wait until the bot has nothing left to do: every limiter permit back (a run releases
     its own after its last Slack call), no request in flight, and, given `before` (taken

@@ -34,9 +34,10 @@ from slack_bolt.response import BoltResponse
 
 from bot.commands.grammar import parse_command
 from bot.model.request import Request
+from bot.session.backends import Backends
+from bot.session.service import JdebugService
 from handlers.slack.app import build_app
 from handlers.slack.blocks import RUN_ACTION_PREFIX, actions
-from handlers.slack.service import SlackService
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, Message, User, payloads
 from tests.slack.abuse_cases import Case, click_cases, fuzz_text, slash_cases
 from tests.slack.conftest import (
@@ -112,7 +113,7 @@ def _loop_record(context: dict[str, Any]) -> logging.LogRecord:
 class World:
     slack: FakeSlack
     app: AsyncApp
-    service: SlackService
+    service: JdebugService
     backend: RecordingBackend
     parent: Message
 
@@ -155,7 +156,7 @@ async def alice_message(slack: FakeSlack) -> Message:
 
 @pytest_asyncio.fixture
 async def world(fake_slack: FakeSlack, tmp_path: Path, json_logs) -> AsyncIterator[World]:
-    settings = bot_settings(
+    core, slack = bot_settings(
         fake_slack,
         policy_file=policy_file(tmp_path),
         allowed_users=(),
@@ -168,8 +169,8 @@ async def world(fake_slack: FakeSlack, tmp_path: Path, json_logs) -> AsyncIterat
         max_concurrent_requests=16,
     )
     backend = RecordingBackend()
-    app, service = build_app(settings, backend)
-    yield World(fake_slack, app, service, backend, await alice_message(fake_slack))
+    app, frontend, _ = build_app(core, slack, Backends(backend, {}))
+    yield World(fake_slack, app, frontend.service, backend, await alice_message(fake_slack))
 
 
 async def dispatch(app: AsyncApp, body: dict[str, Any]) -> BoltResponse:
@@ -336,11 +337,12 @@ def hypothesis_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     loop = asyncio.new_event_loop()
     slack = FakeSlack()
     loop.run_until_complete(slack.start())
-    settings_ = bot_settings(
+    core, slack_settings = bot_settings(
         slack, policy_file=policy_file(tmp_path_factory.mktemp("policy")), allowed_users=()
     )
     backend = RecordingBackend()
-    app, service = build_app(settings_, backend)
+    app, frontend, _ = build_app(core, slack_settings, Backends(backend, {}))
+    service = frontend.service
     parent = loop.run_until_complete(alice_message(slack))
     try:
         with ErrorRecords().watching(loop) as errors:

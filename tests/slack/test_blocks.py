@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from bot.commands.grammar import parse_command
 from bot.jvm.catalog import CATALOG
 from bot.jvm.threaddump import summarise_thread_dumps
+from bot.model.errors import JdebugError
 from bot.model.request import Options, Request, Requester
 from bot.model.results import Analysis, RawOutput, Result, StepOutput
 from handlers.slack.blocks import (
@@ -72,8 +73,6 @@ def assert_within_limits(text: str, blocks: list[Block], max_blocks: int = MAX_B
 def make_result(request: Request, analysis: Analysis, dump: str, target: str) -> Result:
     raw = RawOutput(
         steps=(StepOutput("threaddump", 4242, 0, dump),),
-        exit_code=0,
-        stderr="",
         strategy="local",
         where="this machine",
         duration_s=3.2,
@@ -86,7 +85,7 @@ async def test_summary_of_a_10000_thread_dump_fits_and_slack_accepts_it(
 ) -> None:
     jvm = cowweb_factory(25, deadlock=True)
     dump = synthesise_dump(jattach_text(jvm.pid, "Thread.print -l"), threads=10_000)
-    analysis = summarise_thread_dumps([dump], Options())
+    analysis = summarise_thread_dumps([dump], Options.of(count=1))
     request = parse_command(f"threaddump pid={jvm.pid}", Requester("slack", ALICE))
     assert isinstance(request, Request)
     result = make_result(request, analysis, dump, f"pid {jvm.pid} cowweb.jar")
@@ -155,11 +154,11 @@ def test_fit_lines_keeps_whole_lines_and_counts_the_rest(lines: list[str]) -> No
 
 def test_error_and_progress_messages_fit_whatever_the_error_says() -> None:
     request = Request("flags", requester=Requester("slack", ALICE))
-    long_error = "✖ 300 JVMs match; pick one with pid=N: " + "; ".join(
+    long_error = "300 JVMs match; pick one with pid=N: " + "; ".join(
         f"pid {n} <java> -jar /app/service-{n}.jar --name=svc-{n}" for n in range(300)
     )
     for text, blocks in (
-        error_message(request, ALICE, long_error),
+        error_message(request, ALICE, JdebugError(long_error)),
         progress_message(request, ALICE, long_error),
     ):
         assert_within_limits(text, blocks)
@@ -177,11 +176,11 @@ def commands(draw: st.DrawFn) -> str:
         words.append(f"ns={draw(_NAME)}")
     if draw(st.booleans()):
         words.append(f"pid={draw(st.integers(1, 4_000_000))}")
-    if "count" in tool.options and draw(st.booleans()):
+    if tool.option("count") and draw(st.booleans()):
         words += [f"count={draw(st.integers(2, 10))}", f"interval={draw(st.integers(1, 60))}s"]
-    if "top" in tool.options and draw(st.booleans()):
+    if tool.option("top") and draw(st.booleans()):
         words.append(f"top={draw(st.integers(1, 500))}")
-    if "all" in tool.options and draw(st.booleans()):
+    if tool.option("all") and draw(st.booleans()):
         words.append("all")
     return " ".join(words)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.access.impersonation import ImpersonationError, KubeIdentity, load_identity_table
+from bot.access.impersonation import ImpersonationError, load_identity_table
+from bot.model.identity import KubeIdentity
 from tests.slack.test_serve_process import clean_env, serve_sync
 
 

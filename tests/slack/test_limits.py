@@ -79,7 +79,7 @@ async def test_waiting_requests_never_exceed_the_bound(
     assert "Working on" in texts[0] and "queued, 0 ahead" in texts[1]
     assert "1 requests are running and 1 are waiting" in texts[2]
     busy_wait(texts[2])
-    limits = server.settings.limits()
+    limits = server.core.limits()
     assert server.service.limiter.admitted == limits.admitted
     backend.gate.set()
     await wait_for_files(fake_slack, 2)

@@ -1,5 +1,6 @@
-"""Settings of `jdebug serve` (environment and .env), the allow-list rule, and the documents
-that describe them: .env.example, the README and the Slack app manifest.
+"""Settings of `jdebug run` and `serve` (environment and .env), the allow-list rule, and the
+documents that describe them: .env.example, deploy/base/settings.env, the README and the
+Slack app manifest.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.settings import Settings, env_name
+from bot.model.request import Request, Requester
+from bot.settings import JdebugSettings, env_name
+from handlers.slack.settings import SlackSettings
+from scripts.settings_reference import SETTINGS_ENV, env_example, render_readme, settings_env
 from tests.support.jvms import REPO
+from tests.support.settings import serve_settings
 
 ENV_EXAMPLE = REPO / ".env.example"
 
@@ -25,22 +30,25 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_every_setting_is_documented_in_env_example_and_readme() -> None:
-    example = ENV_EXAMPLE.read_text()
+def test_env_example_settings_env_and_readme_are_generated_from_the_settings() -> None:
+    assert ENV_EXAMPLE.read_text() == env_example(), "run `make settings`"
+    assert SETTINGS_ENV.read_text() == settings_env(), "run `make settings`"
     readme = (REPO / "README.md").read_text()
-    for field in Settings.model_fields:
-        name = env_name(field)
-        assert f"\n{name}=" in example, name
-        assert f"`{name}`" in readme, name
+    assert readme == render_readme(readme), "run `make settings`"
+    for model in (JdebugSettings, SlackSettings):
+        for field in model.model_fields:
+            assert f"\n{env_name(model, field)}=" in ENV_EXAMPLE.read_text(), field
 
 
 def test_a_copied_env_example_starts_from_the_defaults(clean_environment: Path) -> None:
     (clean_environment / ".env").write_text(ENV_EXAMPLE.read_text())
-    settings = Settings()
-    assert settings == Settings(_env_file=None)  # type: ignore[call-arg]
-    assert settings.local_java_home is None
-    assert settings.slack_api_url == "https://slack.com/api/"
-    assert settings.allowed_users == () and settings.allowed_channels == ()
+    core, slack = JdebugSettings(), SlackSettings()
+    assert core == JdebugSettings(_env_file=None)  # type: ignore[call-arg]
+    assert slack == SlackSettings(_env_file=None)  # type: ignore[call-arg]
+    assert core.local_java_home is None
+    assert core.strategies == ("exec", "sidecar", "ephemeral", "node")
+    assert slack.slack_api_url == "https://slack.com/api/"
+    assert slack.allowed_users == () and slack.allowed_channels == ()
 
 
 def test_lists_are_comma_separated_and_trimmed(
@@ -49,7 +57,7 @@ def test_lists_are_comma_separated_and_trimmed(
     monkeypatch.setenv("JDEBUG_ALLOWED_USERS", " U0ALICE001 ,U0BOB00002,, ")
     monkeypatch.setenv("JDEBUG_ALLOWED_CHANNELS", "C0OPS00001")
     monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9999/api")
-    settings = Settings()
+    settings = SlackSettings()
     assert settings.allowed_users == ("U0ALICE001", "U0BOB00002")
     assert settings.allowed_channels == ("C0OPS00001",)
     assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
@@ -71,8 +79,9 @@ def test_lists_are_comma_separated_and_trimmed(
 def test_allow_list_admits_listed_users_or_anyone_in_listed_channels(
     users: tuple[str, ...], channels: tuple[str, ...], user: str, channel: str | None, allowed: bool
 ) -> None:
-    settings = Settings(_env_file=None, allowed_users=users, allowed_channels=channels)  # type: ignore[call-arg]
-    assert settings.allows(user, channel) is allowed
+    settings = SlackSettings(_env_file=None, allowed_users=users, allowed_channels=channels)  # type: ignore[call-arg]
+    request = Request("jps", requester=Requester("slack", user, channel))
+    assert settings.allow_list().judge(request).allowed is allowed
 
 
 @pytest.mark.parametrize(
@@ -94,7 +103,8 @@ def test_allow_list_admits_listed_users_or_anyone_in_listed_channels(
 def test_serve_problems_name_exactly_the_variables_to_fix(
     clean_environment: Path, values: dict[str, str], named: list[str]
 ) -> None:
-    problems = Settings(_env_file=None, **values).serve_problems()  # type: ignore[arg-type]
+    core, slack = serve_settings(**values)
+    problems = slack.problems(core)
     assert [p.split()[0] for p in problems] == named
 
 
@@ -116,7 +126,7 @@ def test_app_manifest_declares_what_the_bot_uses() -> None:
 def test_lease_timing_defaults_are_the_electors_and_must_be_ordered(
     clean_environment: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = JdebugSettings(_env_file=None)  # type: ignore[call-arg]
     assert (
         settings.lease_duration_seconds,
         settings.lease_renew_deadline_seconds,
@@ -125,9 +135,9 @@ def test_lease_timing_defaults_are_the_electors_and_must_be_ordered(
     monkeypatch.setenv("JDEBUG_LEASE_DURATION_SECONDS", "4")
     monkeypatch.setenv("JDEBUG_LEASE_RENEW_DEADLINE_SECONDS", "2.5")
     monkeypatch.setenv("JDEBUG_LEASE_RETRY_PERIOD_SECONDS", "0.5")
-    short = Settings(_env_file=None)  # type: ignore[call-arg]
+    short = JdebugSettings(_env_file=None)  # type: ignore[call-arg]
     assert (short.lease_duration_seconds, short.lease_renew_deadline_seconds) == (4, 2.5)
     assert short.lease_retry_period_seconds == 0.5
     monkeypatch.setenv("JDEBUG_LEASE_RENEW_DEADLINE_SECONDS", "4")
     with pytest.raises(ValueError, match="JDEBUG_LEASE_RENEW_DEADLINE_SECONDS <"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        JdebugSettings(_env_file=None)  # type: ignore[call-arg]

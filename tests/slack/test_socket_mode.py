@@ -10,8 +10,8 @@ import re
 import time
 from pathlib import Path
 
-from bot.backends.protocols import ResolvedTarget
 from bot.jvm.catalog import CATALOG
+from bot.local.strategy import LocalTarget
 from bot.model.request import Request
 from handlers.slack.app import BotServer
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, UploadedFile
@@ -169,7 +169,7 @@ async def test_attach_failure_is_one_sentence_in_the_parent(
 
 
 class CrashingBackend(RecordingBackend):
-    async def resolve(self, request: Request) -> ResolvedTarget:
+    async def resolve(self, request: Request) -> LocalTarget:
         raise RuntimeError("kaboom: secret internal detail")
 
 
@@ -225,7 +225,7 @@ class GatedBackend(RecordingBackend):
         super().__init__()
         self.gate = asyncio.Event()
 
-    async def resolve(self, request: Request) -> ResolvedTarget:
+    async def resolve(self, request: Request) -> LocalTarget:
         await self.gate.wait()
         return await super().resolve(request)
 

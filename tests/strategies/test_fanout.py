@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from bot.backends.protocols import ResolvedTarget, Verdict
+from bot.backends.protocols import Unavailable
+from bot.local.strategy import LocalTarget
 from bot.model.errors import AmbiguousTarget, JdebugError
 from bot.session.run import map_each, run_each, run_request
 from handlers.terminal import EXIT_FAILED, run_text
@@ -19,6 +20,7 @@ from tests.fakeslack import FakeSlack
 from tests.fakeslack.fixtures import fake_slack
 from tests.slack.conftest import ALICE, StartBot, audit_records, json_logs, start_bot
 from tests.strategies.conftest import RBAC, backend_for, needs_root, request, wait_until_all_running
+from tests.support.settings import terminal_service
 
 __all__ = ["fake_slack", "json_logs", "start_bot"]  # fixtures this module's Slack test uses
 
@@ -53,17 +55,20 @@ async def test_deploy_all_follows_the_deployment_selector(sim):
 async def test_deploy_without_all_lists_the_pods_and_runs_nothing(sim):
     with pytest.raises(AmbiguousTarget) as excinfo:
         await run_request(request("flags deploy=web ns=herd"), backend_for(sim))
-    assert len(excinfo.value.candidates) == 2
+    assert len(excinfo.value.choices) == 2
 
 
 async def test_terminal_prints_one_answer_per_pod_and_the_failure(sim):
     out = io.StringIO()
     rc = await run_text(
-        "version selector=app=herd ns=herd all", backend_for(sim), out, err=io.StringIO()
+        "version selector=app=herd ns=herd all",
+        terminal_service(backend_for(sim)),
+        out,
+        err=io.StringIO(),
     )
     text = out.getvalue()
     assert rc == EXIT_FAILED
-    assert text.startswith("━━ jdebug version on 5 pods: 4 answered, 1 failed")
+    assert "━━ jdebug version on 5 pods: 4 answered, 1 failed\n" in text
     assert text.count("┏ jdebug version") == 4
     assert "✖ herd/cow-5: " in text
 
@@ -125,7 +130,7 @@ class CrashingBackend:
     """Two pods: checking a strategy for `bad` hits a bug, for `good` says it cannot work."""
 
     async def resolve_all(self, req):
-        return [(n, ResolvedTarget(n, namespace="herd", pod=n)) for n in ("bad", "good")]
+        return [(n, LocalTarget(n, match=n)) for n in ("bad", "good")]
 
     def strategies(self):
         return [self]
@@ -133,9 +138,9 @@ class CrashingBackend:
     name = "crashing"
 
     async def check(self, req, target):
-        if target.pod == "bad":
+        if target.match == "bad":
             raise RuntimeError("a bug")
-        return Verdict(False, "cannot work here")
+        return Unavailable("cannot work here")
 
 
 async def test_a_bug_in_one_pod_is_that_pods_error_and_the_others_still_answer():

@@ -9,10 +9,13 @@ import time
 from kubernetes import client, config
 
 from bot.kube.strategies.node import MANAGED_BY
-from bot.settings import Settings
-from handlers.slack.app import BotServer, build_backend
+from bot.session.backends import build_backends
+from bot.settings import JdebugSettings
+from handlers.slack.app import BotServer
+from handlers.slack.settings import SlackSettings
 from tests.fakeslack import FakeSlack
 from tests.strategies.conftest import BOT, backend_for, needs_root
+from tests.support.settings import serve_settings
 
 pytestmark = needs_root
 
@@ -41,9 +44,8 @@ def leftover_pod(name: str) -> dict:
     }
 
 
-def settings_for(slack: FakeSlack, sim, **values) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
+def settings_for(slack: FakeSlack, sim, **values) -> tuple[JdebugSettings, SlackSettings]:
+    return serve_settings(
         slack_bot_token=slack.bot_token,
         slack_app_token=slack.app_token,
         slack_api_url=slack.api_url,
@@ -61,8 +63,8 @@ async def test_serve_sweeps_leftover_node_pods_at_start(sim):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
     async with FakeSlack() as slack:
-        settings = settings_for(slack, sim, node_namespace="jdebug")
-        server = BotServer(settings, build_backend(settings))
+        core_settings, slack_settings = settings_for(slack, sim, node_namespace="jdebug")
+        server = BotServer(core_settings, slack_settings, build_backends(core_settings))
         await server.start()
         try:
             while any(
@@ -77,10 +79,10 @@ async def test_serve_sweeps_leftover_node_pods_at_start(sim):
 
 async def test_node_pods_are_owned_by_the_bot_pod_when_it_runs_in_one(sim):
     async with FakeSlack() as slack:
-        settings = settings_for(
+        settings, _ = settings_for(
             slack, sim, pod_name="jdebug-7f9c-abcde", pod_uid="1234-uid", pod_namespace="jdebug"
         )
-        backend = build_backend(settings)
+        backend = build_backends(settings).default
     owner = backend.ctx.settings.owner  # type: ignore[attr-defined]
     assert owner == {
         "apiVersion": "v1",

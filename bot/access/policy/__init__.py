@@ -1,7 +1,8 @@
 """Who may run which tool where: a default-deny policy read from a YAML file.
 
-With no policy file only the local terminal user may run anything. With one, a Slack
-request runs only if some rule matches its subject, cluster, namespace and tool; the
+With no policy file only the local terminal user may run anything. With one, a request
+(from Slack, or from `jdebug run`) runs only if some rule matches its subject, cluster,
+namespace and tool; the
 first such rule (in file order) is recorded in the decision. `examples/policy.yaml` is a
 commented example. The format:
 
@@ -9,13 +10,13 @@ commented example. The format:
     rules:
       - name: oncall-read                     # optional, shown in decisions and audit
         description: free text                # optional
-        subjects: {users: [U123], groups: [S456], channels: [C789]}   # any may match
+        subjects: {users: [U123], groups: [S456], channels: [C789], terminal_users: [alice]}
         clusters: ["*"]                       # optional; default every cluster
         namespaces: ["prod-*", "!kube-*"]     # fnmatch globs; a "!" exclude wins
         tools: [read-only, "!histo"]          # names/aliases, read-only, all, *; "!" excludes
 
-- Subjects are Slack IDs (users U…/W…, user groups S…, channels C…/G…/D…); `"*"` in any
-  list, or `subjects: "*"`, means every Slack user.
+- Subjects are Slack IDs (users U…/W…, user groups S…, channels C…/G…/D…) and OS user names
+  for `jdebug run` (`terminal_users`); `"*"` in any list, or `subjects: "*"`, means everyone.
 - `read-only`, `all` and `*` grant every catalog tool that is not mutating. A mutating tool
   is granted only where a rule names it.
 - A list of only excludes means "everything but these".

@@ -15,7 +15,9 @@ from typing import Literal
 from bot.access.policy.loading import parse_policy, read_policy_file
 from bot.access.policy.rules import Rule
 from bot.jvm.catalog import CATALOG, Tool
-from bot.model.request import Request
+from bot.model.request import Request, Requester
+
+TERMINAL = "terminal"
 
 TargetField = Literal["namespace", "cluster"]
 _NO_RULES: tuple[int, ...] = ()
@@ -42,6 +44,7 @@ class _SubjectIndex:
     users: Mapping[str, tuple[int, ...]]
     groups: Mapping[str, tuple[int, ...]]
     channels: Mapping[str, tuple[int, ...]]
+    terminal_users: Mapping[str, tuple[int, ...]]
     anyone: tuple[int, ...]
 
 
@@ -50,6 +53,7 @@ def _index(rules: Sequence[Rule], tool: str | None) -> _SubjectIndex:
     users: dict[str, list[int]] = {}
     groups: dict[str, list[int]] = {}
     channels: dict[str, list[int]] = {}
+    terminal_users: dict[str, list[int]] = {}
     anyone: list[int] = []
     for position, rule in enumerate(rules):
         if tool is not None and tool not in rule.tools:
@@ -57,14 +61,21 @@ def _index(rules: Sequence[Rule], tool: str | None) -> _SubjectIndex:
         if rule.anyone:
             anyone.append(position)
             continue
-        for table, ids in ((users, rule.users), (groups, rule.groups), (channels, rule.channels)):
+        for table, ids in (
+            (users, rule.users),
+            (groups, rule.groups),
+            (channels, rule.channels),
+            (terminal_users, rule.terminal_users),
+        ):
             for subject in ids:
                 table.setdefault(subject, []).append(position)
 
     def frozen(table: dict[str, list[int]]) -> dict[str, tuple[int, ...]]:
         return {key: tuple(value) for key, value in table.items()}
 
-    return _SubjectIndex(frozen(users), frozen(groups), frozen(channels), tuple(anyone))
+    return _SubjectIndex(
+        frozen(users), frozen(groups), frozen(channels), frozen(terminal_users), tuple(anyone)
+    )
 
 
 def _names(rules: Sequence[Rule]) -> str:
@@ -76,8 +87,8 @@ def _names(rules: Sequence[Rule]) -> str:
 class Policy:
     """Default deny: a Slack request runs only if some rule covers who, where and what.
 
-    The local terminal user is always allowed: they already hold the kubeconfig the bot
-    would use, so the policy guards only what Slack users can do through the bot.
+    A Slack requester matches rules by user, group or channel ID; a terminal requester
+    (`jdebug run` with JDEBUG_POLICY_FILE set) by OS user name in `terminal_users`.
     """
 
     def __init__(
@@ -139,8 +150,6 @@ class Policy:
         `groups` are the Slack user-group IDs the requester belongs to.
         """
         who = request.requester
-        if who.kind == "local":
-            return Decision(True, None, "the local terminal user may run every tool")
         if not self.configured:
             return Decision(False, None, "no policy file is configured, so Slack users may not")
         if isinstance(groups, str):  # a lone ID is a Sequence[str] too, of its letters
@@ -148,7 +157,7 @@ class Policy:
         tool = self._tools.get(request.tool.lower())
         if tool is None:
             return Decision(False, None, f"`{request.tool}` is not a tool in the catalog")
-        candidates = self._candidates(self._index[tool.name], who.user, groups, who.channel)
+        candidates = self._candidates(self._index[tool.name], who, groups)
         cluster, namespace = request.target.cluster, request.target.namespace
         if cluster is not None and namespace is not None:
             # The hot path: most rules share a clusters list, so its match is reused.
@@ -167,12 +176,15 @@ class Policy:
         return self._explain_denial(tool, request, groups, candidates)
 
     def _candidates(
-        self, index: _SubjectIndex, user: str, groups: Sequence[str], channel: str | None
+        self, index: _SubjectIndex, who: Requester, groups: Sequence[str]
     ) -> Sequence[int]:
-        found = [index.anyone, index.users.get(user, _NO_RULES)]
-        if channel is not None:
-            found.append(index.channels.get(channel, _NO_RULES))
-        found.extend(index.groups.get(group, _NO_RULES) for group in groups)
+        if who.kind == TERMINAL:  # an OS user name: only terminal_users (or "*") name one
+            found = [index.anyone, index.terminal_users.get(who.user, _NO_RULES)]
+        else:
+            found = [index.anyone, index.users.get(who.user, _NO_RULES)]
+            if who.channel is not None:
+                found.append(index.channels.get(who.channel, _NO_RULES))
+            found.extend(index.groups.get(group, _NO_RULES) for group in groups)
         hits = [positions for positions in found if positions]
         if len(hits) <= 1:
             return hits[0] if hits else _NO_RULES
@@ -186,7 +198,7 @@ class Policy:
         this tool to this requester."""
         who, target = request.requester, request.target
         if not granting:
-            mine = self._candidates(self._subjects, who.user, groups, who.channel)
+            mine = self._candidates(self._subjects, who, groups)
             if not mine:
                 where = f" or channel {who.channel}" if who.channel else ""
                 return Decision(False, None, f"no rule names user {who.user}, their groups{where}")

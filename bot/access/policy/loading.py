@@ -30,6 +30,8 @@ _SUBJECT_IDS = {
     "users": (re.compile(r"[UW][A-Z0-9]{2,}"), "a Slack member ID like U012AB3CD"),
     "groups": (re.compile(r"S[A-Z0-9]{2,}"), "a Slack user-group ID like S012AB3CD"),
     "channels": (re.compile(r"[CGD][A-Z0-9]{2,}"), "a Slack channel ID like C012AB3CD"),
+    # `jdebug run` in a terminal is judged by the OS user's name (useradd's NAME_REGEX).
+    "terminal_users": (re.compile(r"[a-z_][a-z0-9_-]*\$?"), "an OS user name like alice"),
 }
 _GLOB_TEXT = re.compile(r"[^\s]+")
 # `*` or `!` opening a plain scalar: YAML reads an alias or a tag, a common cause of errors.
@@ -202,13 +204,14 @@ class _Reader:
         # duplicate name further down is reported in the same round.
         if subjects is None or namespaces is None or tools is None:
             return None
-        users, groups, channels = subjects
+        users, groups, channels, terminal_users = subjects
         granted, bulk = tools
         return Rule(
             name=name,
             users=users,
             groups=groups,
             channels=channels,
+            terminal_users=terminal_users,
             clusters=clusters or ANYWHERE,
             namespaces=namespaces,
             tools=granted,
@@ -218,9 +221,9 @@ class _Reader:
 
     def subjects(
         self, node: Node, what: str
-    ) -> tuple[frozenset[str], frozenset[str], frozenset[str]] | None:
+    ) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]] | None:
         if isinstance(node, ScalarNode) and node.value == EVERYONE:
-            return frozenset({EVERYONE}), frozenset(), frozenset()
+            return frozenset({EVERYONE}), frozenset(), frozenset(), frozenset()
         keys = self.mapping(node, f"{what} subjects", tuple(_SUBJECT_IDS), scalar_hint='"*"')
         if keys is None:
             return None
@@ -237,9 +240,12 @@ class _Reader:
             found[kind] = frozenset(ids)
         if not any(found.values()):
             if len(keys) == len(_keys(node)):  # else a misspelt key was reported already
-                self.problem(node, f"{what} subjects name nobody; list users, groups or channels")
+                self.problem(
+                    node,
+                    f"{what} subjects name nobody; list users, groups, channels or terminal_users",
+                )
             return None
-        return found["users"], found["groups"], found["channels"]
+        return found["users"], found["groups"], found["channels"], found["terminal_users"]
 
     def globs(self, node: Node, what: str) -> GlobSet | None:
         entries = self.strings(node, what)

@@ -80,10 +80,13 @@ class Rule:
     users: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
     channels: frozenset[str] = frozenset()
+    terminal_users: frozenset[str] = frozenset()
     clusters: GlobSet = ANYWHERE
     line: int = 0
     bulk: bool = False
 
     @property
     def anyone(self) -> bool:
-        return EVERYONE in self.users or EVERYONE in self.groups or EVERYONE in self.channels
+        return any(
+            EVERYONE in ids for ids in (self.users, self.groups, self.channels, self.terminal_users)
+        )

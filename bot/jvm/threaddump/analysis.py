@@ -190,7 +190,7 @@ def _cpu_finding(dumps: Sequence[ThreadDump], options: Options) -> str | None:
         wall_s = (
             new.elapsed_s - old.elapsed_s
             if new.elapsed_s is not None and old.elapsed_s is not None
-            else options.interval_s * (len(dumps) - 1)
+            else options.number("interval", 5) * (len(dumps) - 1)
         )
         share = f" ({delta / 10 / wall_s:.0f}% of a core)" if wall_s > 0 else ""
         parts.append(f"{new.name} +{_duration(delta)}{share}")
@@ -224,14 +224,15 @@ def _analyse(dumps: Sequence[ThreadDump], options: Options) -> tuple[str, list[s
 
 
 def summarise_thread_dumps(texts: Sequence[str], options: Options) -> Analysis:
-    """Summarise `Thread.print -l` outputs taken in order (`options.count` of them,
-    `options.interval_s` apart): the last dump's states, deadlocks from any dump, lock
+    """Summarise `Thread.print -l` outputs taken in order (option `count` of them,
+    `interval` seconds apart): the last dump's states, deadlocks from any dump, lock
     convoys and shared stacks, and with several dumps the stuck threads and CPU growth.
     """
     dumps = [parse_thread_dump(text) for text in texts]
     notes = list(_dump_notes(dumps))
-    if options.count > len(texts):
-        notes.append(f"asked for {_plural(options.count, 'dump')}, got {len(texts)}")
+    asked = options.number("count", len(texts))
+    if asked > len(texts):
+        notes.append(f"asked for {_plural(asked, 'dump')}, got {len(texts)}")
     usable = [d for d in dumps if d.threads]
     if not usable:
         return Analysis(headline="no threads recognised in the thread dump", notes=tuple(notes))

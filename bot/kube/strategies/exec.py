@@ -3,48 +3,69 @@
 `exec` uses the app container itself (its image has jcmd or jattach); `sidecar` uses another
 container of a pod with `shareProcessNamespace: true` (the seed's always-on JDK sidecar).
 Nothing is added to the pod, so nothing is left behind: the exec'd agent ends by itself.
+
+Whether an image has a tool is learnt by running the agent there (it lists the JVMs, then
+says "no attach tool" at once); the answer is remembered per image, so `check()` never execs.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
-from bot.backends.protocols import ResolvedTarget, Verdict
-from bot.jvm.agent import AgentCall
-from bot.kube.errors import KubeError, KubeForbidden
-from bot.kube.strategies.context import GRACE_S, KubeContext, container_image, pod_of
+from bot.backends.protocols import Created, Unavailable
+from bot.jvm.agent import EXIT_NO_TOOL, AgentCall
+from bot.jvm.catalog import tool_named
+from bot.kube.errors import KubeExecFailed, KubeForbidden
+from bot.kube.podjson import container_image
+from bot.kube.strategies.context import GRACE_S, KubeContext
+from bot.kube.targets import KubeTarget
 from bot.model.errors import StrategyFailed
 from bot.model.request import Request
-from bot.model.results import RawOutput
+from bot.model.results import AgentOutput
 
 EXEC_RULES = (("get", "pods", "exec"), ("create", "pods", "exec"))
+EXEC_FIX = "grant get and create on pods/exec"
 
 
-async def _exec_agent(
-    ctx: KubeContext, name: str, target: ResolvedTarget, container: str, call: AgentCall
-) -> RawOutput:
-    assert target.namespace and target.pod
-    started = time.monotonic()
-    try:
-        result = await ctx.api.exec(
-            target.namespace,
-            target.pod,
-            container,
-            call.argv(),
-            timeout_s=call.deadline_s + GRACE_S,
+@dataclass(frozen=True)
+class ExecPlan:
+    """Run the agent by exec in these containers of the pod, the first that has a tool."""
+
+    target: KubeTarget
+    containers: tuple[tuple[str, str], ...]  # (container, image)
+
+
+async def _exec_agent(ctx: KubeContext, plan: ExecPlan, call: AgentCall, how: str) -> AgentOutput:
+    """The agent's output from the first planned container whose image has a tool."""
+    target = plan.target
+    missing: list[str] = []
+    for container, image in plan.containers:
+        try:
+            result = await ctx.api.exec(
+                target.namespace,
+                target.name,
+                container,
+                call.argv(),
+                timeout_s=call.deadline_s + GRACE_S,
+            )
+        except KubeForbidden as error:
+            raise StrategyFailed(error.message) from error
+        except KubeExecFailed as error:  # e.g. no /bin/sh in the image (distroless)
+            ctx.probe.remember_no_tool(image)
+            missing.append(f"{container}: {error.message}")
+            continue
+        if result.exit_code == EXIT_NO_TOOL:
+            ctx.probe.remember_no_tool(image)
+            missing.append(f"{container} ({image or '?'}) has no jcmd or jattach")
+            continue
+        return AgentOutput(
+            stdout=result.stdout,
+            stderr=result.stderr,
+            exit_code=result.exit_code,
+            where=f"container {container} of {target.namespace}/{target.name} ({how})",
+            debug_container=container,
         )
-    except KubeForbidden as error:
-        raise StrategyFailed(error.message) from error
-    return RawOutput(
-        steps=(),
-        exit_code=result.exit_code,
-        stderr=result.stderr,
-        strategy=name,
-        where=f"container {container} of {target.namespace}/{target.pod} (exec)",
-        duration_s=time.monotonic() - started,
-        stdout=result.stdout,
-        debug_container=container,
-    )
+    raise StrategyFailed("; ".join(missing) or "no container to run the agent in")
 
 
 class ExecStrategy:
@@ -55,25 +76,21 @@ class ExecStrategy:
     def __init__(self, ctx: KubeContext) -> None:
         self.ctx = ctx
 
-    async def check(self, request: Request, target: ResolvedTarget) -> Verdict:
-        pod = pod_of(target)
-        assert target.namespace and target.container
+    async def check(self, request: Request, target: KubeTarget) -> ExecPlan | Unavailable:
         missing = await self.ctx.probe.can_all(target.namespace, *EXEC_RULES)
         if missing:
-            return Verdict(False, f"not allowed to {missing}", "grant get and create on pods/exec")
-        image = container_image(pod, target.container)
-        tools = await self.ctx.probe.tools(
-            target.namespace, str(target.pod), target.container, image
-        )
-        if not tools:
-            return Verdict(False, f"the app image has no jcmd or jattach ({image or '?'})")
-        return Verdict(True)
+            return Unavailable(f"not allowed to {missing}", EXEC_FIX)
+        image = container_image(target.pod, target.container)
+        # jps only lists /proc: it needs a shell, not an attach tool.
+        needs_tool = bool(tool_named(request.tool).steps(request.options))
+        if needs_tool and self.ctx.probe.has_no_tool(image):
+            return Unavailable(f"the app image has no jcmd or jattach ({image or '?'})")
+        return ExecPlan(target, ((target.container, image),))
 
-    async def run(self, request: Request, target: ResolvedTarget, call: AgentCall) -> RawOutput:
-        assert target.container
-        return await _exec_agent(self.ctx, self.name, target, target.container, call)
+    async def run(self, plan: ExecPlan, call: AgentCall, created: Created) -> AgentOutput:
+        return await _exec_agent(self.ctx, plan, call, "exec")
 
-    async def cleanup(self) -> str:
+    async def cleanup(self, created: Created) -> str:
         return "nothing added to the pod"
 
 
@@ -84,37 +101,28 @@ class SidecarStrategy:
 
     def __init__(self, ctx: KubeContext) -> None:
         self.ctx = ctx
-        self.sidecar: str | None = None
 
-    async def check(self, request: Request, target: ResolvedTarget) -> Verdict:
-        pod = pod_of(target)
-        assert target.namespace and target.pod
-        if not pod.get("spec", {}).get("shareProcessNamespace"):
-            return Verdict(False, "the pod does not share its process namespace")
-        others = [c for c in pod["spec"].get("containers", []) if c["name"] != target.container]
+    async def check(self, request: Request, target: KubeTarget) -> ExecPlan | Unavailable:
+        spec = target.pod.get("spec", {})
+        if not spec.get("shareProcessNamespace"):
+            return Unavailable("the pod does not share its process namespace")
+        others = [
+            (name, container_image(target.pod, name))
+            for name in (c.get("name", "") for c in spec.get("containers", []))
+            if name != target.container
+        ]
         if not others:
-            return Verdict(False, "the pod has no other container")
+            return Unavailable("the pod has no other container")
         missing = await self.ctx.probe.can_all(target.namespace, *EXEC_RULES)
         if missing:
-            return Verdict(False, f"not allowed to {missing}", "grant get and create on pods/exec")
-        for container in others:
-            try:
-                tools = await self.ctx.probe.tools(
-                    target.namespace,
-                    target.pod,
-                    container["name"],
-                    container_image(pod, container["name"]),
-                )
-            except KubeError:
-                continue
-            if tools:
-                self.sidecar = str(container["name"])
-                return Verdict(True)
-        return Verdict(False, "no other container in the pod has jcmd or jattach")
+            return Unavailable(f"not allowed to {missing}", EXEC_FIX)
+        usable = tuple((n, i) for n, i in others if not self.ctx.probe.has_no_tool(i))
+        if not usable:
+            return Unavailable("no other container in the pod has jcmd or jattach")
+        return ExecPlan(target, usable)
 
-    async def run(self, request: Request, target: ResolvedTarget, call: AgentCall) -> RawOutput:
-        assert self.sidecar
-        return await _exec_agent(self.ctx, self.name, target, self.sidecar, call)
+    async def run(self, plan: ExecPlan, call: AgentCall, created: Created) -> AgentOutput:
+        return await _exec_agent(self.ctx, plan, call, "sidecar exec")
 
-    async def cleanup(self) -> str:
+    async def cleanup(self, created: Created) -> str:
         return "nothing added to the pod"
