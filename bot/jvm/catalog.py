@@ -16,7 +16,8 @@ from bot.jvm.flags import summarise_flags
 from bot.jvm.heapinfo import summarise_heap_info
 from bot.jvm.histogram import summarise_histogram
 from bot.jvm.jps import summarise_jvm_list
-from bot.jvm.options import OptionSpec, flag, seconds, whole_number
+from bot.jvm.nmt import summarise_nmt
+from bot.jvm.options import OptionSpec, choice, flag, seconds, whole_number
 from bot.jvm.steps import Jcmd, Step, repeated
 from bot.jvm.sysprops import summarise_sysprops
 from bot.jvm.threaddump import summarise_thread_dumps
@@ -167,6 +168,20 @@ CATALOG: tuple[Tool, ...] = (
         steps=one_command("histo", "GC.class_histogram", "-all"),
         aliases=("histogram",),
         options=(TOP, ALL_OBJECTS),
+    ),
+    Tool(
+        name="nmt",
+        summary="Show the JVM's native memory by category against the container's limit "
+        "(VM.native_memory summary; needs -XX:NativeMemoryTracking=summary).",
+        example="nmt pod=cowweb scale=MB",
+        analyser=lambda run: summarise_nmt(
+            run.text,
+            scale=run.options.word("scale", "MB"),
+            memory_limit_bytes=run.facts.memory_limit_bytes,
+        ),
+        steps=lambda o: (Jcmd("nmt", f"VM.native_memory summary scale={o.word('scale', 'MB')}"),),
+        aliases=("native",),
+        options=(choice("scale", ("KB", "MB", "GB"), default="MB", summary="the unit"),),
     ),
 )
 
