@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.jvm.codecache import summarise_codecache
 from bot.jvm.flags import summarise_flags
 from bot.jvm.heapinfo import summarise_heap_info
 from bot.jvm.histogram import summarise_histogram
@@ -182,6 +183,15 @@ CATALOG: tuple[Tool, ...] = (
         steps=lambda o: (Jcmd("nmt", f"VM.native_memory summary scale={o.word('scale', 'MB')}"),),
         aliases=("native",),
         options=(choice("scale", ("KB", "MB", "GB"), default="MB", summary="the unit"),),
+    ),
+    Tool(
+        name="codecache",
+        summary="Show the JIT code cache, used against max per segment, and whether a full "
+        "cache stopped the compiler (Compiler.codecache).",
+        example="codecache pod=cowweb",
+        analyser=lambda run: summarise_codecache(run.text),
+        steps=one_command("codecache", "Compiler.codecache"),
+        aliases=("jit",),
     ),
 )
 
