@@ -473,9 +473,6 @@ static int run_jcmd(const struct proc_info *jvm, int tmp, const char *line)
     size_t len = strlen(line), got = 0;
     char *newline = NULL;
     int fd;
-    if (len > ARG_LENGTH_MAX)
-        fail(EXIT_USAGE, "the jcmd line is %zu bytes long; the attach protocol takes at most %d",
-             len, ARG_LENGTH_MAX);
     snprintf(socket_name, sizeof socket_name, ".java_pid%ld", jvm->nspid);
     if (!socket_ready(tmp, socket_name, jvm->uid))
         start_listener(jvm, tmp, socket_name);
@@ -620,7 +617,9 @@ static void remove_file(const struct proc_info *jvm, int tmp, char *path)
 
 int main(int argc, char **argv)
 {
+    static char line[ARG_LENGTH_MAX + 2];
     struct proc_info jvm;
+    size_t used = 0;
     long deadline = 60;
     const char *mode;
     int arg = 1, tmp, pid;
@@ -655,6 +654,16 @@ int main(int argc, char **argv)
                           "CPU use and GC log, and try again once it responds\n",
                           pid, deadline));
 
+    if (!strcmp(mode, "jcmd")) {
+        /* The command line as jcmd builds it: its words joined by single spaces. */
+        for (; arg < argc; arg++) {
+            int n = snprintf(line + used, sizeof line - used, "%s%s", used ? " " : "", argv[arg]);
+            if (n < 0 || (size_t)n > ARG_LENGTH_MAX - used)
+                fail(EXIT_USAGE, "the jcmd line is longer than the %d bytes the attach protocol "
+                     "takes", ARG_LENGTH_MAX);
+            used += (size_t)n;
+        }
+    }
     find_process(pid, &jvm);
     become_owner_of(&jvm);
     tmp = open_jvm_tmp(&jvm);
@@ -666,19 +675,7 @@ int main(int argc, char **argv)
         remove_file(&jvm, tmp, argv[arg]);
         return 0;
     }
-    {
-        /* The command line as jcmd builds it: its words joined by single spaces. */
-        static char line[ARG_LENGTH_MAX + 2];
-        size_t used = 0;
-        if (!is_jvm(&jvm))
-            fail(EXIT_NO_JVM, "pid %d is not a JVM (no libjvm.so is mapped in it)", pid);
-        for (; arg < argc; arg++) {
-            int n = snprintf(line + used, sizeof line - used, "%s%s", used ? " " : "", argv[arg]);
-            if (n < 0 || (size_t)n >= sizeof line - used)
-                fail(EXIT_USAGE, "the jcmd line is longer than the %d bytes the attach protocol "
-                     "takes", ARG_LENGTH_MAX);
-            used += (size_t)n;
-        }
-        return run_jcmd(&jvm, tmp, line);
-    }
+    if (!is_jvm(&jvm))
+        fail(EXIT_NO_JVM, "pid %d is not a JVM (no libjvm.so is mapped in it)", pid);
+    return run_jcmd(&jvm, tmp, line);
 }
