@@ -597,7 +597,8 @@ static void read_file(const struct proc_info *jvm, int tmp, char *path)
     fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode))
         fail(EXIT_FILE, "there is no plain file %s in the filesystem of pid %d (%s)", shown,
-             jvm->pid, fd < 0 ? strerror(errno) : "not a regular file");
+             jvm->pid, fd >= 0 ? "not a regular file" : errno == ELOOP ? "a symbolic link"
+                                                                     : strerror(errno));
     if (copy_to_stdout(fd, "", 0) < 0)
         fail(EXIT_TRANSPORT, "cannot write %s to stdout: %s", shown, strerror(errno));
     close(fd);

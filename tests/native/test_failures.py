@@ -131,8 +131,7 @@ def test_a_jvm_that_never_starts_its_listener_ends_with_exit_12_after_the_handsh
         os.kill(jvm.pid, signal.SIGCONT)
     assert result.returncode == 12
     assert result.stderr == (
-        f"the JVM (pid {jvm.pid}) did not start its attach listener within 10s of SIGQUIT: "
-        f"{HUNG}\n"
+        f"the JVM (pid {jvm.pid}) did not start its attach listener within 10s of SIGQUIT: {HUNG}\n"
     )
     assert attach_triggers(jvm) == []
 
