@@ -32,7 +32,7 @@ from tests.deploy.conftest import (
     settings_configmap,
 )
 from tests.native.conftest import attach_triggers, start_contained
-from tests.support.sandbox import identity
+from tests.support.sandbox import identity, own_mounts
 
 BOT = DEPLOY / "Dockerfile"
 DEBUG = DEPLOY / "debug-image" / "Dockerfile"
@@ -360,21 +360,13 @@ def test_debug_image_userland_attaches_to_a_jvm_of_another_uid_through_sh_and_ti
 ) -> None:
     """The image's own /bin/sh and timeout run jdebug-attach as root with a container's
     default capabilities, from the host's PID namespace (a node debug pod), against a JVM of
-    uid 1000 in its own namespaces: the helper switches uid itself, with no setpriv of ours."""
+    uid 1000 in its own namespaces: the helper switches uid itself (setpriv here only narrows
+    the capabilities to a container's default set)."""
     jvm = start_contained(cowweb_factory, 25, 1000, 1000)
     proc = debug_rootfs / "proc"
     proc.mkdir()  # a container runtime provides it
     argv = [
-        "unshare",
-        "--mount",
-        "--fork",
-        "--propagation",
-        "private",
-        "--",
-        "sh",
-        "-c",
-        'mount -t proc proc "$0/proc" && exec "$@"',
-        str(debug_rootfs),
+        *own_mounts('mount -t proc proc "$0/proc" && exec "$@"', str(debug_rootfs)),
         *identity(0, 0),
         "chroot",
         str(debug_rootfs),
