@@ -648,12 +648,18 @@ int main(int argc, char **argv)
     if (arg >= argc || (strcmp(mode, "jcmd") ? arg + 2 != argc : arg + 2 > argc))
         usage();
     pid = parse_pid(argv[arg++]);
-    arm_deadline(deadline,
-                 snprintf(deadline_text, sizeof deadline_text,
-                          "the JVM (pid %d) did not answer within the deadline of %lds: it may be "
-                          "hung or stuck in a long safepoint (such as a long GC pause); check its "
-                          "CPU use and GC log, and try again once it responds\n",
-                          pid, deadline));
+    if (!strcmp(mode, "jcmd"))
+        arm_deadline(deadline,
+                     snprintf(deadline_text, sizeof deadline_text,
+                              "the JVM (pid %d) did not answer within the deadline of %lds: it may "
+                              "be hung or stuck in a long safepoint (such as a long GC pause); "
+                              "check its CPU use and GC log, and try again once it responds\n",
+                              pid, deadline));
+    else
+        arm_deadline(deadline, snprintf(deadline_text, sizeof deadline_text,
+                                        "%s %s in the filesystem of pid %d did not finish within "
+                                        "the deadline of %lds; give it a longer one with -t\n",
+                                        mode, argv[arg], pid, deadline));
 
     if (!strcmp(mode, "jcmd")) {
         /* The command line as jcmd builds it: its words joined by single spaces. */
