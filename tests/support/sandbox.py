@@ -85,6 +85,15 @@ def debug_container(jvm_host_pid: int, uid: int, gid: int, jdk: Path) -> list[st
         f"--target={jvm_host_pid}",
         "--pid",
         "--",
+        *own_mounts(_DEBUG_SETUP, "sh"),
+        *identity(uid, gid),
+    ]
+
+
+def own_mounts(setup: str, *args: str) -> list[str]:
+    """A launcher prefix: a private mount namespace in which `sh -c setup args...` runs
+    (the setup ends by exec'ing "$@", the command appended to this prefix)."""
+    return [
         "unshare",
         "--mount",
         "--fork",
@@ -93,7 +102,6 @@ def debug_container(jvm_host_pid: int, uid: int, gid: int, jdk: Path) -> list[st
         "--",
         "sh",
         "-c",
-        _DEBUG_SETUP,
-        "sh",
-        *identity(uid, gid),
+        setup,
+        *args,
     ]
