@@ -43,7 +43,11 @@ class LockWait:
 
 @dataclass(frozen=True)
 class JavaThread:
-    """One thread of a dump; `number` (`#N`) is None for VM-internal threads like "VM Thread"."""
+    """One thread of a dump; `number` (`#N`) is None for VM-internal threads like "VM Thread".
+
+    `virtual` threads come only from `Thread.dump_to_file -format=json` (JDK 21+):
+    `Thread.print` shows a virtual thread only while a carrier has it mounted.
+    """
 
     name: str
     number: int | None
@@ -63,6 +67,8 @@ class JavaThread:
     ownable_synchronizers: tuple[Lock, ...]
     carrying_virtual_thread: int | None = None
     virtual_thread_frames: tuple[str, ...] = ()
+    virtual: bool = False
+    carrier: int | None = None  # a mounted virtual thread's carrier (`#N`), when the dump says
 
     @property
     def is_vm_internal(self) -> bool:
@@ -122,3 +128,25 @@ class ThreadDump:
     def thread(self, name: str) -> JavaThread | None:
         """The first thread called `name`, or None."""
         return next((t for t in self.threads if t.name == name), None)
+
+
+DumpFormat = Literal[
+    "thread-print", "thread-dump-json", "actuator-json", "actuator-text", "not-a-dump"
+]
+
+
+@dataclass(frozen=True)
+class DumpFile:
+    """What `read_dumps` made of one file: its dumps in the order taken, or, when it is not
+    a dump jdebug reads, `unreadable`: one sentence saying what the file is and what to do.
+
+    `format` is "thread-print" for jstack / `jcmd Thread.print` text (JDK 1.4 to 25, with or
+    without `-l`), "thread-dump-json" for `jcmd Thread.dump_to_file -format=json`,
+    "actuator-json" and "actuator-text" for Spring Boot's `/threaddump`.
+    """
+
+    name: str
+    format: DumpFormat
+    dumps: tuple[ThreadDump, ...] = ()
+    unreadable: str | None = None
+    notes: tuple[str, ...] = ()
