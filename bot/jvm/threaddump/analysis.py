@@ -29,6 +29,7 @@ from bot.results import Analysis
 _TOP_FRAMES = 3
 _GROUPS_SHOWN = 3
 _CPU_SHOWN = 5
+_CPU_WORTH_NAMING = 10.0  # ms of CPU per second: 1% of a core
 _DEADLOCKS_IN_HEADLINE = 2
 _DEADLOCKS_SHOWN = 5
 _LOCKS_SHOWN = 5
@@ -195,6 +196,10 @@ def _cpu_finding(dumps: Sequence[ThreadDump], options: Options) -> str | None:
     if not rates:
         return None
     rates.sort(key=lambda r: -r[0])
+    busy = [r for r in rates if r[0] >= _CPU_WORTH_NAMING]
+    if not busy:
+        return "CPU between dumps: no thread used 1% of a core or more"
+    rates = busy
     parts = [
         f"{thread.name} {rate:,.0f} ms/s ({rate / 10:.0f}% of a core; +{_duration(delta)} "
         f"in {wall:.1f} s)"
@@ -231,17 +236,16 @@ def _pool_finding(dumps: Sequence[ThreadDump]) -> str | None:
     lines = []
     for pool in sorted(busy_in, key=lambda p: -len(latest[p])):
         threads = latest[pool]
-        where = Counter(where(t.frames) for t in threads).most_common(1)[0][0]
+        at = Counter(where(t.frames) for t in threads).most_common(1)[0][0]
         states = Counter(t.state or "?" for t in threads)
         state = "/".join(sorted(states, key=state_order))
-        seen = (
-            f" in {busy_in[pool]} of the {shown_in[pool]} dumps that show it"
-            if len(dumps) > 1
-            else ""
-        )
+        seen = ""
+        if len(dumps) > 1:
+            of = "all" if busy_in[pool] == shown_in[pool] else f"{busy_in[pool]} of the"
+            seen = f" in {of} {shown_in[pool]} dumps that show it"
         lines.append(
             f"pool {pool}…: all {len(threads)} workers busy ({state}), none waiting for a "
-            f"task{seen}: new tasks queue; they are at {where}"
+            f"task{seen}: new tasks queue; they are at {at}"
         )
     return "; ".join(lines) if lines else None
 

@@ -92,10 +92,11 @@ def _body_start(text: str) -> int:
     return 0
 
 
-def kind_of_text(head: str) -> FileKind:
-    """The format of a file whose first characters are `head` (decoded)."""
+def kind_of_text(head: str, whole: bool = True) -> FileKind:
+    """The format of a file whose first characters are `head` (decoded); `whole` when the
+    head is the whole file (so blank means empty, not "the text starts further on")."""
     if not head.strip():
-        return _not_read(EMPTY)
+        return _not_read(EMPTY) if whole else FileKind("thread-print")
     if len(_BINARY.findall(head)) > _BINARY_SHARE * len(head):
         return _not_read(f"This is binary data, not a text thread dump: send {EXPECTED}.")
     body_at = _body_start(head)

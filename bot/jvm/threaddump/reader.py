@@ -139,7 +139,8 @@ def read_dump_stream(
     kind = kind_of_bytes(head)
     if kind is None:
         encoding = sniff_encoding(head)
-        kind = kind_of_text(head.decode(encoding, "replace").replace("\x00", ""))
+        text = head.decode(encoding, "replace").replace("\x00", "")
+        kind = kind_of_text(text, whole=len(head) < _HEAD)
     if kind.unreadable is not None:
         return _unreadable(name, kind.unreadable)
     budget = _Budget(max_bytes)
