@@ -17,7 +17,7 @@ WaitKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lock:
     """An object used as a lock, e.g. `<0x00000000fc0ece88> (a cowweb.Main$BarnDoor)`.
 
@@ -33,7 +33,7 @@ class Lock:
         return f"<{self.address}> (a {self.class_name})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LockWait:
     """What a thread waits for, as the first lock line of its stack says."""
 
@@ -41,7 +41,7 @@ class LockWait:
     lock: Lock
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JavaThread:
     """One thread of a dump; `number` (`#N`) is None for VM-internal threads like "VM Thread".
 
@@ -80,7 +80,7 @@ class JavaThread:
         return (self.name, self.number)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeadlockLink:
     """One edge of a deadlock cycle: `thread` waits for `waits_for`, which `held_by` holds."""
 
@@ -89,7 +89,7 @@ class DeadlockLink:
     held_by: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deadlock:
     """A cycle of threads, each waiting for a lock the next one holds."""
 
@@ -113,7 +113,7 @@ class Deadlock:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ThreadDump:
     """One parsed `Thread.print` run; `deadlocks` are the ones the JVM itself reported."""
 
@@ -135,7 +135,7 @@ DumpFormat = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DumpFile:
     """What `read_dumps` made of one file: its dumps in the order taken, or, when it is not
     a dump jdebug reads, `unreadable`: one sentence saying what the file is and what to do.
