@@ -7,12 +7,7 @@ What each test expects comes from the programs' sources, not from the parser: co
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +19,15 @@ from hypothesis import strategies as st
 
 from bot.jvm.threaddump import parse_thread_dump, summarise_thread_dumps
 from bot.request import Options
-from tests.support.jvms import JAVA_VERSIONS, jattach_text, jdk_home, start_cowweb, stop
+from tests.support.jvms import (
+    JAVA_VERSIONS,
+    compile_test_app,
+    jattach_text,
+    jdk_home,
+    running_test_app,
+    start_cowweb,
+    stop,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -326,16 +329,7 @@ def test_a_dump_of_only_blank_lines_is_noted_as_empty():
 
 @pytest.fixture(scope="module")
 def knots_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    javac = shutil.which("javac")
-    assert javac, "javac is missing: run `make bootstrap`"
-    out = tmp_path_factory.mktemp("knots")
-    subprocess.run(
-        [javac, "--release", "11", "-d", str(out), str(DATA / "Knots.java")],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return out
+    return compile_test_app(DATA / "Knots.java", tmp_path_factory.mktemp("knots"))
 
 
 @dataclass(frozen=True)
@@ -347,22 +341,9 @@ class KnotsDump:
 @pytest.fixture(scope="module", params=JAVA_VERSIONS, ids=[f"jdk{v}" for v in JAVA_VERSIONS])
 def knots(request: pytest.FixtureRequest, knots_classes: Path) -> Iterator[KnotsDump]:
     java = jdk_home(request.param) / "bin" / "java"
-    proc = subprocess.Popen(
-        [str(java), "-Xmx32m", "-XX:+UseSerialGC", "-cp", str(knots_classes), "Knots"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        assert proc.stdout is not None
-        while proc.stdout.readline() != b"knots ready\n":
-            assert proc.poll() is None and time.monotonic() < deadline, "Knots did not start"
-        yield KnotsDump(proc.pid, thread_dump(proc.pid))
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    argv = [str(java), "-Xmx32m", "-XX:+UseSerialGC", "-cp", str(knots_classes), "Knots"]
+    with running_test_app(argv, b"knots ready", timeout=30) as pid:
+        yield KnotsDump(pid, thread_dump(pid))
 
 
 def test_names_with_quotes_and_spaces_are_read_whole(knots):

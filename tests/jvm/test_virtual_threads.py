@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
-import shutil
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +25,7 @@ from bot.jvm.threaddump import (
     summarise_virtual_threads,
 )
 from bot.request import Options
-from tests.support.jvms import jattach_text, jdk_home
+from tests.support.jvms import compile_test_app, jattach_text, jdk_home, running_test_app
 
 DATA = Path(__file__).parent / "data"
 PARKED = 40
@@ -63,16 +58,7 @@ class VirtualDump:
 
 @pytest.fixture(scope="module")
 def classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    javac = shutil.which("javac")
-    assert javac, "javac is missing: run `make bootstrap`"
-    out = tmp_path_factory.mktemp("virtual")
-    subprocess.run(
-        [javac, "--release", "11", "-d", str(out), str(DATA / "VirtualThreads.java")],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return out
+    return compile_test_app(DATA / "VirtualThreads.java", tmp_path_factory.mktemp("virtual"))
 
 
 @pytest.fixture(scope="module", params=[21, 25], ids=["jdk21", "jdk25"])
@@ -80,35 +66,22 @@ def taken(
     request: pytest.FixtureRequest, classes: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[VirtualDump]:
     java = jdk_home(request.param) / "bin" / "java"
-    proc = subprocess.Popen(
-        [
-            str(java),
-            "-Xmx64m",
-            "-XX:+UseSerialGC",
-            # Four carriers stay pinned on JDK 21: leave room for the parked ones to start.
-            "-Djdk.virtualThreadScheduler.parallelism=6",
-            "-cp",
-            str(classes),
-            "VirtualThreads",
-            str(PARKED),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        assert proc.stdout is not None
-        while (line := proc.stdout.readline()) != b"virtual threads ready\n":
-            assert line and time.monotonic() < deadline, f"VirtualThreads did not start: {line!r}"
+    argv = [
+        str(java),
+        "-Xmx64m",
+        "-XX:+UseSerialGC",
+        # Four carriers stay pinned on JDK 21: leave room for the parked ones to start.
+        "-Djdk.virtualThreadScheduler.parallelism=6",
+        "-cp",
+        str(classes),
+        "VirtualThreads",
+        str(PARKED),
+    ]
+    with running_test_app(argv, b"virtual threads ready") as pid:
         out = tmp_path_factory.mktemp("dump") / "threads.json"
-        reply = jattach_text(proc.pid, f"Thread.dump_to_file -format=json {out}")
+        reply = jattach_text(pid, f"Thread.dump_to_file -format=json {out}")
         assert "Created" in reply, reply
-        yield VirtualDump(request.param, out.read_text(), jattach_text(proc.pid, "Thread.print -l"))
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        yield VirtualDump(request.param, out.read_text(), jattach_text(pid, "Thread.print -l"))
 
 
 def test_virtual_threads_are_counted_and_grouped_by_what_they_do_and_where(taken):
