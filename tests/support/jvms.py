@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,3 +137,35 @@ def jattach_text(pid: int, command: str, timeout: float = 30) -> str:
     ):
         lines.pop(0)
     return "".join(lines)
+
+
+def compile_test_app(source: Path, out: Path) -> Path:
+    """`javac --release 11` one test app (tests/jvm/data/*.java) into `out`; returns `out`."""
+    javac = shutil.which("javac")
+    assert javac, "javac is missing: run `make bootstrap`"
+    subprocess.run(
+        [javac, "--release", "11", "-d", str(out), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return out
+
+
+@contextlib.contextmanager
+def running_test_app(argv: list[str], ready: bytes, timeout: float = 60) -> Iterator[int]:
+    """Start a test app (`argv`), wait for it to print the line `ready`, yield its pid, and
+    kill its process group afterwards."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        assert proc.stdout is not None
+        while (line := proc.stdout.readline()) != ready + b"\n":
+            assert line and time.monotonic() < deadline, f"{argv[-1]} did not start: {line!r}"
+        yield proc.pid
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

@@ -17,7 +17,7 @@ WaitKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lock:
     """An object used as a lock, e.g. `<0x00000000fc0ece88> (a cowweb.Main$BarnDoor)`.
 
@@ -33,7 +33,7 @@ class Lock:
         return f"<{self.address}> (a {self.class_name})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LockWait:
     """What a thread waits for, as the first lock line of its stack says."""
 
@@ -41,9 +41,13 @@ class LockWait:
     lock: Lock
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JavaThread:
-    """One thread of a dump; `number` (`#N`) is None for VM-internal threads like "VM Thread"."""
+    """One thread of a dump; `number` (`#N`) is None for VM-internal threads like "VM Thread".
+
+    `virtual` threads come only from `Thread.dump_to_file -format=json` (JDK 21+):
+    `Thread.print` shows a virtual thread only while a carrier has it mounted.
+    """
 
     name: str
     number: int | None
@@ -63,6 +67,8 @@ class JavaThread:
     ownable_synchronizers: tuple[Lock, ...]
     carrying_virtual_thread: int | None = None
     virtual_thread_frames: tuple[str, ...] = ()
+    virtual: bool = False
+    carrier: int | None = None  # a mounted virtual thread's carrier (`#N`), when the dump says
 
     @property
     def is_vm_internal(self) -> bool:
@@ -74,7 +80,7 @@ class JavaThread:
         return (self.name, self.number)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeadlockLink:
     """One edge of a deadlock cycle: `thread` waits for `waits_for`, which `held_by` holds."""
 
@@ -83,7 +89,7 @@ class DeadlockLink:
     held_by: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deadlock:
     """A cycle of threads, each waiting for a lock the next one holds."""
 
@@ -107,7 +113,7 @@ class Deadlock:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ThreadDump:
     """One parsed `Thread.print` run; `deadlocks` are the ones the JVM itself reported."""
 
@@ -122,3 +128,25 @@ class ThreadDump:
     def thread(self, name: str) -> JavaThread | None:
         """The first thread called `name`, or None."""
         return next((t for t in self.threads if t.name == name), None)
+
+
+DumpFormat = Literal[
+    "thread-print", "thread-dump-json", "actuator-json", "actuator-text", "not-a-dump"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DumpFile:
+    """What `read_dumps` made of one file: its dumps in the order taken, or, when it is not
+    a dump jdebug reads, `unreadable`: one sentence saying what the file is and what to do.
+
+    `format` is "thread-print" for jstack / `jcmd Thread.print` text (JDK 1.4 to 25, with or
+    without `-l`), "thread-dump-json" for `jcmd Thread.dump_to_file -format=json`,
+    "actuator-json" and "actuator-text" for Spring Boot's `/threaddump`.
+    """
+
+    name: str
+    format: DumpFormat
+    dumps: tuple[ThreadDump, ...] = ()
+    unreadable: str | None = None
+    notes: tuple[str, ...] = ()

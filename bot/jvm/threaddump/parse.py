@@ -7,7 +7,8 @@ under a second. Unknown, truncated or garbage text never raises: it becomes `not
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from sys import intern  # deep stacks repeat frames: one string each, not thousands
 
 from bot.jvm.threaddump.model import Deadlock, DeadlockLink, JavaThread, Lock, ThreadDump
@@ -55,13 +56,19 @@ def _closed(links: Sequence[DeadlockLink]) -> bool:
 
 
 class _DumpParser:
-    """The line-by-line state machine behind `parse_thread_dump`."""
+    """The line-by-line state machine behind `parse_thread_dump` and `split_thread_dumps`.
 
-    def __init__(self) -> None:
+    With `split`, a line that can only open another dump (a second `Full thread dump`, a
+    timestamp or jcmd `<pid>:` line after threads, a thread already read) ends this one.
+    """
+
+    def __init__(self, split: bool = False) -> None:
+        self.split = split
         self.timestamp: str | None = None
         self.vm: str | None = None
         self.jni: str | None = None
         self.threads: list[JavaThread] = []
+        self.keys: set[tuple[str, int | None, str | None]] = set()
         self.current: ThreadBuilder | None = None
         self.mode = _THREADS
         self.cycles: list[list[DeadlockLink]] = []
@@ -71,11 +78,14 @@ class _DumpParser:
         self.smr_length: int | None = None
         self.unrecognised = 0
         self.first_unrecognised: str | None = None
+        self.preamble = 0
+        self.first_preamble: str | None = None
         self.seen_content = False
 
-    def parse(self, text: str) -> ThreadDump:
+    def run(self, lines: Iterator[str]) -> str | None:
+        """Read lines until they end (None) or, when splitting, one opens the next dump."""
         handle = self.line
-        for raw in _lines(text):
+        for raw in lines:
             line = raw.rstrip()
             if not line:
                 if self.mode == _SMR:
@@ -86,21 +96,32 @@ class _DumpParser:
                 (current.virtual_frames if current.in_virtual else current.frames).append(
                     intern(line[4:])
                 )
-            else:
-                handle(line)
+            elif handle(line):
+                return line
+        return None
+
+    def finish(self) -> ThreadDump:
         self.finish_thread()
         self.end_cycle()
+        old_format = bool(self.threads) and all(
+            t.number is None and t.state is None for t in self.threads
+        )
+        threads = _with_old_format_states(self.threads) if old_format else self.threads
         return ThreadDump(
             timestamp=self.timestamp,
             vm=self.vm,
-            threads=tuple(self.threads),
+            threads=tuple(threads),
             deadlocks=tuple(Deadlock(tuple(links)) for links in self.cycles if _closed(links)),
             jni_refs=self.jni,
-            notes=tuple(self.notes(text)),
+            notes=tuple(self.notes(old_format)),
             java_thread_count=self.smr_length,
         )
 
-    def line(self, line: str) -> None:
+    def opens_next_dump(self) -> bool:
+        return self.split and (self.seen_content or self.current is not None)
+
+    def line(self, line: str) -> bool:
+        """Handle one non-frame line; True when it belongs to the next dump instead."""
         first = line[0]
         current = self.current
         mode = self.mode
@@ -117,40 +138,74 @@ class _DumpParser:
                 )
             elif not current.lock_line(line):
                 self.not_recognised(line)
-        elif first == " ":
-            if mode == _DEADLOCK_SUMMARY:
-                self.deadlock_line(line.strip())
-            elif current is not None and mode == _THREADS:
-                stripped = line.strip()
-                if not current.indented_line(stripped):
-                    self.not_recognised(stripped)
-            else:
-                self.not_recognised(line)
+        elif first == " " or first.isspace():
+            return self.indented_line(line)
         elif first == '"':
-            if line.endswith('":'):
-                if mode == _DEADLOCK_SUMMARY:
-                    self.link_thread = line[1:-2]
-                    self.link_lock = None
-                elif mode != _DEADLOCK_STACKS:
-                    self.not_recognised(line)
-                return
-            started = start_thread(line)
-            if started is None:
-                self.not_recognised(line)
-                return
-            self.finish_thread()
-            self.mode = _THREADS
-            self.current = started
-            self.seen_content = True
+            return self.quoted_line(line)
+        elif line.startswith("os_prio="):
+            # A VM-internal thread without a name (JDK 25 prints none for some).
+            return self.quoted_line('"" ' + line)
         else:
-            self.top_level_line(line)
+            return self.top_level_line(line)
+        return False
 
-    def top_level_line(self, line: str) -> None:
+    def indented_line(self, line: str) -> bool:
+        """State and section lines, and frames or lock lines indented with spaces instead of
+        a tab (a dump copied through a terminal or a chat)."""
+        stripped = line.strip()
+        current = self.current
+        if self.mode == _DEADLOCK_SUMMARY:
+            self.deadlock_line(stripped)
+        elif stripped.startswith('"'):
+            return self.quoted_line(stripped)
+        elif self.mode == _DEADLOCK_STACKS and stripped.startswith(("at ", "- ")):
+            pass
+        elif current is not None and self.mode == _THREADS:
+            if stripped.startswith("at "):
+                (current.virtual_frames if current.in_virtual else current.frames).append(
+                    intern(stripped[3:])
+                )
+            elif stripped.startswith("- "):
+                if not current.lock_line("\t" + stripped):
+                    self.not_recognised(stripped)
+            elif not current.indented_line(stripped):
+                self.not_recognised(stripped)
+        else:
+            self.not_recognised(line)
+        return False
+
+    def quoted_line(self, line: str) -> bool:
+        """A thread header, or a thread's name in the JVM's deadlock report."""
+        mode = self.mode
+        if line.endswith('":'):
+            if mode == _DEADLOCK_SUMMARY:
+                self.link_thread = line[1:-2]
+                self.link_lock = None
+            elif mode != _DEADLOCK_STACKS:
+                self.not_recognised(line)
+            return False
+        started = start_thread(line)
+        if started is None:
+            self.not_recognised(line)
+            return False
+        key = (started.name, started.number, started.tid)
+        if key in self.keys and self.split:
+            return True  # the same thread again: a dump without its own header follows
+        self.keys.add(key)
+        self.finish_thread()
+        self.mode = _THREADS
+        self.current = started
+        self.seen_content = True
+        return False
+
+    def top_level_line(self, line: str) -> bool:
         if self.mode == _SMR and line.startswith(("_", "0x", "}")):
             match = _SMR_LENGTH.match(line)
             if match:
                 self.smr_length = int(match.group(1))
         elif line.startswith("Full thread dump "):
+            if self.opens_next_dump() and (self.vm is not None or self.threads or self.current):
+                return True
             self.vm = line[len("Full thread dump ") :].rstrip(":")
             self.seen_content = True
         elif line.startswith("JNI global "):
@@ -174,12 +229,16 @@ class _DumpParser:
         elif line == "Threads class SMR info:":
             self.finish_thread()
             self.mode = _SMR
-        elif self.timestamp is None and not self.seen_content and _TIMESTAMP.match(line):
-            self.timestamp = line
-        elif not self.seen_content and _JCMD_PID_LINE.match(line):
-            pass  # jcmd's own `<pid>:` prefix line
+        elif _TIMESTAMP.match(line) or _JCMD_PID_LINE.match(line):
+            if self.opens_next_dump():
+                return True  # jstack's timestamp or jcmd's `<pid>:` opens the next dump
+            if self.seen_content:
+                self.not_recognised(line)
+            elif _TIMESTAMP.match(line) and self.timestamp is None:
+                self.timestamp = line
         else:
             self.not_recognised(line)
+        return False
 
     def deadlock_line(self, stripped: str) -> None:
         if (match := _DL_MONITOR.match(stripped)) is not None:
@@ -209,14 +268,26 @@ class _DumpParser:
         self.link_thread = self.link_lock = None
 
     def not_recognised(self, line: str) -> None:
+        if not self.seen_content and self.split:
+            # Text before a dump (a tool's own header, a chat message): skipped, and said so.
+            self.preamble += 1
+            if self.first_preamble is None:
+                self.first_preamble = line
+            return
         self.unrecognised += 1
         if self.first_unrecognised is None:
             self.first_unrecognised = line
 
-    def notes(self, text: str) -> list[str]:
+    def notes(self, old_format: bool) -> list[str]:
         notes: list[str] = []
-        if not text or text.isspace():  # what `not text.strip()` says, without a copy
+        if not (self.seen_content or self.unrecognised or self.preamble or self.timestamp):
             return ["the output is empty"]
+        if self.preamble:
+            lines = "line" if self.preamble == 1 else "lines"
+            notes.append(
+                f"skipped {self.preamble} {lines} before the dump, "
+                f"e.g. '{_excerpt(self.first_preamble or '')}'"
+            )
         if self.vm is None:
             notes.append("no 'Full thread dump' line: this may not be Thread.print output")
         if self.unrecognised:
@@ -227,7 +298,7 @@ class _DumpParser:
             )
         if self.vm is not None and not self.threads:
             notes.append("no thread follows the 'Full thread dump' line: it looks truncated")
-        if self.threads and self.jni is None:
+        if self.threads and self.jni is None and not old_format:
             last = self.threads[-1]
             notes.append(
                 f'it looks truncated: it stops after thread "{last.name}" '
@@ -262,4 +333,66 @@ def parse_thread_dump(text: str) -> ThreadDump:
     For cowweb, `parse_thread_dump(text).thread("cow-waiting-1").waiting_for` is
     `LockWait("waiting to lock", Lock("0x00000000fc0ece88", "cowweb.Main$BarnDoor"))`.
     """
-    return _DumpParser().parse(text)
+    parser = _DumpParser()
+    parser.run(_lines(text))
+    return parser.finish()
+
+
+def split_thread_dumps(lines: Iterable[str]) -> Iterator[ThreadDump]:
+    """Each dump in lines holding one or several consecutive ones (jstack/jcmd output, kill -3
+    logs, dumps pasted one after another), parsed on its own; always at least one.
+
+    Text after the last dump that holds no thread is not a dump of its own: that dump's notes
+    count it.
+    """
+    remaining = iter(lines)
+    parser = _DumpParser(split=True)
+    done: ThreadDump | None = None
+    while (opener := parser.run(remaining)) is not None:
+        if done is not None:
+            yield done
+        done = parser.finish()
+        parser = _DumpParser(split=True)
+        parser.run(iter((opener,)))
+    if done is None or parser.seen_content or parser.current is not None:
+        if done is not None:
+            yield done
+        yield parser.finish()
+        return
+    count = parser.unrecognised + parser.preamble
+    if count:
+        example = _excerpt(parser.first_preamble or parser.first_unrecognised or "")
+        lines_word = "line" if count == 1 else "lines"
+        note = f"{count} {lines_word} after the dump were not recognised, e.g. '{example}'"
+        done = replace(done, notes=(*done.notes, note))
+    yield done
+
+
+def parse_thread_dumps(text: str) -> tuple[ThreadDump, ...]:
+    """`split_thread_dumps` over one text: a file of three jstack dumps gives three dumps."""
+    return tuple(split_thread_dumps(_lines(text)))
+
+
+def _old_state(thread: JavaThread) -> str | None:
+    """JDK 1.4 to 5 print no `java.lang.Thread.State:` line: the header's status says it."""
+    status = thread.status
+    if status.startswith("waiting for monitor entry"):
+        return "BLOCKED"
+    sleeping = bool(thread.frames) and thread.frames[0].startswith("java.lang.Thread.sleep(")
+    if status.startswith(("sleeping", "waiting on condition")) and sleeping:
+        return "TIMED_WAITING"
+    if status.startswith(("in Object.wait()", "waiting on condition")):
+        return "WAITING"
+    if status.startswith("runnable"):
+        return "RUNNABLE"
+    return None
+
+
+def _with_old_format_states(threads: Sequence[JavaThread]) -> list[JavaThread]:
+    """States for a dump from before `#N` and state lines; HotSpot lists the Java threads
+    first and the VM's own from "VM Thread" on, and those get none, as in newer dumps."""
+    names = [t.name for t in threads]
+    first_internal = names.index("VM Thread") if "VM Thread" in names else len(threads)
+    return [
+        replace(t, state=_old_state(t)) if i < first_internal else t for i, t in enumerate(threads)
+    ]
