@@ -7,6 +7,7 @@ test_manifests_impersonation.py."""
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import secrets
 import tomllib
@@ -162,8 +163,6 @@ def test_read_only_root_has_a_writable_tmp_from_an_empty_dir(
 def test_probes_ask_the_health_server_for_the_routes_it_serves(
     rendered: dict[str, list[Obj]],
 ) -> None:
-    import inspect
-
     docs = rendered["socket-mode"]
     container = bot_container(docs)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -174,6 +173,19 @@ def test_probes_ask_the_health_server_for_the_routes_it_serves(
         assert ports[get["port"]] == int(settings_configmap(docs)["data"]["JDEBUG_HEALTH_PORT"])
     resources = container["resources"]
     assert {"cpu", "memory"} <= set(resources["requests"]) and "memory" in resources["limits"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_pods_tell_prometheus_to_scrape_metrics_on_the_health_port(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    docs = rendered[overlay]
+    annotations = bot_deployment(docs)["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] == "/metrics"
+    health = settings_configmap(docs)["data"]["JDEBUG_HEALTH_PORT"]
+    assert annotations["prometheus.io/port"] == health
+    assert '"/metrics"' in inspect.getsource(BotServer._start)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
