@@ -20,11 +20,11 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 async def scrape(port: int) -> str:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
-            assert answer.status == 200
-            assert answer.headers["Content-Type"].startswith("text/plain")
-            return await answer.text()
+    url = f"http://127.0.0.1:{port}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as answer:
+        assert answer.status == 200
+        assert answer.headers["Content-Type"].startswith("text/plain")
+        return await answer.text()
 
 
 async def test_metrics_count_requests_refusals_and_durations(
