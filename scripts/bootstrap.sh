@@ -16,6 +16,9 @@ command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v openssl >/dev/null || need_apt+=(openssl)  # kubesim's self-signed CA
+# The fake Slack's Block Kit schema is generated from npm @slack/types (tests/fakeslack/schema).
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 # kubectl drives kubesim in tests and renders deploy/ (kustomize). Debian's package is too
 # old; these machines come with a current one. Say so plainly instead of failing later.
 command -v kubectl >/dev/null || echo "bootstrap: kubectl is not installed; the kubesim and deploy tests need it" >&2
@@ -60,6 +63,16 @@ staging.rename(dest)
 PY
     rm -rf "$tmp"
 done
+
+# The pinned npm packages behind the fake Slack's schema, then the schema itself (cached under
+# build/fakeslack-schema/, keyed by the lock file's hash).
+schema_dir=tests/fakeslack/schema
+if [ ! -x "$schema_dir/node_modules/.bin/ts-json-schema-generator" ] \
+    || [ "$schema_dir/package-lock.json" -nt "$schema_dir/node_modules/.package-lock.json" ]; then
+    echo "bootstrap: npm ci in $schema_dir"
+    (cd "$schema_dir" && npm ci --no-audit --no-fund --silent)
+fi
+uv run python -c "from tests.fakeslack.block_schema import slack_schema; slack_schema()"
 
 # The sample app, compiled for Java 11 so every JVM version can run it.
 jar_out=build/cowweb/cowweb.jar

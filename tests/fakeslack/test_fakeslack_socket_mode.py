@@ -138,9 +138,7 @@ async def test_an_unacked_slash_command_times_out_and_the_retyped_one_reaches_th
         [doomed] = await fake_slack.wait_for_connections(1)
         await open_socket(live)
         await fake_slack.wait_for_connections(2)
-        sent = asyncio.create_task(
-            fake_slack.send_slash_command(text="help", connection=doomed.id)
-        )
+        sent = asyncio.create_task(fake_slack.send_slash_command(text="help", connection=doomed.id))
         await asyncio.wait_for(got_it.wait(), 5)
         await close_socket(dying)
         with pytest.raises(OperationTimeout, match="operation_timeout"):

@@ -10,6 +10,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.app import BotServer
 from bot.request import Request
 from bot.strategy import ResolvedTarget
@@ -134,17 +136,24 @@ async def test_not_in_channel_on_upload_tells_the_user_to_invite_the_bot(
     assert "Traceback" not in told[0].text
 
 
+@pytest.mark.parametrize(
+    ("private", "slack_error"), [(False, "not_in_channel"), (True, "channel_not_found")]
+)
 async def test_channel_without_the_bot_gets_an_invite_hint_and_nothing_runs(
-    fake_slack: FakeSlack, start_bot: StartBot, cowweb_factory
+    fake_slack: FakeSlack, start_bot: StartBot, cowweb_factory, private: bool, slack_error: str
 ) -> None:
     jvm = cowweb_factory(25)
     backend = RecordingBackend()
     await start_bot(backend)
-    fake_slack.channels_without_bot.add(DEFAULT_CHANNEL)
+    # A channel everyone but the bot is in: public (not_in_channel) or private (Slack hides
+    # it from the bot: channel_not_found).
+    fake_slack.add_channel("C0TEAM0001", "team", private=private, members=(ALICE,))
 
-    await fake_slack.send_slash_command(text=f"threaddump pid={jvm.pid}")
+    await fake_slack.send_slash_command(text=f"threaddump pid={jvm.pid}", channel_id="C0TEAM0001")
     told = await fake_slack.wait_for(lambda s: s.responses, timeout=20)
 
+    (refused,) = fake_slack.calls_to("chat.postMessage")
+    assert refused.response is not None and refused.response["error"] == slack_error
     assert "/invite @jdebug" in told[0].text
     assert backend.ran == []
     assert fake_slack.messages == {}
