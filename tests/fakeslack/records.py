@@ -7,7 +7,7 @@ vocabulary (channel, ts, thread_ts, envelope_id) and the exact bytes and payload
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 JsonDict = dict[str, Any]
@@ -52,6 +52,7 @@ class Call:
     at: float  # time.monotonic() when the request arrived
     status: int
     response: Mapping[str, Any] | None  # None when the answer was not JSON
+    response_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Retry-After
 
 
 @dataclass(frozen=True)

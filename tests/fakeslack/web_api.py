@@ -107,8 +107,12 @@ class WebApi:
         started: float,
         status: int,
         response: JsonDict | None,
+        response_headers: dict[str, str] | None = None,
     ) -> None:
-        self.ws.calls.append(Call(method, params, dict(request.headers), started, status, response))
+        call = Call(
+            method, params, dict(request.headers), started, status, response, response_headers or {}
+        )
+        self.ws.calls.append(call)
         self.ws.changed()
 
     async def _planned(self, method: str) -> Fault | None:
@@ -125,7 +129,7 @@ class WebApi:
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=204)
-        self._record(method, params, request, started, fault.status, fault.body())
+        self._record(method, params, request, started, fault.status, fault.body(), fault.headers())
         return _json(fault.body(), fault.status, fault.headers())
 
     def _check_token(self, method: str, request: web.Request, params: JsonDict) -> None:
@@ -145,12 +149,9 @@ class WebApi:
         if (method == "apps.connections.open") != is_app:
             raise SlackError("not_allowed_token_type")
 
-    def _rate_limited(self, method: str, params: JsonDict) -> web.Response | None:
+    def _retry_after(self, method: str, params: JsonDict) -> int | None:
         channel = params.get("channel")
-        wait = self.rate_limits.retry_after(method, str(channel) if channel else None)
-        if wait is None:
-            return None
-        return _json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(wait)})
+        return self.rate_limits.retry_after(method, str(channel) if channel else None)
 
     # --- /api/<method> -----------------------------------------------------------------------
 
@@ -169,12 +170,11 @@ class WebApi:
                 raise SlackError("unknown_method")
             self._check_token(method, request, params)
             require_scope(method, self.scopes)
-            limited = self._rate_limited(method, params)
-            if limited is not None:
-                self._record(
-                    method, params, request, started, 429, {"ok": False, "error": "ratelimited"}
-                )
-                return limited
+            wait = self._retry_after(method, params)
+            if wait is not None:
+                body, headers = {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
+                self._record(method, params, request, started, 429, body, headers)
+                return _json(body, 429, headers)
             body = handler(params)
         except SlackError as e:
             body = e.body()

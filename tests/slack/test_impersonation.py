@@ -21,6 +21,7 @@ from bot.kube.strategies.context import KubeSettings
 from kubesim import KubeSim
 from tests.fakeslack import FakeSlack
 from tests.fakeslack.records import User
+from tests.fakeslack.scopes import manifest_scopes
 from tests.slack.conftest import ALICE, BOB, StartBot, final_answer
 from tests.slack.conftest import CAROL as CAROL_ID
 from tests.strategies.conftest import wait_until_all_running
@@ -145,6 +146,8 @@ async def test_someone_without_an_identity_is_refused_before_any_kubernetes_call
     assert fake_slack.top_level_messages() == []
 
 
+# users.info, with e-mail: the scopes the manifest's comment tells admins to add for this mode.
+@pytest.mark.slack_scopes(*manifest_scopes(impersonation=True))
 async def test_email_mode_acts_as_the_slack_profile_email(
     sim: KubeSim, fake_slack: FakeSlack, start_bot: StartBot
 ) -> None:
