@@ -1,7 +1,8 @@
 """Every mention and link Slack would resolve in a text the fake received.
 
 Slack turns `<!here>`, `<!channel>`, `<!everyone>`, `<@U…>`, `<#C…>`, `<!subteam^S…>`,
-`<!date^…>` and `<https://…|label>` into pings and links wherever it parses mrkdwn
+`<!date^…>` and `<https://…|label>` into pings and links (and reads any other `<…>` as a
+control sequence) wherever it parses mrkdwn
 (docs.slack.dev/messaging/formatting-message-text#advanced): a message's `text`, `mrkdwn` text
 objects in blocks, response_url and ack `text`, and a file's `initial_comment`. It shows
 `plain_text` objects literally, so a mention there is only characters. Escaped text (`&lt;`)
@@ -47,12 +48,22 @@ def _kind(body: str) -> tuple[str, str]:
     return "link", body
 
 
+# Any other `<…>`: Slack reads it as a control sequence too (a link to whatever it holds, or
+# nothing), so `<name>` in a usage line does not show as typed. Recorded as kind "markup".
+_ANY_ANGLE = re.compile(r"<[^<>\s][^<>]*>")
+
+
 def mentions_in(text: str, where: str) -> list[Mention]:
-    """The mentions Slack would resolve in one mrkdwn `text`."""
+    """The mentions (and other `<…>` sequences) Slack would resolve in one mrkdwn `text`."""
     found = []
+    special_spans = []
     for match in _SPECIAL.finditer(text):
         kind, target = _kind(match["body"])
         found.append(Mention(kind, target, match[0], where))
+        special_spans.append(match.span())
+    for match in _ANY_ANGLE.finditer(text):
+        if match.span() not in special_spans:
+            found.append(Mention("markup", match[0][1:-1], match[0], where))
     return found
 
 

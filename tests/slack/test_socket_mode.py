@@ -17,7 +17,15 @@ from bot.request import Request
 from bot.strategy import ResolvedTarget
 from bot.tools import CATALOG
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, UploadedFile
-from tests.slack.conftest import ALICE, RecordingBackend, StartBot, all_text, log_records
+from tests.slack.conftest import (
+    ALICE,
+    RecordingBackend,
+    StartBot,
+    all_text,
+    log_records,
+    running_tasks,
+    wait_until_idle,
+)
 from tests.support.jvms import jattach_text
 
 # The threads cowweb starts by name (examples/cowweb/src/cowweb/Main.java).
@@ -144,13 +152,15 @@ async def test_channel_without_the_bot_gets_an_invite_hint_and_nothing_runs(
 ) -> None:
     jvm = cowweb_factory(25)
     backend = RecordingBackend()
-    await start_bot(backend)
+    server = await start_bot(backend)
+    before = running_tasks()
     # A channel everyone but the bot is in: public (not_in_channel) or private (Slack hides
     # it from the bot: channel_not_found).
     fake_slack.add_channel("C0TEAM0001", "team", private=private, members=(ALICE,))
 
     await fake_slack.send_slash_command(text=f"threaddump pid={jvm.pid}", channel_id="C0TEAM0001")
     told = await fake_slack.wait_for(lambda s: s.responses, timeout=20)
+    await wait_until_idle(server.service, before)  # drained before asserting nothing ran
 
     (refused,) = fake_slack.calls_to("chat.postMessage")
     assert refused.response is not None and refused.response["error"] == slack_error
