@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -28,6 +27,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.app import BotServer
 from bot.local.strategy import LocalBackend
+from tests.bench.deep_stacks import (
+    DEEP_ARGS,
+    DEEP_MAIN,
+    build_deep_stacks,
+    current_rss_mb,
+    peak_rss_mb,
+)
 from tests.bench.goals import assert_goal
 from tests.fakeslack import FakeSlack
 from tests.slack.conftest import ALICE, bot_settings
@@ -131,59 +137,14 @@ def test_bench_ack_latency_with_50_commands_in_flight(benchmark: Any, cowweb_fac
 
 # --- memory while posting a ~50 MB thread dump ----------------------------------------------
 
-_DEEP_SOURCE = """\
-package com.example.orders.service.internal;
-
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.locks.LockSupport;
-
-/** Many threads parked at the bottom of deep stacks: a ~50 MB `Thread.print`. */
-public final class OrderReconciliationService {
-    public static void main(String[] args) throws Exception {
-        int threads = Integer.parseInt(args[0]);
-        int depth = Integer.parseInt(args[1]);
-        CountDownLatch ready = new CountDownLatch(threads);
-        for (int i = 0; i < threads; i++) {
-            Thread t = new Thread(() -> reconcileRecursively(depth, ready), "reconciler-" + i);
-            t.setDaemon(true);
-            t.start();
-        }
-        ready.await();
-        System.out.println("deep stacks ready");
-        System.out.flush();
-        while (true) {
-            LockSupport.park();
-        }
-    }
-
-    static void reconcileRecursively(int remaining, CountDownLatch ready) {
-        if (remaining == 0) {
-            ready.countDown();
-            while (true) {
-                LockSupport.park();
-            }
-        }
-        reconcileRecursively(remaining - 1, ready);
-    }
-}
-"""
-_MAIN = "com.example.orders.service.internal.OrderReconciliationService"
-
 
 @pytest.fixture
 def deep_stacks_jvm(tmp_path: Path) -> Iterator[int]:
     """A real JDK 25 JVM whose thread dump is ~50 MB; yields its pid."""
-    javac = shutil.which("javac")
-    if javac is None:
-        pytest.skip("javac is needed to build the deep-stacks JVM (make bootstrap installs it)")
-    source = tmp_path / "src" / f"{_MAIN.replace('.', '/')}.java"
-    source.parent.mkdir(parents=True)
-    source.write_text(_DEEP_SOURCE)
-    classes = tmp_path / "classes"
-    subprocess.run([javac, "--release", "11", "-d", str(classes), str(source)], check=True)
+    classes, _ = build_deep_stacks(tmp_path)
     java = jdk_home(25) / "bin" / "java"
     proc = subprocess.Popen(
-        [str(java), "-Xss4m", "-Xmx64m", "-cp", str(classes), _MAIN, "500", "800"],
+        [str(java), "-Xss4m", "-Xmx64m", "-cp", str(classes), DEEP_MAIN, *DEEP_ARGS],
         stdout=subprocess.PIPE,
         start_new_session=True,
     )
@@ -196,25 +157,15 @@ def deep_stacks_jvm(tmp_path: Path) -> Iterator[int]:
         proc.wait(timeout=10)
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM: the highest resident set size the process has had so far."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmHWM for pid {pid}")
-
-
-def current_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-async def _post_big_dump(pid: int, tmp_path: Path) -> dict[str, Any]:
+async def post_big_dump(
+    command: str, tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run `jdebug serve` against a fake Slack, send `command` (a ~50 MB thread dump) and
+    measure the server's RSS until the dump is uploaded."""
     async with FakeSlack() as slack:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "JDEBUG_"))}
         env.pop("KUBECONFIG", None)
+        env.update(extra_env or {})
         env.update(
             PYTHONPATH=str(REPO),
             SLACK_API_URL=slack.api_url,
@@ -232,7 +183,7 @@ async def _post_big_dump(pid: int, tmp_path: Path) -> dict[str, Any]:
             await slack.wait_for_connections(timeout=30)
             idle_mb = current_rss_mb(bot.pid)
             started = time.monotonic()
-            await slack.send_slash_command(text=f"threaddump pid={pid}")
+            await slack.send_slash_command(text=command)
             (dump,) = await slack.wait_for(lambda s: list(s.files.values()), timeout=180)
             elapsed = time.monotonic() - started
             peak = peak_rss_mb(bot.pid)
@@ -259,7 +210,7 @@ def test_bench_serve_peak_rss_while_posting_a_50mb_thread_dump(
     results: list[dict[str, Any]] = []
 
     def once() -> None:
-        results.append(asyncio.run(_post_big_dump(deep_stacks_jvm, tmp_path)))
+        results.append(asyncio.run(post_big_dump(f"threaddump pid={deep_stacks_jvm}", tmp_path)))
 
     benchmark.group = "slack-serve-memory"
     benchmark.pedantic(once, rounds=1, warmup_rounds=0)
