@@ -53,8 +53,9 @@ GROUPS = ("S0NOPE001", "S0NOPE002", "S0G0003", "S0NOPE003", f"S0G{LAST:04d}")
 # name: (every rule names "*", request, groups, allowed, goal). The goal is a ratio to the
 # same decision against a one-rule policy (that rule alone), measured in the same run. Rules
 # that name their subjects are indexed, so a decision looks at a handful of them whatever
-# the policy's size (one per group the requester is in, at most five here): ≤ 4×. When all 200 name everyone (no real policy looks like that) every
-# rule's globs must be tried: linear, ≤ 1.5 × 200.
+# the policy's size (one per group the requester is in, at most five here): ≤ 4×. When all
+# 200 name everyone (no real policy looks like that) every rule's globs must be tried:
+# linear, ≤ 1.5 × 200.
 INDEXED, LINEAR = 4.0, 1.5 * RULES
 CASES = {
     "allowed-by-last-rule-via-group": (False, _request(f"team{LAST}-api"), GROUPS, True, INDEXED),
