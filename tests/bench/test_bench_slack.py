@@ -35,7 +35,7 @@ from tests.bench.deep_stacks import (
     peak_rss_mb,
 )
 from tests.bench.goals import assert_goal
-from tests.fakeslack import FakeSlack
+from tests.fakeslack import FakeSlack, Message
 from tests.slack.conftest import ALICE, bot_settings
 from tests.support.jvms import REPO, jdk_home
 
@@ -184,7 +184,14 @@ async def post_big_dump(
             idle_mb = current_rss_mb(bot.pid)
             started = time.monotonic()
             await slack.send_slash_command(text=command)
-            (dump,) = await slack.wait_for(lambda s: list(s.files.values()), timeout=180)
+            outcome = await slack.wait_for(
+                lambda s: (
+                    list(s.files.values()) or [m for m in s.messages.values() if "✖" in m.text]
+                ),
+                timeout=240,
+            )
+            assert not isinstance(outcome[0], Message), f"the bot failed: {outcome[0].text}"
+            (dump,) = outcome
             elapsed = time.monotonic() - started
             peak = peak_rss_mb(bot.pid)
             bot.send_signal(signal.SIGTERM)
