@@ -229,3 +229,15 @@ async def test_rate_limits_can_be_turned_off() -> None:
         for n in range(8):
             await slack.client().chat_postMessage(channel=DEFAULT_CHANNEL, text=f"m{n}")
         assert len(slack.messages) == 8
+
+
+async def test_any_other_angle_bracket_sequence_is_recorded_as_markup(
+    fake_slack: FakeSlack,
+) -> None:
+    await fake_slack.client().chat_postMessage(
+        channel=DEFAULT_CHANNEL, text="usage: /jdebug <tool> pod=<name> (a &lt;b&gt; is fine)"
+    )
+    assert [(m.kind, m.raw) for m in fake_slack.mentions] == [
+        ("markup", "<tool>"),
+        ("markup", "<name>"),
+    ]
