@@ -297,3 +297,19 @@ async def test_shutdown_stops_what_outlives_the_grace_period_and_tells_the_user(
     assert "stopped this before it finished" in final.text
     assert fake_slack.files == {}
     assert agent_children() == []
+
+
+@pytest.mark.parametrize("reason", ["warning", "refresh_requested"])
+async def test_the_bot_reconnects_when_slack_asks_and_keeps_answering(
+    fake_slack: FakeSlack, start_bot: StartBot, reason: str
+) -> None:
+    await start_bot()
+    [first] = fake_slack.connections
+
+    # Slack says why, then closes the old link a little later.
+    await fake_slack.send_disconnect(reason, close_after=0.5)
+    await fake_slack.wait_for(lambda s: [c for c in s.connections if c.id != first.id], timeout=20)
+    ack = await fake_slack.send_slash_command(text="help")
+
+    assert ack.connection != first.id
+    assert ack.payload is not None and "Usage: /jdebug" in ack.payload["text"]
