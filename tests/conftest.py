@@ -43,8 +43,8 @@ def is_root() -> bool:
 
 
 # Skips that are a choice of the run, not a missing prerequisite: benchmarks outside
-# `make bench` (pytest-benchmark's --benchmark-skip).
-_CHOSEN_SKIPS = ("--benchmark-skip", "benchmark-skip")
+# `make bench` (pytest-benchmark's --benchmark-skip) and the rest during it (--benchmark-only).
+_CHOSEN_SKIPS = ("--benchmark-skip", "--benchmark-only")
 _SKIPS = pytest.StashKey[Counter[str]]()
 
 
