@@ -1,4 +1,5 @@
 # make demo: the main job on the embedded default.  make test: install what the tests need, run them all.
+# make bench: every benchmark, printing each goal and its figure (-s); a missed goal fails it.
 .PHONY: bootstrap lint typecheck test demo bench readme settings clean
 
 bootstrap:
@@ -23,7 +24,7 @@ demo: bootstrap
 	@bash scripts/demo.sh
 
 bench: bootstrap
-	@bash scripts/pytest.sh -o addopts="" -p no:cacheprovider tests/bench --benchmark-only --benchmark-columns=min,median,max,ops
+	@bash scripts/pytest.sh -o addopts="" -p no:cacheprovider -s tests/bench --benchmark-only --benchmark-columns=min,median,max,ops
 
 clean:
 	rm -rf build .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis .benchmarks

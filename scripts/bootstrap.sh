@@ -23,6 +23,9 @@ command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
 command -v make >/dev/null || need_apt+=(make)
 command -v cppcheck >/dev/null || need_apt+=(cppcheck)
 dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
+# The fake Slack's Block Kit schema is generated from npm @slack/types (tests/fakeslack/schema).
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
 # kubectl drives kubesim in tests and renders deploy/ (kustomize). Debian's package is too
 # old; these machines come with a current one. Say so plainly instead of failing later.
 command -v kubectl >/dev/null || echo "bootstrap: kubectl is not installed; the kubesim and deploy tests need it" >&2
@@ -70,6 +73,15 @@ done
 
 # Our attach helper (native/): make rebuilds it when its source is newer than the binary.
 make --no-print-directory -s -C native OUT="$PWD/build/native"
+# The pinned npm packages behind the fake Slack's schema, then the schema itself (cached under
+# build/fakeslack-schema/, keyed by the lock file's hash).
+schema_dir=tests/fakeslack/schema
+if [ ! -x "$schema_dir/node_modules/.bin/ts-json-schema-generator" ] \
+    || [ "$schema_dir/package-lock.json" -nt "$schema_dir/node_modules/.package-lock.json" ]; then
+    echo "bootstrap: npm ci in $schema_dir"
+    (cd "$schema_dir" && npm ci --no-audit --no-fund --silent)
+fi
+uv run python -c "from tests.fakeslack.block_schema import slack_schema; slack_schema()"
 
 # The sample app, compiled for Java 11 so every JVM version can run it.
 jar_out=build/cowweb/cowweb.jar

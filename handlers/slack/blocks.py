@@ -230,7 +230,7 @@ def home_view(history: Sequence[tuple[str, str]]) -> dict[str, Any]:
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "jdebug"}},
         section(
-            "JDK diagnostics for JVMs in pods. Type `/jdebug <tool> pod=<name>` in a "
+            "JDK diagnostics for JVMs in pods. Type `/jdebug &lt;tool&gt; pod=&lt;name&gt;` in a "
             "channel I am in; the summary appears there and the raw output in its thread. "
             "`/jdebug help` lists every option."
         ),

@@ -15,9 +15,11 @@ import urllib3
 from aiohttp import web
 
 from kubesim import KubeSim
+from tests.bench.goals import assert_goal
 from tests.kubesim.conftest import MANIFESTS, core, needs_root, pod_running, wait_for
 
 pytestmark = pytest.mark.bench
+READ_GOAL_RATIO = 8.0
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +111,12 @@ def test_api_round_trips_against_bare_aiohttp(
         get_pod_ratio=get_pod[0] / echo[0],
     )
     benchmark(lambda: api.read_namespaced_pod("other", "default"))  # type: ignore[operator]
+    # Reads cost the official client's decoding and a store lookup on top of the same TLS
+    # round trip as the bare echo: measured 2.7× to 5.1× on a busy two-core machine, goal ≤ 8×
+    # (sub-millisecond latencies swing with the neighbours). A patch of ephemeral
+    # containers starts a real process, so it is recorded, not held to a ratio.
+    assert_goal(benchmark, "get_pod_p50_ratio_to_echo", get_pod[0] / echo[0], READ_GOAL_RATIO)
+    assert_goal(benchmark, "read_log_p50_ratio_to_echo", log[0] / echo[0], READ_GOAL_RATIO)
 
 
 @needs_root

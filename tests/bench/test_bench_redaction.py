@@ -1,18 +1,25 @@
 """Benchmark: redact a 5 MB `VM.system_properties` and a 10,000-thread dump, both built from
-real JDK 25 cowweb output, the first with secrets in every copy of its properties.
+real JDK 25 cowweb output, the first with secrets in every copy of its properties; each
+against a baseline that only reads the same text from disk and splits it into lines.
 
-Goals: the 5 MB Properties text in ≤ 0.5 s ("well under a second" before a Slack upload),
-the dump in ≤ 0.5 s; throughput (MB/s) is recorded in `extra_info` for `make bench`.
+Goal: redaction ≤ 35× the baseline. The baseline is C speed (one read, str.splitlines);
+redaction matches secret-looking keys on every line from Python. Measured here at 14× on the
+dump and 23× on the properties, which hold a secret in every copy and so are rewritten far
+more; 35× leaves half again as much as the worse one, and a pass that stops being linear in
+the text overshoots it at 5 MB.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.redaction.redactor import REDACTED, Redactor
 from scripts.synth_threaddump import synthesise_dump
+from tests.bench.goals import assert_goal, median_seconds
 from tests.support.jvms import jattach_text
 
 MEGABYTES = 5
-GOAL_S = 0.5
+GOAL_RATIO = 35.0
 SECRET_ARGS = (
     "-Ddb.password=hunter2",
     "-Dapi.token=abc123",
@@ -35,41 +42,54 @@ def grow_properties(real: str, megabytes: int) -> tuple[str, int]:
     return header + "\n" + "".join(copies), len(copies)
 
 
-def record(benchmark, text: str) -> float:
+def read_and_split(path: Path) -> list[str]:
+    """The baseline: read the text and split it into lines, nothing more."""
+    return path.read_text().splitlines()
+
+
+def record(benchmark, path: Path, baseline_s: float) -> None:
     median_s: float = benchmark.stats.stats.median  # robust to a neighbour stealing one round
-    megabytes = len(text.encode()) / 1e6
-    benchmark.extra_info["megabytes"] = round(megabytes, 2)
-    benchmark.extra_info["mb_per_s"] = round(megabytes / median_s, 1)
-    return median_s
+    megabytes = path.stat().st_size / 1e6
+    benchmark.extra_info.update(
+        megabytes=round(megabytes, 2),
+        mb_per_s=round(megabytes / median_s, 1),
+        baseline_s=round(baseline_s, 4),
+        redact_s=round(median_s, 4),
+    )
+    assert_goal(benchmark, "ratio_to_read_and_split", median_s / baseline_s, GOAL_RATIO)
 
 
-def test_bench_redact_5mb_of_system_properties(benchmark, cowweb_factory):
+def test_bench_redact_5mb_of_system_properties(benchmark, cowweb_factory, tmp_path):
     jvm = cowweb_factory(25, jvm_args=SECRET_ARGS)
     text, copies = grow_properties(jattach_text(jvm.pid, "VM.system_properties"), MEGABYTES)
+    path = tmp_path / "sysprops.txt"
+    path.write_text(text)
     redactor = Redactor.default()
 
-    benchmark.group = "redaction"
+    benchmark.group = "redaction-sysprops"
+    baseline_s = median_seconds(lambda: read_and_split(path))
     redacted, count = benchmark.pedantic(
-        redactor.redact, args=(text, "sysprops"), rounds=5, warmup_rounds=1
+        lambda: redactor.redact(path.read_text(), "sysprops"), rounds=5, warmup_rounds=1
     )
 
     assert count == copies * SECRETS_PER_COPY
     assert "hunter2" not in redacted and "s3cr3t" not in redacted
     assert redacted.count(REDACTED) == count
-    median_s = record(benchmark, text)
-    assert median_s <= GOAL_S, f"{median_s:.3f} s for {MEGABYTES} MB (goal {GOAL_S} s)"
+    record(benchmark, path, baseline_s)
 
 
-def test_bench_redact_10000_thread_dump(benchmark, cowweb_factory):
+def test_bench_redact_10000_thread_dump(benchmark, cowweb_factory, tmp_path):
     jvm = cowweb_factory(25, deadlock=True)
     text = synthesise_dump(jattach_text(jvm.pid, "Thread.print -l"), threads=10_000)
+    path = tmp_path / "threaddump.txt"
+    path.write_text(text)
     redactor = Redactor.default()
 
-    benchmark.group = "redaction"
+    benchmark.group = "redaction-threaddump"
+    baseline_s = median_seconds(lambda: read_and_split(path))
     redacted, count = benchmark.pedantic(
-        redactor.redact, args=(text, "threaddump"), rounds=5, warmup_rounds=1
+        lambda: redactor.redact(path.read_text(), "threaddump"), rounds=5, warmup_rounds=1
     )
 
     assert (redacted, count) == (text, 0)  # nothing in a thread dump is a secret
-    median_s = record(benchmark, text)
-    assert median_s <= GOAL_S, f"{median_s:.3f} s for 10,000 threads (goal {GOAL_S} s)"
+    record(benchmark, path, baseline_s)

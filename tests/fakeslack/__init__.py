@@ -26,10 +26,19 @@ Where each format comes from (read, never copied):
 - Payloads (slash command fields, block_actions, event_callback): see payloads.py.
 - HTTP mode deliveries (form / `payload=` / JSON bodies, v0 signatures): see http_mode.py.
 
+- What Slack refuses, with its sources: blocks.py (schema of npm @slack/types, slack_sdk's
+  models, limits.py), channels.py, scopes.py, rate_limits.py, socket_mode.py; what it would
+  resolve as a mention: mentions.py.
+
 Behaviour the fake had to choose because Slack does not document it:
-- `snippet_type` with length > 1,000,000 bytes → `snippet_too_large` from
-  files.getUploadURLExternal (Slack's help centre states a 1 MB snippet limit; its error table
-  does not name the error). The stricter decimal MB keeps the bot on the safe side.
+- No snippet size limit: none is documented for files.getUploadURLExternal (the former
+  1,000,000-byte `snippet_too_large` came from the bot's own notes and was dropped).
+- chat.update refuses `text` over 40,000 characters with `msg_too_long` (its error table names
+  the error without a number; 40,000 is the documented message limit).
+- chat.postMessage bursts: 5 per channel, then one per second (limits: rate_limits.py).
+- The 11th Socket Mode connection is refused (HTTP 409), as is any after `link_disabled`.
+- Invalid blocks in an ack or response_url post: the ack records `refusal`; the response_url
+  answers 400 with the error as text.
 - files.completeUploadExternal for an unknown, already-completed or never-uploaded file id →
   `file_not_found`; its `files[].channels` is empty because Slack shares asynchronously.
 - chat.postMessage truncates text beyond 40,000 characters (documented) rather than refusing.
@@ -39,8 +48,11 @@ Behaviour the fake had to choose because Slack does not document it:
   `not_allowed_token_type`.
 """
 
+from tests.fakeslack.channels import Channel
 from tests.fakeslack.faults import RESPONSE_URL, UPLOAD
-from tests.fakeslack.http_mode import HttpDelivery, Signing
+from tests.fakeslack.http_mode import HttpDelivery, Signing, slack_signature
+from tests.fakeslack.mentions import Mention
+from tests.fakeslack.rate_limits import ManualClock
 from tests.fakeslack.records import (
     Ack,
     Call,
@@ -55,6 +67,7 @@ from tests.fakeslack.records import (
     User,
 )
 from tests.fakeslack.server import DEFAULT_CHANNEL, FakeSlack
+from tests.fakeslack.socket_mode import OperationTimeout
 
 __all__ = [
     "DEFAULT_CHANNEL",
@@ -62,6 +75,7 @@ __all__ = [
     "UPLOAD",
     "Ack",
     "Call",
+    "Channel",
     "Connection",
     "Envelope",
     "Ephemeral",
@@ -69,9 +83,13 @@ __all__ = [
     "HomeView",
     "HttpDelivery",
     "Identity",
+    "ManualClock",
+    "Mention",
     "Message",
+    "OperationTimeout",
     "ResponsePost",
     "Signing",
     "UploadedFile",
     "User",
+    "slack_signature",
 ]

@@ -1,22 +1,27 @@
 """Slack → app over HTTP: POST a signed slash command, interaction or event to the app's URL.
 
-Signing follows Slack's "Verifying requests from Slack" (`v0:{timestamp}:{body}`, HMAC-SHA256,
-`X-Slack-Signature: v0=<hex>`), computed with slack_sdk's own `SignatureVerifier`. Bodies are
+Signing follows Slack's "Verifying requests from Slack" (docs.slack.dev/authentication/
+verifying-requests-from-slack: `v0:{timestamp}:{body}`, HMAC-SHA256, `X-Slack-Signature:
+v0=<hex>`), computed here with hmac/hashlib, not with slack_sdk (whose verifier the app under
+test uses); test_fakeslack_http.py checks it against the doc's worked example. Bodies are
 encoded as Slack sends them: slash commands form-encoded, interactions as `payload=<json>`,
-events as JSON.
+events as JSON. Slack waits 3 s for the answer, which is the ack.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import aiohttp
-from slack_sdk.signature import SignatureVerifier
 
+from tests.fakeslack import limits
 from tests.fakeslack.records import JsonDict
+from tests.fakeslack.socket_mode import OperationTimeout
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -43,8 +48,14 @@ class Signing:
         if self.omit_headers:
             return {}
         ts = str(self.timestamp if self.timestamp is not None else int(time.time()))
-        good = SignatureVerifier(self.secret).generate_signature(timestamp=ts, body=body)
-        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": self.signature or good or ""}
+        good = slack_signature(self.secret, ts, body)
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": self.signature or good}
+
+
+def slack_signature(secret: str, timestamp: str, body: str) -> str:
+    """`v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}` keyed with the signing secret."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 def slash_command_body(payload: JsonDict) -> tuple[str, str]:
@@ -62,9 +73,16 @@ def event_body(payload: JsonDict) -> tuple[str, str]:
 async def deliver(url: str, body: str, content_type: str, signing: Signing) -> HttpDelivery:
     headers = {"Content-Type": content_type, **signing.headers(body)}
     started = time.monotonic()
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(url, data=body.encode(), headers=headers) as response,
-    ):
-        text = await response.text()
+    deadline = aiohttp.ClientTimeout(total=limits.ACK_DEADLINE_S)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=deadline) as session,
+            session.post(url, data=body.encode(), headers=headers) as response,
+        ):
+            text = await response.text()
+    except TimeoutError:
+        raise OperationTimeout(
+            f"fake Slack: operation_timeout: {url} did not answer within "
+            f"{limits.ACK_DEADLINE_S:g} s"
+        ) from None
     return HttpDelivery(response.status, text, time.monotonic() - started)

@@ -9,23 +9,20 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from tests.fakeslack.blocks import MAX_BLOCKS_MESSAGE, MAX_BLOCKS_SURFACE, block_errors
-from tests.fakeslack.errors import SlackError, require_channel
+from tests.fakeslack import limits
+from tests.fakeslack.blocks import check_message_blocks, check_view
+from tests.fakeslack.channels import require_channel
+from tests.fakeslack.errors import SlackError
+from tests.fakeslack.mentions import mentions_in_message
 from tests.fakeslack.records import Ephemeral, HomeView, JsonDict, Message, MessageVersion
 from tests.fakeslack.workspace import Workspace, slack_id
 
-UPDATE_TEXT_LIMIT = 4000  # chat.update: msg_too_long above this
-POST_TEXT_TRUNCATE = 40_000  # chat.postMessage: Slack truncates, it does not refuse
-
-
-def _check_blocks(blocks: object, max_blocks: int = MAX_BLOCKS_MESSAGE) -> None:
-    errors = block_errors(blocks, max_blocks=max_blocks)
-    if errors:
-        raise SlackError(
-            "invalid_blocks",
-            errors=errors,
-            response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
-        )
+# Slack's answer when it truncated `text` (the "warning" + response_metadata.warnings form of
+# docs.slack.dev/apis/web-api#responses).
+_TRUNCATED = {
+    "warning": "message_truncated",
+    "response_metadata": {"warnings": ["message_truncated"]},
+}
 
 
 def _content(params: JsonDict) -> tuple[str, list[JsonDict]]:
@@ -33,8 +30,12 @@ def _content(params: JsonDict) -> tuple[str, list[JsonDict]]:
     blocks = params.get("blocks") or []
     if not text and not blocks and not params.get("attachments"):
         raise SlackError("no_text")
-    _check_blocks(blocks)
+    check_message_blocks(blocks)
     return text, list(blocks)
+
+
+def _truncated(text: str) -> JsonDict:
+    return _TRUNCATED if len(text) > limits.TEXT_TRUNCATED_AT else {}
 
 
 def _thread_ts(params: JsonDict) -> str | None:
@@ -63,14 +64,18 @@ class Messages:
             body["thread_ts"] = m.thread_ts
         return body
 
+    def _heard(self, method: str, text: str, blocks: object) -> None:
+        self.ws.mentions.extend(mentions_in_message(method, text, blocks))
+
     def post_message(self, params: JsonDict) -> JsonDict:
         channel = require_channel(self.ws, params)
         text, blocks = _content(params)
+        self._heard("chat.postMessage", text, blocks)
         ident = self.ws.identity
         message = Message(
             channel=channel,
             ts=self.ws.next_ts(),
-            text=text[:POST_TEXT_TRUNCATE],
+            text=text[: limits.TEXT_TRUNCATED_AT],
             blocks=blocks,
             thread_ts=_thread_ts(params),
             user=ident.bot_user_id,
@@ -83,6 +88,7 @@ class Messages:
             "channel": channel,
             "ts": message.ts,
             "message": self.message_json(message),
+            **_truncated(text),
         }
 
     def update(self, params: JsonDict) -> JsonDict:
@@ -91,11 +97,12 @@ class Messages:
         if old is None or old.channel != channel:
             raise SlackError("message_not_found")
         text = str(params["text"]) if "text" in params else old.text
-        if len(text) > UPDATE_TEXT_LIMIT:
+        if len(text) > limits.TEXT_TRUNCATED_AT:
             raise SlackError("msg_too_long")
         # Slack keeps the old blocks when `blocks` is absent; an empty list removes them.
         blocks = params.get("blocks", old.blocks)
-        _check_blocks(blocks)
+        check_message_blocks(blocks)
+        self._heard("chat.update", text, blocks)
         new = replace(
             old,
             text=text,
@@ -117,24 +124,27 @@ class Messages:
         if not user:
             raise SlackError("user_not_in_channel")
         text, blocks = _content(params)
+        self._heard("chat.postEphemeral", text, blocks)
         ephemeral = Ephemeral(
             channel=channel,
             user=user,
-            text=text,
+            text=text[: limits.TEXT_TRUNCATED_AT],
             blocks=blocks,
             thread_ts=_thread_ts(params),
             message_ts=self.ws.next_ts(),
             at=time.monotonic(),
         )
         self.ws.ephemeral.append(ephemeral)
-        return {"ok": True, "message_ts": ephemeral.message_ts}
+        return {"ok": True, "message_ts": ephemeral.message_ts, **_truncated(text)}
 
     def publish_view(self, params: JsonDict) -> JsonDict:
         user_id = str(params.get("user_id") or "")
         view = params.get("view")
-        if not user_id or not isinstance(view, dict) or view.get("type") != "home":
+        if not user_id:
             raise SlackError("invalid_arguments")
-        _check_blocks(view.get("blocks") or [], MAX_BLOCKS_SURFACE)
+        check_view(view)
+        assert isinstance(view, dict)  # check_view refused anything else
+        self._heard("views.publish", "", view.get("blocks") or [])
         ident = self.ws.identity
         stored = {
             "id": slack_id("V"),

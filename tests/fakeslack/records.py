@@ -7,7 +7,7 @@ vocabulary (channel, ts, thread_ts, envelope_id) and the exact bytes and payload
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 JsonDict = dict[str, Any]
@@ -52,6 +52,7 @@ class Call:
     at: float  # time.monotonic() when the request arrived
     status: int
     response: Mapping[str, Any] | None  # None when the answer was not JSON
+    response_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Retry-After
 
 
 @dataclass(frozen=True)
@@ -157,14 +158,21 @@ class Envelope:
     accepts_response_payload: bool
     connection: int
     sent_at: float
+    # events_api only: 0 and "" on the first delivery, then 1, 2, 3 and "timeout".
+    retry_attempt: int | None = None
+    retry_reason: str | None = None
 
     def wire(self) -> JsonDict:
-        return {
+        body: JsonDict = {
             "envelope_id": self.envelope_id,
             "type": self.type,
             "payload": self.payload,
             "accepts_response_payload": self.accepts_response_payload,
         }
+        if self.retry_attempt is not None:
+            body["retry_attempt"] = self.retry_attempt
+            body["retry_reason"] = self.retry_reason or ""
+        return body
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,8 @@ class Ack:
     payload: JsonDict | None
     elapsed: float  # seconds from sending the envelope to receiving the ack
     connection: int
+    # What Slack would answer about a payload it cannot show (e.g. "invalid_blocks"), or None.
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)

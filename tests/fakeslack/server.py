@@ -6,22 +6,27 @@ Use it as `async with FakeSlack() as slack:` and point the real clients at `slac
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import replace
 from types import TracebackType
 
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakeslack import http_mode, payloads
+from tests.fakeslack import http_mode, limits, payloads
+from tests.fakeslack.channels import Channel
 from tests.fakeslack.faults import FaultPlan
 from tests.fakeslack.http_mode import HttpDelivery, Signing
+from tests.fakeslack.mentions import mentions_in_message
+from tests.fakeslack.rate_limits import Clock, RateLimits
 from tests.fakeslack.records import Ack, Connection, Identity, JsonDict, ResponseUrl, User
+from tests.fakeslack.scopes import manifest_scopes
 from tests.fakeslack.socket_mode import SocketHub
 from tests.fakeslack.web_api import WebApi
-from tests.fakeslack.workspace import DEFAULT_USERS, Workspace, slack_id
+from tests.fakeslack.workspace import DEFAULT_CHANNEL, DEFAULT_USERS, Workspace, slack_id
 
-DEFAULT_CHANNEL = "C0OPS00001"
-DEFAULT_CHANNEL_NAME = "ops"
+__all__ = ["DEFAULT_CHANNEL", "FakeSlack"]
 
 
 class FakeSlack(Workspace):
@@ -34,17 +39,39 @@ class FakeSlack(Workspace):
         users: tuple[User, ...] | list[User] = DEFAULT_USERS,
         bot_token: str | None = None,
         app_token: str | None = None,
+        channels: tuple[Channel, ...] | list[Channel] | None = None,
+        scopes: tuple[str, ...] | None = None,
+        clock: Clock = time.monotonic,
+        rate_limits: bool = True,
+        event_retry_delays: tuple[float, ...] = limits.EVENT_RETRY_DELAYS_S,
+        any_token: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        """`channels`: the workspace's channels (default: #ops, public, everyone in it);
+        `scopes`: the bot scopes installed (default: what deploy/slack-app-manifest.yaml
+        grants); `clock`: what the rate limits measure time with (a `ManualClock` stops
+        them refilling); `event_retry_delays`: when unacknowledged events are sent again."""
         ident = identity or Identity()
         if bot_token is not None:
             ident = replace(ident, bot_token=bot_token)
         if app_token is not None:
             ident = replace(ident, app_token=app_token)
-        super().__init__(ident, users)
+        super().__init__(ident, users, channels)
+        self.scopes = manifest_scopes() if scopes is None else tuple(scopes)
         self.faults = FaultPlan()
-        self.socket = SocketHub(self, self._origin)
-        self.web = WebApi(self, self.faults, self._origin, self.socket.issue_url)
-        self.channel_names: dict[str, str] = {DEFAULT_CHANNEL: DEFAULT_CHANNEL_NAME}
+        self.rate_limits = RateLimits(clock, enabled=rate_limits)
+        self.socket = SocketHub(self, self._origin, event_retry_delays)
+        self.web = WebApi(
+            self,
+            self.faults,
+            self._origin,
+            self.socket.issue_url,
+            scopes=self.scopes,
+            rate_limits=self.rate_limits,
+            any_token=any_token,
+        )
+        self._host, self._want_port = host, port
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -55,7 +82,7 @@ class FakeSlack(Workspace):
         app.add_routes(self.web.routes() + self.socket.routes())
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, self._host, self._want_port).start()
         self._port = int(self._runner.addresses[0][1])
         return self
 
@@ -79,7 +106,7 @@ class FakeSlack(Workspace):
     def _origin(self) -> str:
         if self._port is None:
             raise RuntimeError("FakeSlack is not started; use `async with FakeSlack() as slack:`")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://{self._host}:{self._port}"
 
     @property
     def port(self) -> int:
@@ -173,7 +200,7 @@ class FakeSlack(Workspace):
             text=text,
             user=self._user(user_id),
             channel_id=channel_id,
-            channel_name=self.channel_names.get(channel_id, "general"),
+            channel_name=self.channel_name(channel_id),
             response_url=self.response_url(channel_id, user_id),
         )
 
@@ -184,7 +211,6 @@ class FakeSlack(Workspace):
         text: str = "",
         user_id: str = "U0ALICE001",
         channel_id: str = DEFAULT_CHANNEL,
-        timeout: float = 5.0,
         connect_timeout: float = 5.0,
         connection: int | None = None,
     ) -> Ack:
@@ -194,7 +220,6 @@ class FakeSlack(Workspace):
             "slash_commands",
             self.slash_command_payload(command, text, user_id, channel_id),
             accepts_response_payload=True,
-            timeout=timeout,
             connect_timeout=connect_timeout,
             connection=connection,
         )
@@ -204,7 +229,6 @@ class FakeSlack(Workspace):
         payload: JsonDict,
         *,
         accepts_response_payload: bool = False,
-        timeout: float = 5.0,
         connect_timeout: float = 5.0,
     ) -> Ack:
         """Deliver an `interactive` envelope (block_actions, view_submission, ...) as given."""
@@ -212,19 +236,15 @@ class FakeSlack(Workspace):
             "interactive",
             payload,
             accepts_response_payload=accepts_response_payload,
-            timeout=timeout,
             connect_timeout=connect_timeout,
         )
 
-    async def send_event(
-        self, event: JsonDict, *, timeout: float = 5.0, connect_timeout: float = 5.0
-    ) -> Ack:
+    async def send_event(self, event: JsonDict, *, connect_timeout: float = 5.0) -> Ack:
         """Deliver an `events_api` envelope wrapping `event` (e.g. `app_home_opened`)."""
         return await self.socket.send(
             "events_api",
             payloads.event_callback(self.identity, event),
             accepts_response_payload=False,
-            timeout=timeout,
             connect_timeout=connect_timeout,
         )
 
@@ -234,7 +254,6 @@ class FakeSlack(Workspace):
         action_id: str,
         *,
         user_id: str = "U0ALICE001",
-        timeout: float = 5.0,
     ) -> Ack:
         """Click the button `action_id` on a message the app posted, as Slack reports it."""
         message = self.messages[message_ts]
@@ -246,10 +265,10 @@ class FakeSlack(Workspace):
             message_json=self.web.messages.message_json(message),
             block_id=block_id,
             button=button,
-            channel_name=self.channel_names.get(message.channel, "general"),
+            channel_name=self.channel_name(message.channel),
             response_url=self.response_url(message.channel, user_id),
         )
-        return await self.send_interactive(payload, timeout=timeout)
+        return await self.send_interactive(payload)
 
     async def send_disconnect(
         self,
@@ -258,10 +277,24 @@ class FakeSlack(Workspace):
         connection: int | None = None,
         close_after: float | None = None,
     ) -> None:
-        """Ask one (or every) connection to reconnect; optionally close it `close_after` s later."""
+        """Send `disconnect` with `reason` (warning, refresh_requested, link_disabled) to one
+        (or every) connection; optionally close it `close_after` s later. After
+        `link_disabled` the fake refuses new connections, as Slack does once Socket Mode is off."""
         await self.socket.send_disconnect(reason, connection, close_after)
 
     # --- HTTP mode: Slack POSTs to the app ---------------------------------------------------
+
+    def _heard_http_ack(self, answer: HttpDelivery) -> HttpDelivery:
+        """Record the mentions in an HTTP ack: a JSON message, or plain text shown as is."""
+        try:
+            body = json.loads(answer.body) if answer.body else None
+        except ValueError:
+            body = {"text": answer.body}
+        if isinstance(body, dict):
+            self.mentions.extend(
+                mentions_in_message("ack", body.get("text"), body.get("blocks") or [])
+            )
+        return answer
 
     async def post_slash_command_http(
         self,
@@ -275,13 +308,15 @@ class FakeSlack(Workspace):
     ) -> HttpDelivery:
         """POST a signed, form-encoded slash command to the app's request URL."""
         payload = self.slash_command_payload(command, text, user_id, channel_id)
-        return await http_mode.deliver(url, *http_mode.slash_command_body(payload), signing)
+        answer = await http_mode.deliver(url, *http_mode.slash_command_body(payload), signing)
+        return self._heard_http_ack(answer)
 
     async def post_interactive_http(
         self, url: str, payload: JsonDict, signing: Signing
     ) -> HttpDelivery:
         """POST a signed `payload=<json>` interaction to the app's request URL."""
-        return await http_mode.deliver(url, *http_mode.interactive_body(payload), signing)
+        answer = await http_mode.deliver(url, *http_mode.interactive_body(payload), signing)
+        return self._heard_http_ack(answer)
 
     async def post_event_http(self, url: str, event: JsonDict, signing: Signing) -> HttpDelivery:
         """POST a signed Events API `event_callback` wrapping `event` to the app's request URL."""

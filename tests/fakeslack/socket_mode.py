@@ -1,8 +1,11 @@
 """The fake's Socket Mode side: the websocket behind the `apps.connections.open` URL.
 
-Like Slack it greets each connection with `hello`, hands every envelope to exactly one
-connection (round robin here, "any one" at Slack), matches acks by `envelope_id`, and can
-ask clients to reconnect with a `disconnect` message.
+Like Slack (docs.slack.dev/apis/events-api/using-socket-mode) it greets each connection with
+`hello`, hands every envelope to exactly one connection (round robin here, "any one" at
+Slack), matches acks by `envelope_id` and gives up on one after 3 s (`operation_timeout`),
+sends an unacknowledged `events_api` envelope again with `retry_attempt`/`retry_reason`
+(as slack_sdk's SocketModeRequest reads them), allows 10 connections, validates what an ack
+carries, and sends `disconnect` messages: `warning`, `refresh_requested`, `link_disabled`.
 """
 
 from __future__ import annotations
@@ -18,16 +21,49 @@ from dataclasses import replace
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from tests.fakeslack import limits
+from tests.fakeslack.blocks import check_message_blocks
+from tests.fakeslack.errors import SlackError
+from tests.fakeslack.mentions import mentions_in_message
 from tests.fakeslack.records import Ack, Connection, Envelope, JsonDict
 from tests.fakeslack.workspace import Workspace
+
+DISCONNECT_REASONS = ("warning", "refresh_requested", "link_disabled")
+# Slack's first delivery carries retry_attempt 0 and an empty reason; a redelivery after an
+# unacknowledged one says "timeout" (the form slack_sdk, node-slack-sdk and java-slack-sdk
+# tests use for Socket Mode).
+RETRY_REASON = "timeout"
+
+
+class OperationTimeout(TimeoutError):
+    """No ack within Slack's 3 s: the user saw `operation_timeout` and the command failed."""
+
+
+def ack_refusal(payload: object) -> str | None:
+    """What Slack would say about an ack's payload it cannot show, else None."""
+    if not isinstance(payload, dict):
+        return None
+    try:
+        check_message_blocks(payload.get("blocks") or [], total_limit=False)
+    except SlackError as e:
+        return e.error
+    return None
 
 
 class SocketHub:
     """Live Socket Mode connections and the envelopes waiting for their acks."""
 
-    def __init__(self, workspace: Workspace, origin: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        origin: Callable[[], str],
+        event_retry_delays: tuple[float, ...] = limits.EVENT_RETRY_DELAYS_S,
+    ) -> None:
         self.ws = workspace
         self.origin = origin
+        self.event_retry_delays = event_retry_delays
+        self.refused_links = 0  # websocket upgrades refused (cap reached, or link disabled)
+        self.link_disabled = False
         self.history: list[Connection] = []
         self.unmatched: list[JsonDict] = []  # messages from the app that acked nothing we sent
         self._tickets: set[str] = set()
@@ -56,6 +92,11 @@ class SocketHub:
         ticket = request.query.get("ticket", "")
         if ticket not in self._tickets:
             return web.Response(status=401, text="invalid ticket")
+        # Slack does not document what the 11th connection gets; the fake refuses it.
+        if self.link_disabled or len(self._live) >= limits.MAX_SOCKET_CONNECTIONS:
+            self.refused_links += 1
+            self.ws.changed()
+            return web.Response(status=409, text="too many connections or Socket Mode disabled")
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
         peer = request.transport.get_extra_info("peername") if request.transport else None
@@ -107,12 +148,19 @@ class SocketHub:
             self.ws.changed()
             return
         future, envelope = waiting
+        payload = message.get("payload")
+        refusal = ack_refusal(payload)
+        if refusal is None and isinstance(payload, dict):
+            self.ws.mentions.extend(
+                mentions_in_message("ack", payload.get("text"), payload.get("blocks") or [])
+            )
         ack = Ack(
             envelope_id=envelope.envelope_id,
             type=envelope.type,
-            payload=message.get("payload"),
+            payload=payload,
             elapsed=time.monotonic() - envelope.sent_at,
             connection=connection,
+            refusal=refusal,
         )
         self.ws.acks.append(ack)
         if not future.done():
@@ -141,13 +189,35 @@ class SocketHub:
         payload: JsonDict,
         *,
         accepts_response_payload: bool,
-        timeout: float,
         connect_timeout: float,
         connection: int | None = None,
     ) -> Ack:
         """Send one envelope to one connection (`connection`, else the next in turn) and wait
-        for its ack. Without one in `timeout` (Slack: 3 s) Slack shows the user
-        `operation_timeout`; it does not deliver a slash command again (facts/slack.md)."""
+        for its ack. Without one within 3 s the user sees `operation_timeout`
+        (`OperationTimeout` here); slash commands and interactions are not sent again, events
+        are, after `event_retry_delays`, each time as a new envelope with `retry_attempt`."""
+        attempts = (0.0, *self.event_retry_delays) if kind == "events_api" else (0.0,)
+        for attempt, delay in enumerate(attempts):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                return await self._send_once(
+                    kind, payload, accepts_response_payload, connect_timeout, connection, attempt
+                )
+            except OperationTimeout:
+                if attempt == len(attempts) - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _send_once(
+        self,
+        kind: str,
+        payload: JsonDict,
+        accepts_response_payload: bool,
+        connect_timeout: float,
+        connection: int | None,
+        attempt: int,
+    ) -> Ack:
         connection, socket = await self._pick(connect_timeout, connection)
         envelope = Envelope(
             envelope_id=str(uuid.uuid4()),
@@ -156,6 +226,8 @@ class SocketHub:
             accepts_response_payload=accepts_response_payload,
             connection=connection,
             sent_at=time.monotonic(),
+            retry_attempt=attempt if kind == "events_api" else None,
+            retry_reason=(RETRY_REASON if attempt else "") if kind == "events_api" else None,
         )
         future: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
         self._pending[envelope.envelope_id] = (future, envelope)
@@ -163,10 +235,11 @@ class SocketHub:
         try:
             await socket.send_json(envelope.wire())
             self.ws.changed()
-            return await asyncio.wait_for(future, timeout=timeout)
+            return await asyncio.wait_for(future, timeout=limits.ACK_DEADLINE_S)
         except TimeoutError:
-            raise TimeoutError(
-                f"fake Slack: no ack for {kind} envelope {envelope.envelope_id} within {timeout}s"
+            raise OperationTimeout(
+                f"fake Slack: operation_timeout: no ack for {kind} envelope "
+                f"{envelope.envelope_id} within {limits.ACK_DEADLINE_S:g} s"
             ) from None
         finally:
             self._pending.pop(envelope.envelope_id, None)
@@ -174,6 +247,10 @@ class SocketHub:
     async def send_disconnect(
         self, reason: str, connection: int | None, close_after: float | None
     ) -> None:
+        if reason not in DISCONNECT_REASONS:
+            raise ValueError(f"fake Slack: Slack sends no disconnect reason {reason!r}")
+        if reason == "link_disabled":  # Socket Mode was turned off in the app's settings
+            self.link_disabled = True
         targets = [connection] if connection is not None else sorted(self._live)
         for conn_id in targets:
             socket = self._live.get(conn_id)

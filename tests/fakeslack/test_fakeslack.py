@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from tests.fakeslack import DEFAULT_CHANNEL, UPLOAD, FakeSlack
+from tests.fakeslack.scopes import manifest_scopes
 
 # --- Web API -----------------------------------------------------------------------------------
 
@@ -56,13 +57,13 @@ async def test_post_then_update_keeps_one_message_with_its_history(fake_slack: F
     assert [v.text for v in message.history] == ["resolving target"]
 
 
-async def test_update_over_4000_chars_or_of_unknown_ts_is_refused(fake_slack: FakeSlack) -> None:
+async def test_update_over_40000_chars_or_of_unknown_ts_is_refused(fake_slack: FakeSlack) -> None:
     client = fake_slack.client()
     posted = await client.chat_postMessage(channel=DEFAULT_CHANNEL, text="short")
     with pytest.raises(SlackApiError) as too_long:
-        await client.chat_update(channel=DEFAULT_CHANNEL, ts=posted["ts"], text="x" * 4001)
+        await client.chat_update(channel=DEFAULT_CHANNEL, ts=posted["ts"], text="x" * 40_001)
     assert too_long.value.response["error"] == "msg_too_long"
-    await client.chat_update(channel=DEFAULT_CHANNEL, ts=posted["ts"], text="x" * 4000)
+    await client.chat_update(channel=DEFAULT_CHANNEL, ts=posted["ts"], text="x" * 40_000)
     with pytest.raises(SlackApiError) as unknown:
         await client.chat_update(channel=DEFAULT_CHANNEL, ts="1.000001", text="x")
     assert unknown.value.response["error"] == "message_not_found"
@@ -97,11 +98,24 @@ async def test_ephemeral_home_view_and_user_lookup(fake_slack: FakeSlack) -> Non
     assert published["view"]["type"] == "home"
     assert fake_slack.home_views["U0ALICE001"].view["blocks"] == view["blocks"]
 
-    alice = await client.users_info(user="U0ALICE001")
-    assert alice["user"]["profile"]["email"] == "alice@example.com"
-    with pytest.raises(SlackApiError) as raised:
-        await client.users_info(user="U0NOBODY00")
-    assert raised.value.response["error"] == "user_not_found"
+    with pytest.raises(SlackApiError) as unscoped:
+        await client.users_info(user="U0ALICE001")
+    assert unscoped.value.response["error"] == "missing_scope"
+    assert unscoped.value.response["needed"] == "users:read"
+    assert unscoped.value.response["provided"] == "commands,chat:write,files:write"
+
+
+async def test_user_lookup_with_the_impersonation_scopes_the_manifest_names() -> None:
+    async with FakeSlack(scopes=manifest_scopes(impersonation=True)) as slack:
+        client = slack.client()
+        alice = await client.users_info(user="U0ALICE001")
+        assert alice["user"]["profile"]["email"] == "alice@example.com"
+        with pytest.raises(SlackApiError) as raised:
+            await client.users_info(user="U0NOBODY00")
+        assert raised.value.response["error"] == "user_not_found"
+    async with FakeSlack(scopes=(*manifest_scopes(), "users:read")) as slack:
+        alice = await slack.client().users_info(user="U0ALICE001")
+        assert "email" not in alice["user"]["profile"]  # users:read.email is needed for it
 
 
 # --- Files -------------------------------------------------------------------------------------
@@ -149,22 +163,26 @@ async def test_completing_the_same_upload_twice_fails(fake_slack: FakeSlack) -> 
     assert raised.value.response["error"] == "file_not_found"
 
 
-async def test_snippet_over_one_megabyte_is_refused(fake_slack: FakeSlack) -> None:
+async def test_a_snippet_has_no_size_limit_slack_does_not_document_one(
+    fake_slack: FakeSlack,
+) -> None:
     client = fake_slack.client()
     big = "x" * 1_000_001
-    with pytest.raises(SlackApiError) as raised:
-        await client.files_upload_v2(
-            channel=DEFAULT_CHANNEL, content=big, filename="big.txt", snippet_type="text"
-        )
-    assert raised.value.response["error"] == "snippet_too_large"
-    await client.files_upload_v2(channel=DEFAULT_CHANNEL, content=big, filename="big.txt")
+    await client.files_upload_v2(
+        channel=DEFAULT_CHANNEL, content=big, filename="big.txt", snippet_type="text"
+    )
     [stored] = fake_slack.files.values()
-    assert stored.snippet_type is None
+    assert stored.snippet_type == "text"
     assert len(stored.data or b"") == 1_000_001
 
 
-async def test_a_channel_without_the_bot_refuses_posts_and_uploads(fake_slack: FakeSlack) -> None:
-    fake_slack.channels_without_bot.add("C0PRIVATE1")
+@pytest.mark.parametrize(
+    ("private", "error"), [(False, "not_in_channel"), (True, "channel_not_found")]
+)
+async def test_a_channel_without_the_bot_refuses_posts_and_uploads_as_slack_does(
+    fake_slack: FakeSlack, private: bool, error: str
+) -> None:
+    fake_slack.add_channel("C0PRIVATE1", "elsewhere", private=private, members=("U0ALICE001",))
     client = fake_slack.client()
     for attempt in (
         client.chat_postMessage(channel="C0PRIVATE1", text="hi"),
@@ -172,9 +190,15 @@ async def test_a_channel_without_the_bot_refuses_posts_and_uploads(fake_slack: F
     ):
         with pytest.raises(SlackApiError) as raised:
             await attempt
-        assert raised.value.response["error"] == "not_in_channel"
+        assert raised.value.response["error"] == error
     assert fake_slack.messages == {} and fake_slack.files == {}
     assert len(fake_slack.pending_uploads) == 1  # the bytes went up, sharing them failed
+
+
+async def test_a_channel_that_does_not_exist_is_channel_not_found(fake_slack: FakeSlack) -> None:
+    with pytest.raises(SlackApiError) as raised:
+        await fake_slack.client().chat_postMessage(channel="C0NOWHERE1", text="hi")
+    assert raised.value.response["error"] == "channel_not_found"
 
 
 async def test_wait_for_returns_once_a_message_arrives_and_times_out_otherwise(

@@ -20,7 +20,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack
+from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, OperationTimeout
 
 Listener = Callable[[AsyncBaseSocketModeClient, SocketModeRequest], Awaitable[None]]
 
@@ -138,12 +138,10 @@ async def test_an_unacked_slash_command_times_out_and_the_retyped_one_reaches_th
         [doomed] = await fake_slack.wait_for_connections(1)
         await open_socket(live)
         await fake_slack.wait_for_connections(2)
-        sent = asyncio.create_task(
-            fake_slack.send_slash_command(text="help", timeout=3, connection=doomed.id)
-        )
+        sent = asyncio.create_task(fake_slack.send_slash_command(text="help", connection=doomed.id))
         await asyncio.wait_for(got_it.wait(), 5)
         await close_socket(dying)
-        with pytest.raises(TimeoutError, match="no ack"):
+        with pytest.raises(OperationTimeout, match="operation_timeout"):
             await sent
         retried = await fake_slack.send_slash_command(text="help")
     finally:

@@ -15,14 +15,17 @@ from collections.abc import Callable
 
 from aiohttp import BodyPartReader, web
 
+from tests.fakeslack import limits
+from tests.fakeslack.blocks import check_message_blocks
 from tests.fakeslack.errors import SlackError
 from tests.fakeslack.faults import RESPONSE_URL, UPLOAD, Fault, FaultPlan
+from tests.fakeslack.mentions import mentions_in_message
 from tests.fakeslack.messages import Messages
+from tests.fakeslack.rate_limits import RateLimits
 from tests.fakeslack.records import Call, JsonDict, ResponsePost
+from tests.fakeslack.scopes import EMAIL_SCOPE, require_scope
 from tests.fakeslack.uploads import Uploads
 from tests.fakeslack.workspace import Workspace
-
-RESPONSE_URL_USES = 5  # response_url: at most 5 posts
 
 _JSON_PARAMS = ("blocks", "attachments", "files", "view")
 
@@ -61,9 +64,17 @@ class WebApi:
         faults: FaultPlan,
         origin: Callable[[], str],
         issue_socket_url: Callable[[], str],
+        *,
+        scopes: tuple[str, ...],
+        rate_limits: RateLimits,
+        any_token: bool = False,
     ) -> None:
         self.ws = workspace
         self.faults = faults
+        self.scopes = scopes
+        self.rate_limits = rate_limits
+        # Standalone (`python -m tests.fakeslack`): any xoxb-/xapp- token is the bot's or the app's.
+        self.any_token = any_token
         self.issue_socket_url = issue_socket_url
         self.messages = Messages(workspace)
         self.uploads = Uploads(workspace, origin)
@@ -96,8 +107,12 @@ class WebApi:
         started: float,
         status: int,
         response: JsonDict | None,
+        response_headers: dict[str, str] | None = None,
     ) -> None:
-        self.ws.calls.append(Call(method, params, dict(request.headers), started, status, response))
+        call = Call(
+            method, params, dict(request.headers), started, status, response, response_headers or {}
+        )
+        self.ws.calls.append(call)
         self.ws.changed()
 
     async def _planned(self, method: str) -> Fault | None:
@@ -114,7 +129,7 @@ class WebApi:
             if request.transport is not None:
                 request.transport.close()
             return web.Response(status=204)
-        self._record(method, params, request, started, fault.status, fault.body())
+        self._record(method, params, request, started, fault.status, fault.body(), fault.headers())
         return _json(fault.body(), fault.status, fault.headers())
 
     def _check_token(self, method: str, request: web.Request, params: JsonDict) -> None:
@@ -124,11 +139,19 @@ class WebApi:
         ident = self.ws.identity
         if not token:
             raise SlackError("not_authed")
-        if token not in (ident.bot_token, ident.app_token):
+        if self.any_token and token.startswith(("xoxb-", "xapp-")):
+            is_app = token.startswith("xapp-")
+        elif token in (ident.bot_token, ident.app_token):
+            is_app = token == ident.app_token
+        else:
             raise SlackError("invalid_auth")
         # App-level tokens open connections and nothing else; bot tokens cannot open them.
-        if (method == "apps.connections.open") != (token == ident.app_token):
+        if (method == "apps.connections.open") != is_app:
             raise SlackError("not_allowed_token_type")
+
+    def _retry_after(self, method: str, params: JsonDict) -> int | None:
+        channel = params.get("channel")
+        return self.rate_limits.retry_after(method, str(channel) if channel else None)
 
     # --- /api/<method> -----------------------------------------------------------------------
 
@@ -146,6 +169,12 @@ class WebApi:
             if handler is None:
                 raise SlackError("unknown_method")
             self._check_token(method, request, params)
+            require_scope(method, self.scopes)
+            wait = self._retry_after(method, params)
+            if wait is not None:
+                body, headers = {"ok": False, "error": "ratelimited"}, {"Retry-After": str(wait)}
+                self._record(method, params, request, started, 429, body, headers)
+                return _json(body, 429, headers)
             body = handler(params)
         except SlackError as e:
             body = e.body()
@@ -173,7 +202,7 @@ class WebApi:
         if user is None:
             raise SlackError("user_not_found")
         profile: JsonDict = {"real_name": user.real_name, "display_name": user.name}
-        if user.email is not None:
+        if user.email is not None and EMAIL_SCOPE in self.scopes:
             profile["email"] = user.email
         return {
             "ok": True,
@@ -229,15 +258,36 @@ class WebApi:
         fault = await self._planned(RESPONSE_URL)
         if fault is not None:
             return self._faulted(RESPONSE_URL, fault, body, request, started)
+        refusal = None
         if target is None:
             refusal = "invalid_token"
-        elif sum(1 for r in self.ws.responses if r.url == target.url) >= RESPONSE_URL_USES:
+        elif sum(1 for r in self.ws.responses if r.url == target.url) >= limits.RESPONSE_URL_USES:
             refusal = "used_url"
         else:
+            refusal = self._response_refusal(body)
+        if refusal is None and target is not None:
+            self.ws.mentions.extend(
+                mentions_in_message(RESPONSE_URL, body.get("text"), body.get("blocks") or [])
+            )
             self.ws.responses.append(
                 ResponsePost(target.url, target.channel_id, target.user_id, body, time.monotonic())
             )
             self._record(RESPONSE_URL, body, request, started, 200, None)
             return web.Response(text="ok", content_type="text/plain")
-        self._record(RESPONSE_URL, body, request, started, 404, None)
-        return web.Response(status=404, text=refusal)
+        status = 400 if refusal in ("invalid_blocks", "no_text") else 404
+        self._record(RESPONSE_URL, body, request, started, status, None)
+        return web.Response(status=status, text=refusal)
+
+    @staticmethod
+    def _response_refusal(body: JsonDict) -> str | None:
+        """Why Slack would refuse this response_url message (answered as plain text), if it would.
+
+        The blocks are judged as a message's; the cumulative-text limit is not applied here,
+        since the same blocks go through a response_url (slackapi/bolt-js#2867)."""
+        if not body.get("text") and not body.get("blocks") and not body.get("delete_original"):
+            return "no_text"
+        try:
+            check_message_blocks(body.get("blocks") or [], total_limit=False)
+        except SlackError as e:
+            return e.error
+        return None

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from tests.fakeslack.channels import Channel
+from tests.fakeslack.mentions import Mention
 from tests.fakeslack.records import (
     Ack,
     Call,
@@ -34,6 +36,9 @@ DEFAULT_USERS = (
     User(id="U0BOB00002", name="bob", email="bob@example.com", real_name="Bob Example"),
 )
 
+DEFAULT_CHANNEL = "C0OPS00001"
+DEFAULT_CHANNEL_NAME = "ops"
+
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
 
@@ -45,9 +50,20 @@ def slack_id(prefix: str, length: int = 10) -> str:
 class Workspace:
     """Recorded state of the fake Slack workspace."""
 
-    def __init__(self, identity: Identity, users: tuple[User, ...] | list[User]) -> None:
+    def __init__(
+        self,
+        identity: Identity,
+        users: tuple[User, ...] | list[User],
+        channels: tuple[Channel, ...] | list[Channel] | None = None,
+    ) -> None:
         self.identity = identity
         self.users: dict[str, User] = {u.id: u for u in users}
+        if channels is None:  # #ops: public, with everyone in it, the bot included
+            members = frozenset({*self.users, identity.bot_user_id})
+            channels = (Channel(DEFAULT_CHANNEL, DEFAULT_CHANNEL_NAME, members=members),)
+        self.channels: dict[str, Channel] = {c.id: c for c in channels}
+        # Every mention Slack would resolve in any text the fake received, in arrival order.
+        self.mentions: list[Mention] = []
         self.calls: list[Call] = []
         self.messages: dict[str, Message] = {}  # by ts
         self.files: dict[str, UploadedFile] = {}  # completed uploads by file id
@@ -58,7 +74,6 @@ class Workspace:
         self.home_views: dict[str, HomeView] = {}  # by user id
         self.envelopes: list[Envelope] = []
         self.acks: list[Ack] = []
-        self.channels_without_bot: set[str] = set()
         self._last_ts_micros = 0
         self._changed = asyncio.Event()
 
@@ -77,6 +92,18 @@ class Workspace:
 
     def add_user(self, user: User) -> None:
         self.users[user.id] = user
+
+    def add_channel(
+        self, channel_id: str, name: str, *, private: bool = False, members: tuple[str, ...] = ()
+    ) -> Channel:
+        """Declare a channel; the bot is in it only if `members` holds `identity.bot_user_id`."""
+        channel = Channel(channel_id, name, private, frozenset(members))
+        self.channels[channel.id] = channel
+        return channel
+
+    def channel_name(self, channel_id: str) -> str:
+        channel = self.channels.get(channel_id)
+        return channel.name if channel is not None else "unknown"
 
     # --- queries -----------------------------------------------------------------------------
 
@@ -101,6 +128,10 @@ class Workspace:
 
     def ephemeral_for(self, user: str) -> list[Ephemeral]:
         return [e for e in self.ephemeral if e.user == user]
+
+    def mentions_other_than(self, *allowed: str) -> list[Mention]:
+        """Mentions whose raw form is none of `allowed` (e.g. the requester's `<@U0ALICE001>`)."""
+        return [m for m in self.mentions if m.raw not in allowed]
 
     def summary(self) -> str:
         """One line per recorded thing; shown when a `wait_for` times out."""

@@ -14,6 +14,7 @@ import yaml
 
 from kubesim import KubeSim
 from tests.fakeslack import FakeSlack
+from tests.fakeslack.scopes import manifest_scopes
 from tests.incluster.test_bot_in_cluster import APPS, rendered_overlay
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="kubesim needs root for namespaces")
@@ -67,7 +68,8 @@ def impersonating_install(slack: FakeSlack) -> list[dict[str, Any]]:
 
 
 async def test_each_slack_user_runs_as_their_email_in_the_deployed_bot(tmp_path) -> None:
-    async with FakeSlack() as slack:
+    # users.info with e-mail: the scopes the manifest's comment says to add for this mode.
+    async with FakeSlack(scopes=manifest_scopes(impersonation=True)) as slack:
         manifest = tmp_path / "cluster.yaml"
         manifest.write_text(
             yaml.safe_dump_all(impersonating_install(slack)) + "---\n" + APPS + "---\n" + PEOPLE

@@ -20,10 +20,7 @@ from bot.model.request import Options, Request, Requester
 from bot.model.results import Analysis, RawOutput, Result, StepOutput
 from handlers.slack.blocks import (
     AGAIN_ACTION,
-    CONTEXT_ELEMENTS,
-    MAX_BLOCKS,
     SECTION_LIMIT,
-    TEXT_LIMIT,
     clip,
     error_message,
     fit_lines,
@@ -33,7 +30,8 @@ from handlers.slack.blocks import (
 )
 from handlers.slack.payloads import button_command
 from scripts.synth_threaddump import synthesise_dump
-from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack
+from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, limits
+from tests.fakeslack.blocks import block_errors, blocks_text_length
 from tests.slack.conftest import ALICE
 from tests.support.jvms import jattach_text
 
@@ -55,19 +53,25 @@ def texts(blocks: list[Block]) -> list[str]:
     return out
 
 
-def assert_within_limits(text: str, blocks: list[Block], max_blocks: int = MAX_BLOCKS) -> None:
-    assert len(text) <= TEXT_LIMIT
-    assert len(blocks) <= max_blocks
+def assert_within_limits(
+    text: str, blocks: list[Block], max_blocks: int = limits.MAX_BLOCKS_MESSAGE
+) -> None:
+    """Within Slack's documented numbers (tests/fakeslack/limits.py, each with its source),
+    never the bot's own constants; the blocks pass the fake's oracles (@slack/types schema,
+    slack_sdk models, Block Kit limits)."""
+    assert len(text) <= limits.TEXT_RECOMMENDED
+    assert block_errors(blocks, max_blocks=max_blocks) == []
+    if max_blocks == limits.MAX_BLOCKS_MESSAGE:
+        assert blocks_text_length(blocks) <= limits.MAX_BLOCKS_TEXT_TOTAL
     for block in blocks:
         if block["type"] == "section":
-            assert len(block["text"]["text"]) <= SECTION_LIMIT
-        if block["type"] in ("context", "actions"):
-            assert len(block["elements"]) <= CONTEXT_ELEMENTS
+            assert len(block["text"]["text"]) <= limits.SECTION_TEXT
+        if block["type"] == "context":
+            assert len(block["elements"]) <= limits.CONTEXT_ELEMENTS
         for element in block.get("elements") or []:
             if element.get("type") == "button":
-                assert len(element["text"]["text"]) <= 75 and len(element["value"]) <= 2000
-            elif isinstance(element.get("text"), str):
-                assert len(element["text"]) <= SECTION_LIMIT
+                assert len(element["text"]["text"]) <= limits.BUTTON_TEXT
+                assert len(element["value"]) <= limits.BUTTON_VALUE
 
 
 def make_result(request: Request, analysis: Analysis, dump: str, target: str) -> Result:
@@ -126,8 +130,9 @@ def test_any_analysis_renders_within_limits_with_jvm_text_escaped(
     text, blocks = result_message(make_result(request, analysis, "dump", target), ALICE)
 
     assert_within_limits(text, blocks)
-    for shown in texts(blocks):
-        # Only our own mention of the requester may be Slack markup.
+    # Only our own mention of the requester may be Slack markup, in the blocks and in the
+    # fallback `text` that Slack parses (and notifies with) just the same.
+    for shown in [text, *texts(blocks)]:
         assert "<" not in _MENTION.sub("", shown)
 
 
@@ -217,5 +222,5 @@ def test_home_view_fits_with_long_history() -> None:
     view = home_view(history)
     assert view["type"] == "home"
     blocks = view["blocks"]
-    assert_within_limits("", blocks, max_blocks=100)
+    assert_within_limits("", blocks, max_blocks=limits.MAX_BLOCKS_VIEW)
     assert all(cmd in str(blocks) for cmd, _ in history)

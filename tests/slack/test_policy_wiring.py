@@ -7,7 +7,15 @@ import asyncio
 from pathlib import Path
 
 from tests.fakeslack import FakeSlack
-from tests.slack.conftest import ALICE, BOB, RecordingBackend, StartBot, log_records
+from tests.slack.conftest import (
+    ALICE,
+    BOB,
+    RecordingBackend,
+    StartBot,
+    log_records,
+    running_tasks,
+    wait_until_idle,
+)
 from tests.slack.test_serve_process import clean_env, serve_sync
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,12 +36,14 @@ async def test_policy_allows_the_named_user_and_denies_others_with_the_contact(
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY.format(user=ALICE))
     backend = RecordingBackend()
-    await start_bot(backend, policy_file=policy, allowed_users=())
+    server = await start_bot(backend, policy_file=policy, allowed_users=())
+    before = running_tasks()
 
     denied = await fake_slack.send_slash_command(text="flags pod=cowweb ns=apps", user_id=BOB)
     assert denied.payload is not None and "#platform-oncall" in denied.payload["text"]
     elsewhere = await fake_slack.send_slash_command(text="flags pod=cowweb ns=prod", user_id=ALICE)
     assert elsewhere.payload is not None and "#platform-oncall" in elsewhere.payload["text"]
+    await wait_until_idle(server.service, before)  # drained: nothing can still start
     assert backend.resolved == [] and fake_slack.messages == {}
     audits = [r for r in log_records(json_logs) if r.get("event") == "audit"]
     assert [a["decision"] for a in audits] == ["deny", "deny"]

@@ -18,6 +18,8 @@ from tests.slack.conftest import (
     StartBot,
     captured_json_logs,
     log_records,
+    running_tasks,
+    wait_until_idle,
 )
 
 
@@ -39,9 +41,11 @@ async def test_help_and_grammar_errors_are_the_ack_itself_and_nothing_runs(
     fake_slack: FakeSlack, start_bot: StartBot, text: str, expected: str
 ) -> None:
     backend = RecordingBackend()
-    await start_bot(backend)
+    server = await start_bot(backend)
+    before = running_tasks()
 
     ack = await fake_slack.send_slash_command(text=text)
+    await wait_until_idle(server.service, before)  # drained: nothing can still happen
 
     assert ack.elapsed < 3.0
     assert ack.payload is not None and ack.payload["response_type"] == "ephemeral"
@@ -65,10 +69,12 @@ async def test_unknown_pod_is_told_to_the_requester_only_and_nothing_runs(
     fake_slack: FakeSlack, start_bot: StartBot
 ) -> None:
     backend = RecordingBackend()
-    await start_bot(backend)
+    server = await start_bot(backend)
+    before = running_tasks()
 
     ack = await fake_slack.send_slash_command(text="flags pod=nosuchapp-xyz")
     told = await fake_slack.wait_for(lambda s: s.responses, timeout=10)
+    await wait_until_idle(server.service, before)
 
     assert ack.payload is not None and "flags pod=nosuchapp-xyz" in ack.payload["text"]
     assert told[0].ephemeral and told[0].user_id == ALICE
@@ -82,9 +88,11 @@ async def test_user_not_on_the_allow_list_is_denied_audited_and_nothing_runs(
 ) -> None:
     backend = RecordingBackend()
     audit_file = tmp_path / "audit.jsonl"
-    await start_bot(backend, allowed_users=(ALICE,), audit_file=audit_file)
+    server = await start_bot(backend, allowed_users=(ALICE,), audit_file=audit_file)
+    before = running_tasks()
 
     ack = await fake_slack.send_slash_command(text="threaddump pod=cowweb", user_id=BOB)
+    await wait_until_idle(server.service, before)
 
     assert ack.payload is not None and ack.payload["response_type"] == "ephemeral"
     assert BOB in ack.payload["text"] and "JDEBUG_ALLOWED_USERS" in ack.payload["text"]
@@ -113,9 +121,11 @@ async def test_denials_are_audited_even_when_the_log_level_hides_info(
 
 async def test_empty_allow_lists_deny_everyone(fake_slack: FakeSlack, start_bot: StartBot) -> None:
     backend = RecordingBackend()
-    await start_bot(backend, allowed_users=(), allowed_channels=())
+    server = await start_bot(backend, allowed_users=(), allowed_channels=())
+    before = running_tasks()
 
     ack = await fake_slack.send_slash_command(text="threaddump pod=cowweb", user_id=ALICE)
+    await wait_until_idle(server.service, before)
 
     assert ack.payload is not None and "may not run jdebug" in ack.payload["text"]
     assert backend.resolved == []
@@ -126,15 +136,17 @@ async def test_a_denied_button_click_is_refused_ephemerally(
 ) -> None:
     jvm = cowweb_factory(25)
     backend = RecordingBackend()
-    await start_bot(backend, allowed_users=(ALICE,))
+    server = await start_bot(backend, allowed_users=(ALICE,))
     await fake_slack.send_slash_command(text=f"version pid={jvm.pid}")
     await fake_slack.wait_for(lambda s: s.files, timeout=20)
     (parent,) = fake_slack.top_level_messages()
+    before = running_tasks()
 
     await fake_slack.click_button(parent.ts, "jdebug_run_flags", user_id=BOB)
     told = await fake_slack.wait_for(
         lambda s: [r for r in s.responses if r.user_id == BOB], timeout=10
     )
+    await wait_until_idle(server.service, before)
 
     assert told[0].ephemeral and "may not run jdebug" in told[0].text
     assert [r.tool for r in backend.ran] == ["version"]

@@ -10,12 +10,22 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.jvm.catalog import CATALOG
 from bot.local.strategy import LocalTarget
 from bot.model.request import Request
 from handlers.slack.app import BotServer
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack, UploadedFile
-from tests.slack.conftest import ALICE, RecordingBackend, StartBot, all_text, log_records
+from tests.slack.conftest import (
+    ALICE,
+    RecordingBackend,
+    StartBot,
+    all_text,
+    log_records,
+    running_tasks,
+    wait_until_idle,
+)
 from tests.support.jvms import jattach_text
 
 # The threads cowweb starts by name (examples/cowweb/src/cowweb/Main.java).
@@ -134,17 +144,26 @@ async def test_not_in_channel_on_upload_tells_the_user_to_invite_the_bot(
     assert "Traceback" not in told[0].text
 
 
+@pytest.mark.parametrize(
+    ("private", "slack_error"), [(False, "not_in_channel"), (True, "channel_not_found")]
+)
 async def test_channel_without_the_bot_gets_an_invite_hint_and_nothing_runs(
-    fake_slack: FakeSlack, start_bot: StartBot, cowweb_factory
+    fake_slack: FakeSlack, start_bot: StartBot, cowweb_factory, private: bool, slack_error: str
 ) -> None:
     jvm = cowweb_factory(25)
     backend = RecordingBackend()
-    await start_bot(backend)
-    fake_slack.channels_without_bot.add(DEFAULT_CHANNEL)
+    server = await start_bot(backend)
+    before = running_tasks()
+    # A channel everyone but the bot is in: public (not_in_channel) or private (Slack hides
+    # it from the bot: channel_not_found).
+    fake_slack.add_channel("C0TEAM0001", "team", private=private, members=(ALICE,))
 
-    await fake_slack.send_slash_command(text=f"threaddump pid={jvm.pid}")
+    await fake_slack.send_slash_command(text=f"threaddump pid={jvm.pid}", channel_id="C0TEAM0001")
     told = await fake_slack.wait_for(lambda s: s.responses, timeout=20)
+    await wait_until_idle(server.service, before)  # drained before asserting nothing ran
 
+    (refused,) = fake_slack.calls_to("chat.postMessage")
+    assert refused.response is not None and refused.response["error"] == slack_error
     assert "/invite @jdebug" in told[0].text
     assert backend.ran == []
     assert fake_slack.messages == {}
@@ -278,3 +297,19 @@ async def test_shutdown_stops_what_outlives_the_grace_period_and_tells_the_user(
     assert "stopped this before it finished" in final.text
     assert fake_slack.files == {}
     assert agent_children() == []
+
+
+@pytest.mark.parametrize("reason", ["warning", "refresh_requested"])
+async def test_the_bot_reconnects_when_slack_asks_and_keeps_answering(
+    fake_slack: FakeSlack, start_bot: StartBot, reason: str
+) -> None:
+    await start_bot()
+    [first] = fake_slack.connections
+
+    # Slack says why, then closes the old link a little later.
+    await fake_slack.send_disconnect(reason, close_after=0.5)
+    await fake_slack.wait_for(lambda s: [c for c in s.connections if c.id != first.id], timeout=20)
+    ack = await fake_slack.send_slash_command(text="help")
+
+    assert ack.connection != first.id
+    assert ack.payload is not None and "Usage: /jdebug" in ack.payload["text"]

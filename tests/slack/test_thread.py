@@ -13,6 +13,7 @@ from bot.access.audit import OutputDigest, digest
 from bot.report.snippets import Snippet
 from handlers.slack.thread import GZIP_ABOVE, SNIPPET_LIMIT, SlackThread
 from tests.fakeslack import DEFAULT_CHANNEL, FakeSlack
+from tests.slack.conftest import running_tasks
 
 
 async def test_outputs_go_up_as_snippet_plain_file_or_gzip_by_their_utf8_size(
@@ -59,6 +60,7 @@ async def test_follow_up_files_go_to_the_root_of_the_thread_not_the_reply(
 async def test_progress_edits_are_coalesced_to_the_latest_and_spaced(
     fake_slack: FakeSlack,
 ) -> None:
+    before = running_tasks()
     thread = SlackThread(fake_slack.client(), DEFAULT_CHANNEL, min_interval_s=0.5)
     ts = await thread.post("posted", [])
 
@@ -68,7 +70,11 @@ async def test_progress_edits_are_coalesced_to_the_latest_and_spaced(
     thread.show("analysing", [])
     thread.show("still analysing", [])
     await thread.finish("done", [])
-    await asyncio.sleep(0.7)  # a dropped edit, had it been kept, would land by now
+    await thread.close()
+    # Drained: every task the thread started has ended, so no dropped edit can still land.
+    async with asyncio.timeout(5):
+        while not running_tasks() <= before:
+            await asyncio.sleep(0.01)
 
     message = fake_slack.messages[ts]
     assert [v.text for v in message.history] == ["posted", "running"]

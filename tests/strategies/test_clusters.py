@@ -60,9 +60,7 @@ def clusters_file(tmp_path: Path, sims: dict[str, KubeSim]) -> Path:
 
 
 async def run(text: str, tmp_path: Path, **settings: object) -> tuple[int, str]:
-    core, _ = serve_settings(
-        namespace="apps", audit_file=tmp_path / "audit.jsonl", **settings
-    )
+    core, _ = serve_settings(namespace="apps", audit_file=tmp_path / "audit.jsonl", **settings)
     out = io.StringIO()
     rc = await run_text(text, terminal_service(core), out, err=io.StringIO())
     return rc, out.getvalue()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -119,14 +118,14 @@ async def test_misspelt_pod_gets_did_you_mean(sim):
 
 
 async def test_unpullable_debug_image_is_reported_within_the_bounded_wait(sim):
-    started = time.monotonic()
+    # Reported from the pull failure itself (kubesim's ErrImagePull), not from the 20 s
+    # start timeout running out: that would say it did not start in time.
     with pytest.raises(StrategyUnavailable, match="could not be pulled") as excinfo:
         await run_request(
             request("flags pod=jvm-17 ns=apps"),
             backend_for(sim, debug_image="registry.invalid/nope:1", start_timeout_s=20),
         )
     assert "JDEBUG_DEBUG_IMAGE" in excinfo.value.message
-    assert time.monotonic() - started < 20
 
 
 async def test_without_any_way_in_every_reason_is_listed(sim):
