@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 from bot.jvm.histogram import readable_class_name
 from bot.jvm.jfr.constants import ChunkConstants
-from bot.jvm.jfr.metadata import ClassDescriptor
+from bot.jvm.jfr.metadata import ClassDescriptor, FieldDescriptor
 
 _PRIMITIVE_DESCRIPTORS = {
     "B": "byte",
@@ -197,71 +197,115 @@ class CPULoad:
 
 View = Any
 _V = TypeVar("_V")
-ViewBuilder = Callable[["ChunkViews", ClassDescriptor, tuple[object, ...]], View]
+Accessor = Callable[[tuple[object, ...]], _V]
+# Given a chunk's views and an event class, a function from raw event values to the view.
+ViewBuilder = Callable[["ChunkViews", ClassDescriptor], Callable[[tuple[object, ...]], View]]
 
 
 class ChunkViews:
-    """Builds typed views for one chunk, memoising stacks, threads and class names by key.
+    """Accessors for one chunk's event fields, memoising stacks, threads and classes by key.
 
-    `interned` outlives the chunk: equal stacks and threads of later chunks are the same
-    objects, so memory grows with distinct stacks, not with samples.
+    An accessor is bound to a field's position once per event class, so building a view
+    costs a few index lookups. `interned` outlives the chunk: equal stacks and threads of
+    later chunks become the same objects, so memory grows with distinct stacks, not samples.
     """
 
     def __init__(self, constants: ChunkConstants, interned: dict[object, object]) -> None:
         self.constants = constants
         self._interned = interned
-        self._memo: dict[tuple[str, int], Any] = {}
+        self._memo: dict[tuple[int, int], Any] = {}
 
-    def raw(self, cls: ClassDescriptor, values: tuple[object, ...], name: str) -> object:
+    def _field(self, cls: ClassDescriptor, name: str) -> tuple[int, FieldDescriptor] | None:
         index = cls.field_index.get(name)
-        return values[index] if index is not None and index < len(values) else None
+        return None if index is None else (index, cls.fields[index])
 
-    def value(self, cls: ClassDescriptor, values: tuple[object, ...], name: str) -> Any:
+    def value(self, cls: ClassDescriptor, name: str) -> Accessor[Any]:
         """Field `name` resolved to Python values (None if this JDK's event lacks it)."""
-        index = cls.field_index.get(name)
-        if index is None or index >= len(values):
-            return None
-        return self.constants.field_value(cls.fields[index], values[index])
+        found = self._field(cls, name)
+        if found is None:
+            return _none
+        index, field = found
+        resolve = self.constants.field_value
+        return lambda raw: resolve(field, raw[index])
 
-    def number(self, cls: ClassDescriptor, values: tuple[object, ...], name: str) -> int:
-        found = self.value(cls, values, name)
-        return found if isinstance(found, int) else 0
+    def raw(self, cls: ClassDescriptor, name: str) -> Accessor[object]:
+        found = self._field(cls, name)
+        if found is None:
+            return _none
+        index = found[0]
+        return lambda raw: raw[index]
 
-    def _memoised(
-        self,
-        kind: str,
-        cls: ClassDescriptor,
-        values: tuple[object, ...],
-        name: str,
-        build: Callable[[Any], _V | None],
-    ) -> _V | None:
-        key = self.raw(cls, values, name)
-        if not isinstance(key, int):
-            return None
-        memo_key = (kind, key)
-        if memo_key in self._memo:
-            return cast("_V | None", self._memo[memo_key])
-        resolved = self.value(cls, values, name)
-        view = build(resolved) if resolved is not None else None
-        if view is not None:
-            view = cast("_V", self._interned.setdefault(view, view))
-        self._memo[memo_key] = view
-        return view
+    def number(self, cls: ClassDescriptor, name: str) -> Accessor[int]:
+        """An integer field in its unit, timestamps and timespans in ns; 0 if absent."""
+        found = self._field(cls, name)
+        if found is None:
+            return _zero
+        index, field = found
+        if field.timespan_unit is None and field.timestamp_unit is None:
+            return lambda raw: _int_or_zero(raw[index])
+        nanos = self.constants.nanos
+        return lambda raw: nanos(field, _int_or_zero(raw[index]))
 
-    def stack(self, cls: ClassDescriptor, values: tuple[object, ...]) -> StackTrace | None:
-        return self._memoised("stack", cls, values, "stackTrace", _stack_trace)
+    def fraction(self, cls: ClassDescriptor, name: str) -> Accessor[float]:
+        found = self._field(cls, name)
+        if found is None:
+            return lambda raw: 0.0
+        index = found[0]
+        return lambda raw: float(v) if isinstance(v := raw[index], int | float) else 0.0
+
+    def text(self, cls: ClassDescriptor, name: str) -> Accessor[str | None]:
+        return self._memoised(cls, name, lambda v: v if isinstance(v, str) else None)
+
+    def stack(self, cls: ClassDescriptor) -> Accessor[StackTrace | None]:
+        return self._memoised(cls, "stackTrace", _stack_trace)
 
     def thread(
-        self, cls: ClassDescriptor, values: tuple[object, ...], name: str = "eventThread"
-    ) -> JavaThread | None:
-        return self._memoised("thread", cls, values, name, _java_thread)
+        self, cls: ClassDescriptor, name: str = "eventThread"
+    ) -> Accessor[JavaThread | None]:
+        return self._memoised(cls, name, _java_thread)
 
-    def class_name(self, cls: ClassDescriptor, values: tuple[object, ...], name: str) -> str | None:
-        return self._memoised("class", cls, values, name, _class_name)
+    def class_name(self, cls: ClassDescriptor, name: str) -> Accessor[str | None]:
+        return self._memoised(cls, name, _class_name)
 
-    def text(self, cls: ClassDescriptor, values: tuple[object, ...], name: str) -> str | None:
-        found = self.value(cls, values, name)
-        return found if isinstance(found, str) else None
+    def _memoised(
+        self, cls: ClassDescriptor, name: str, build: Callable[[Any], _V | None]
+    ) -> Accessor[_V | None]:
+        """Field `name` built into a view, once per pool key when it refers to a pool."""
+        found = self._field(cls, name)
+        if found is None:
+            return _none
+        index, field = found
+        resolve = self.constants.field_value
+        if not field.constant_pool or field.array:
+            return lambda raw: build(resolve(field, raw[index]))
+        memo = self._memo
+        interned = self._interned
+        type_id = field.type_id
+
+        def access(raw: tuple[object, ...]) -> _V | None:
+            key = raw[index]
+            memo_key = (type_id, key if isinstance(key, int) else -1)
+            if memo_key in memo:
+                return cast("_V | None", memo[memo_key])
+            view = build(resolve(field, key))
+            if view is not None:
+                view = cast("_V", interned.setdefault(view, view))
+            memo[memo_key] = view
+            return view
+
+        return access
+
+
+def _none(raw: tuple[object, ...]) -> None:
+    return None
+
+
+def _zero(raw: tuple[object, ...]) -> int:
+    return 0
+
+
+def _int_or_zero(value: object) -> int:
+    return value if isinstance(value, int) else 0
 
 
 def _class_name(resolved: Any) -> str | None:
@@ -308,115 +352,96 @@ def _stack_trace(resolved: Any) -> StackTrace | None:
     return StackTrace(frames, bool(resolved.get("truncated", False)))
 
 
-def _execution_sample(v: ChunkViews, cls: ClassDescriptor, raw: tuple[object, ...]) -> View:
-    return ExecutionSample(
-        v.number(cls, raw, "startTime"),
-        v.thread(cls, raw, "sampledThread"),
-        v.stack(cls, raw),
-        v.text(cls, raw, "state"),
+def _execution_sample(v: ChunkViews, cls: ClassDescriptor) -> Accessor[View]:
+    start, thread = v.number(cls, "startTime"), v.thread(cls, "sampledThread")
+    stack, state = v.stack(cls), v.text(cls, "state")
+    kind = NativeMethodSample if cls.name == "jdk.NativeMethodSample" else ExecutionSample
+    return lambda raw: kind(start(raw), thread(raw), stack(raw), state(raw))
+
+
+def _allocation_sample(v: ChunkViews, cls: ClassDescriptor) -> Accessor[View]:
+    start, thread, stack = v.number(cls, "startTime"), v.thread(cls), v.stack(cls)
+    object_class, weight = v.class_name(cls, "objectClass"), v.number(cls, "weight")
+    return lambda raw: AllocationSample(
+        start(raw), thread(raw), stack(raw), object_class(raw), weight(raw)
     )
 
 
-def _native_method_sample(v: ChunkViews, cls: ClassDescriptor, raw: tuple[object, ...]) -> View:
-    return NativeMethodSample(
-        v.number(cls, raw, "startTime"),
-        v.thread(cls, raw, "sampledThread"),
-        v.stack(cls, raw),
-        v.text(cls, raw, "state"),
+def _tlab_allocation(v: ChunkViews, cls: ClassDescriptor) -> Accessor[View]:
+    start, thread, stack = v.number(cls, "startTime"), v.thread(cls), v.stack(cls)
+    object_class, size = v.class_name(cls, "objectClass"), v.number(cls, "allocationSize")
+    tlab = v.raw(cls, "tlabSize")
+    return lambda raw: TlabAllocation(
+        start(raw),
+        thread(raw),
+        stack(raw),
+        object_class(raw),
+        size(raw),
+        t if isinstance(t := tlab(raw), int) else None,
     )
 
 
-def _allocation_sample(v: ChunkViews, cls: ClassDescriptor, raw: tuple[object, ...]) -> View:
-    return AllocationSample(
-        v.number(cls, raw, "startTime"),
-        v.thread(cls, raw),
-        v.stack(cls, raw),
-        v.class_name(cls, raw, "objectClass"),
-        v.number(cls, raw, "weight"),
-    )
-
-
-def _tlab_allocation(v: ChunkViews, cls: ClassDescriptor, raw: tuple[object, ...]) -> View:
-    tlab = v.value(cls, raw, "tlabSize")
-    return TlabAllocation(
-        v.number(cls, raw, "startTime"),
-        v.thread(cls, raw),
-        v.stack(cls, raw),
-        v.class_name(cls, raw, "objectClass"),
-        v.number(cls, raw, "allocationSize"),
-        tlab if isinstance(tlab, int) else None,
-    )
-
-
-def _monitor_enter(v: ChunkViews, cls: ClassDescriptor, raw: tuple[object, ...]) -> View:
-    return MonitorEnter(
-        v.number(cls, raw, "startTime"),
-        v.number(cls, raw, "duration"),
-        v.thread(cls, raw),
-        v.stack(cls, raw),
-        v.class_name(cls, raw, "monitorClass"),
-        v.thread(cls, raw, "previousOwner"),
-        v.number(cls, raw, "address"),
+def _monitor_enter(v: ChunkViews, cls: ClassDescriptor) -> Accessor[View]:
+    start, duration = v.number(cls, "startTime"), v.number(cls, "duration")
+    thread, stack = v.thread(cls), v.stack(cls)
+    monitor, owner = v.class_name(cls, "monitorClass"), v.thread(cls, "previousOwner")
+    address = v.number(cls, "address")
+    return lambda raw: MonitorEnter(
+        start(raw),
+        duration(raw),
+        thread(raw),
+        stack(raw),
+        monitor(raw),
+        owner(raw),
+        address(raw),
     )
 
 
 # ThreadPark's `timeout` is Long.MIN_VALUE when the thread parked without one
-# (`LockSupport.park`), as `jfr print` shows it ("N/A").
+# (`LockSupport.park`); `jfr print` shows it as "N/A".
 _NO_TIMEOUT = {-(2**63), 2**63 - 1}
 
 
-def _thread_park(v: ChunkViews, cls: ClassDescriptor, raw: tuple[object, ...]) -> View:
-    timeout = v.raw(cls, raw, "timeout")
-    return ThreadPark(
-        v.number(cls, raw, "startTime"),
-        v.number(cls, raw, "duration"),
-        v.thread(cls, raw),
-        v.stack(cls, raw),
-        v.class_name(cls, raw, "parkedClass"),
-        None
-        if not isinstance(timeout, int) or timeout in _NO_TIMEOUT
-        else v.number(cls, raw, "timeout"),
-        v.number(cls, raw, "address"),
+def _thread_park(v: ChunkViews, cls: ClassDescriptor) -> Accessor[View]:
+    start, duration = v.number(cls, "startTime"), v.number(cls, "duration")
+    thread, stack = v.thread(cls), v.stack(cls)
+    parked, address = v.class_name(cls, "parkedClass"), v.number(cls, "address")
+    raw_timeout, timeout = v.raw(cls, "timeout"), v.number(cls, "timeout")
+    return lambda raw: ThreadPark(
+        start(raw),
+        duration(raw),
+        thread(raw),
+        stack(raw),
+        parked(raw),
+        None if raw_timeout(raw) in _NO_TIMEOUT else timeout(raw),
+        address(raw),
     )
 
 
-def _garbage_collection(v: ChunkViews, cls: ClassDescriptor, raw: tuple[object, ...]) -> View:
-    return GarbageCollection(
-        v.number(cls, raw, "startTime"),
-        v.number(cls, raw, "duration"),
-        v.number(cls, raw, "gcId"),
-        v.text(cls, raw, "name"),
-        v.text(cls, raw, "cause"),
-        v.number(cls, raw, "sumOfPauses"),
-        v.number(cls, raw, "longestPause"),
+def _garbage_collection(v: ChunkViews, cls: ClassDescriptor) -> Accessor[View]:
+    start, duration, gc_id = (v.number(cls, n) for n in ("startTime", "duration", "gcId"))
+    name, cause = v.text(cls, "name"), v.text(cls, "cause")
+    total, longest = v.number(cls, "sumOfPauses"), v.number(cls, "longestPause")
+    return lambda raw: GarbageCollection(
+        start(raw), duration(raw), gc_id(raw), name(raw), cause(raw), total(raw), longest(raw)
     )
 
 
-def _gc_phase_pause(v: ChunkViews, cls: ClassDescriptor, raw: tuple[object, ...]) -> View:
-    return GCPhasePause(
-        v.number(cls, raw, "startTime"),
-        v.number(cls, raw, "duration"),
-        v.number(cls, raw, "gcId"),
-        v.text(cls, raw, "name"),
-    )
+def _gc_phase_pause(v: ChunkViews, cls: ClassDescriptor) -> Accessor[View]:
+    start, duration, gc_id = (v.number(cls, n) for n in ("startTime", "duration", "gcId"))
+    name = v.text(cls, "name")
+    return lambda raw: GCPhasePause(start(raw), duration(raw), gc_id(raw), name(raw))
 
 
-def _cpu_load(v: ChunkViews, cls: ClassDescriptor, raw: tuple[object, ...]) -> View:
-    def fraction(name: str) -> float:
-        found = v.value(cls, raw, name)
-        return float(found) if isinstance(found, int | float) else 0.0
-
-    return CPULoad(
-        v.number(cls, raw, "startTime"),
-        fraction("jvmUser"),
-        fraction("jvmSystem"),
-        fraction("machineTotal"),
-    )
+def _cpu_load(v: ChunkViews, cls: ClassDescriptor) -> Accessor[View]:
+    start = v.number(cls, "startTime")
+    user, system, machine = (v.fraction(cls, n) for n in ("jvmUser", "jvmSystem", "machineTotal"))
+    return lambda raw: CPULoad(start(raw), user(raw), system(raw), machine(raw))
 
 
 VIEW_BUILDERS: Mapping[str, ViewBuilder] = {
     "jdk.ExecutionSample": _execution_sample,
-    "jdk.NativeMethodSample": _native_method_sample,
+    "jdk.NativeMethodSample": _execution_sample,
     "jdk.ObjectAllocationSample": _allocation_sample,
     "jdk.ObjectAllocationInNewTLAB": _tlab_allocation,
     "jdk.ObjectAllocationOutsideTLAB": _tlab_allocation,

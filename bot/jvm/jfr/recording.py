@@ -118,6 +118,8 @@ class _Collector:
         self.chunks: list[ChunkInfo] = []
         self.notes: list[str] = []
         self.interned: dict[object, object] = {}
+        # The last chunk's metadata id and clock, see `_time_converter`.
+        self.previous: tuple[int, TimeConverter] | None = None
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -209,7 +211,7 @@ def _read_chunk(chunk: Chunk, collector: _Collector) -> None:
     checkpoints, positions, stopped = _scan(data, limit, metadata, wanted, collector.counts)
     if stopped and chunk.complete:
         collector.note(f"chunk {number} is corrupt at byte {stopped:,}; the rest was skipped.")
-    time = TimeConverter(header.start_ticks, header.start_nanos, header.ticks_per_second)
+    time = _time_converter(chunk, metadata, collector)
     constants = ChunkConstants(metadata, decoders, time)
     for pos, end in checkpoints:
         try:
@@ -225,6 +227,7 @@ def _read_chunk(chunk: Chunk, collector: _Collector) -> None:
         cls = metadata.classes[type_id]
         decoder = decoders[type_id]
         builder = VIEW_BUILDERS.get(cls.name)
+        build = builder(views, cls) if builder is not None else None
         typed = collector.typed[_TYPED_FIELDS[cls.name]] if builder else None
         generic = collector.events.get(cls.name)
         for pos in offsets:
@@ -234,14 +237,35 @@ def _read_chunk(chunk: Chunk, collector: _Collector) -> None:
                 raw, end = decoder(data, body)
                 if end > pos + size or not isinstance(raw, tuple):
                     raise FormatError("an event runs past its own size")
-                if builder is not None and typed is not None:
-                    typed.append(builder(views, cls, raw))
+                if build is not None and typed is not None:
+                    typed.append(build(raw))
                 if generic is not None:
                     generic.append(_generic_event(constants, cls.name, cls.fields, raw))
             except _DECODE_ERRORS:
                 bad += 1
     if bad:
         collector.note(f"{bad:,} events of chunk {number} could not be decoded and were skipped.")
+
+
+def _time_converter(chunk: Chunk, metadata: Metadata, collector: _Collector) -> TimeConverter:
+    """The chunk's own tick-to-ns anchor, unless it carries the previous chunk's metadata.
+
+    OpenJDK's `ChunkParser` keeps its parsers, and with them the first chunk's
+    `TimeConverter`, while the metadata id does not change; later chunks' times then differ
+    from their own anchor by the clocks' drift (hundreds of ns). Doing the same keeps our
+    times equal to `jfr print`'s to the nanosecond.
+    """
+    header = chunk.header
+    time = TimeConverter(header.start_ticks, header.start_nanos, header.ticks_per_second)
+    previous = collector.previous
+    if (
+        previous is not None
+        and previous[0] == metadata.metadata_id
+        and previous[1].divisor == time.divisor
+    ):
+        time = previous[1]
+    collector.previous = (metadata.metadata_id, time)
+    return time
 
 
 def _chunk_metadata(chunk: Chunk, limit: int) -> Metadata | None:
