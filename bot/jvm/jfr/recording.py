@@ -248,12 +248,14 @@ def _read_chunk(chunk: Chunk, collector: _Collector) -> None:
 
 
 def _time_converter(chunk: Chunk, metadata: Metadata, collector: _Collector) -> TimeConverter:
-    """The chunk's own tick-to-ns anchor, unless it carries the previous chunk's metadata.
+    """The chunk's own tick-to-ns anchor, unless it continues the previous chunk's clock.
 
     OpenJDK's `ChunkParser` keeps its parsers, and with them the first chunk's
     `TimeConverter`, while the metadata id does not change; later chunks' times then differ
     from their own anchor by the clocks' drift (hundreds of ns). Doing the same keeps our
-    times equal to `jfr print`'s to the nanosecond.
+    times equal to `jfr print`'s to the nanosecond. Files glued from different JVMs often
+    share metadata id 1 too, so the old anchor is kept only if it places this chunk's start
+    within a millisecond of where the chunk says it starts.
     """
     header = chunk.header
     time = TimeConverter(header.start_ticks, header.start_nanos, header.ticks_per_second)
@@ -262,6 +264,7 @@ def _time_converter(chunk: Chunk, metadata: Metadata, collector: _Collector) -> 
         previous is not None
         and previous[0] == metadata.metadata_id
         and previous[1].divisor == time.divisor
+        and abs(previous[1].timestamp(header.start_ticks) - header.start_nanos) < 1_000_000
     ):
         time = previous[1]
     collector.previous = (metadata.metadata_id, time)
