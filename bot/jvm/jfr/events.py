@@ -15,6 +15,8 @@ from bot.jvm.histogram import readable_class_name
 from bot.jvm.jfr.constants import ChunkConstants
 from bot.jvm.jfr.metadata import ClassDescriptor, FieldDescriptor
 
+# What a frame shows for a class or method its constant pools do not hold.
+UNKNOWN = "?"
 _PRIMITIVE_DESCRIPTORS = {
     "B": "byte",
     "C": "char",
@@ -214,6 +216,8 @@ class ChunkViews:
         self.constants = constants
         self._interned = interned
         self._memo: dict[tuple[int, int], Any] = {}
+        # Stacks with frames whose method is missing from the pools (a cut or corrupt file).
+        self.incomplete_stacks = 0
 
     def _field(self, cls: ClassDescriptor, name: str) -> tuple[int, FieldDescriptor] | None:
         index = cls.field_index.get(name)
@@ -257,7 +261,13 @@ class ChunkViews:
         return self._memoised(cls, name, lambda v: v if isinstance(v, str) else None)
 
     def stack(self, cls: ClassDescriptor) -> Accessor[StackTrace | None]:
-        return self._memoised(cls, "stackTrace", _stack_trace)
+        def build(resolved: Any) -> StackTrace | None:
+            stack = _stack_trace(resolved)
+            if stack is not None and any(f.method == UNKNOWN for f in stack.frames):
+                self.incomplete_stacks += 1
+            return stack
+
+        return self._memoised(cls, "stackTrace", build)
 
     def thread(
         self, cls: ClassDescriptor, name: str = "eventThread"
@@ -332,11 +342,11 @@ def _frame(resolved: Any) -> Frame | None:
         return None
     method = resolved.get("method")
     if not isinstance(method, Mapping):
-        return Frame("?", "?", "", -1, -1, str(resolved.get("type") or ""))
+        return Frame(UNKNOWN, UNKNOWN, "", -1, -1, str(resolved.get("type") or ""))
     line = resolved.get("lineNumber")
     return Frame(
-        class_name=_class_name(method.get("type")) or "?",
-        method=str(method.get("name") or "?"),
+        class_name=_class_name(method.get("type")) or UNKNOWN,
+        method=str(method.get("name") or UNKNOWN),
         descriptor=str(method.get("descriptor") or ""),
         line=line if isinstance(line, int) else -1,
         bytecode_index=int(resolved.get("bytecodeIndex") or 0),

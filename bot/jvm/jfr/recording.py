@@ -245,6 +245,11 @@ def _read_chunk(chunk: Chunk, collector: _Collector) -> None:
                 bad += 1
     if bad:
         collector.note(f"{bad:,} events of chunk {number} could not be decoded and were skipped.")
+    if views.incomplete_stacks:
+        collector.note(
+            f"{views.incomplete_stacks:,} stacks of chunk {number} name methods its constant "
+            "pools do not hold; those frames show as ?.?."
+        )
 
 
 def _time_converter(chunk: Chunk, metadata: Metadata, collector: _Collector) -> TimeConverter:
