@@ -57,13 +57,26 @@ def values_of(events: list[dict[str, Any]], type_name: str) -> list[dict[str, An
     return [e["values"] for e in events if e["type"] == type_name]
 
 
+def view_rows(path: Path, view: str) -> list[list[str]]:
+    """The table `jfr view VIEW` prints, cut into cells by its `---- ----` ruler line."""
+    lines = jfr("view", "--width", "600", view, str(path)).splitlines()
+    rulers = [i for i, line in enumerate(lines) if re.fullmatch(r"-+( -+)*", line.strip())]
+    if not rulers:
+        return []
+    spans = [m.span() for m in re.finditer(r"-+", lines[rulers[0]])]
+    rows = []
+    for line in lines[rulers[0] + 1 :]:
+        if not line.strip():
+            break
+        rows.append(
+            [line[a : b if i < len(spans) - 1 else None].strip() for i, (a, b) in enumerate(spans)]
+        )
+    return rows
+
+
 def hot_methods(path: Path) -> list[tuple[str, int]]:
     """`jfr view hot-methods` rows: (method as jfr prints it, samples)."""
-    rows = []
-    for line in jfr("view", "--width", "400", "hot-methods", str(path)).splitlines():
-        if found := re.fullmatch(r"(\S.*?)\s+([\d,]+)\s+[\d.]+%\s*", line):
-            rows.append((found.group(1), int(found.group(2).replace(",", ""))))
-    return rows
+    return [(row[0], int(row[1].replace(",", ""))) for row in view_rows(path, "hot-methods")]
 
 
 def instant_ns(text: str) -> int:
