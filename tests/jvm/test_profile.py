@@ -115,9 +115,9 @@ def test_the_allocating_site_and_class_come_first(
     assert summary.analysis.findings[1].startswith("1. ProfileWorkloads.allocatePayloads(): ")
 
 
+# JDK 11 records no jdk.ObjectAllocationSample, which these views read.
+@pytest.mark.parametrize("java_version", [17, 21, 25], ids=lambda v: f"jdk{v}")
 def test_allocation_shares_equal_jfr_views(workload_recording: Any, java_version: int) -> None:
-    if java_version == 11:
-        pytest.skip("JDK 11 records no jdk.ObjectAllocationSample, which the views read")
     path = Path(workload_recording(java_version, "alloc"))
     by_site = view_rows(path, "allocation-by-site")
     by_class = view_rows(path, "allocation-by-class")
