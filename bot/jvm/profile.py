@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from bot.jvm.jfr import Frame, JavaThread, Recording, StackTrace
 from bot.jvm.units import format_bytes, format_duration
@@ -121,9 +121,24 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "0%"
 
 
+def _by_stack(
+    weighted: Iterable[tuple[StackTrace | None, int]],
+) -> list[tuple[StackTrace | None, int]]:
+    """Weights summed per stack object: the reader interns stacks, so grouping by identity
+    costs one dict step per event instead of hashing every frame of every sample."""
+    sums: dict[int, list[Any]] = {}
+    for stack, weight in weighted:
+        entry = sums.get(id(stack))
+        if entry is None:
+            sums[id(stack)] = [stack, weight]
+        else:
+            entry[1] += weight
+    return [(stack, weight) for stack, weight in sums.values()]
+
+
 def _stacks(weighted: Iterable[tuple[StackTrace | None, int]]) -> tuple[WeightedStack, ...]:
     sums: Counter[tuple[Frame, ...]] = Counter()
-    for stack, weight in weighted:
+    for stack, weight in _by_stack(weighted):
         sums[stack.frames if stack is not None else ()] += weight
     ordered = sorted(sums.items(), key=lambda item: -item[1])
     return tuple(WeightedStack(frames, weight) for frames, weight in ordered)
@@ -158,12 +173,13 @@ def _cpu_summary(
     samples = recording.execution_samples
     self_counts: Counter[str] = Counter()
     total_counts: Counter[str] = Counter()
-    for sample in samples:
-        if sample.stack is None or not sample.stack.frames:
+    for stack, count in _by_stack((s.stack, 1) for s in samples):
+        if stack is None or not stack.frames:
             continue
-        self_counts[sample.stack.frames[0].signature] += 1
+        self_counts[stack.frames[0].signature] += count
         # A recursive method is on the stack once per sample however deep it recurses.
-        total_counts.update({frame.signature for frame in sample.stack.frames})
+        for signature in {frame.signature for frame in stack.frames}:
+            total_counts[signature] += count
     ranked = sorted(self_counts.items(), key=lambda item: (-item[1], item[0]))[:TOP]
     methods = tuple(MethodSamples(name, n, total_counts[name]) for name, n in ranked)
     count = len(samples)

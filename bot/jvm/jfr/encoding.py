@@ -141,14 +141,21 @@ def read_string(buf: bytes, pos: int) -> tuple[str | StringRef | None, int]:
         return None, pos
     if encoding == STRING_CHAR_ARRAY:
         size, pos = read_int(buf, pos)
-        if size < 0 or pos + size > len(buf):
+        end = pos + size
+        if size < 0 or end > len(buf):
             raise FormatError(f"a string of {size} chars runs past the end of its chunk")
+        ascii_run = buf[pos:end]
+        if ascii_run.isascii():
+            # Every char below 128 is a one-byte varint: the bytes are the text (the JDK
+            # writes its metadata's names this way, so this is most char-array strings).
+            return ascii_run.decode("ascii"), end
         units = []
         for _ in range(size):
             unit, pos = read_varint(buf, pos)
             units.append(unit & 0xFFFF)
         # Java chars are UTF-16 code units; surrogate pairs join back into one character.
-        return b"".join(u.to_bytes(2, "big") for u in units).decode("utf-16-be", "replace"), pos
+        raw = b"".join(u.to_bytes(2, "big") for u in units)
+        return raw.decode("utf-16-be", "replace"), pos
     raise FormatError(f"unknown string encoding {encoding}")
 
 

@@ -17,8 +17,8 @@ from typing import Any, BinaryIO
 
 from bot.jvm.jfr.chunks import HEADER_SIZE, Chunk, iter_chunks
 from bot.jvm.jfr.constants import ChunkConstants, TimeConverter
-from bot.jvm.jfr.decoding import build_decoders
-from bot.jvm.jfr.encoding import read_int, read_long
+from bot.jvm.jfr.decoding import Decoder, build_decoders
+from bot.jvm.jfr.encoding import read_int, read_long, read_varint
 from bot.jvm.jfr.errors import FormatError
 from bot.jvm.jfr.events import (
     VIEW_BUILDERS,
@@ -118,6 +118,7 @@ class _Collector:
         self.chunks: list[ChunkInfo] = []
         self.notes: list[str] = []
         self.interned: dict[object, object] = {}
+        self.metadata: dict[bytes, _Types] = {}
         # The last chunk's metadata id and clock, see `_time_converter`.
         self.previous: tuple[int, TimeConverter] | None = None
 
@@ -195,14 +196,14 @@ def _read_chunk(chunk: Chunk, collector: _Collector) -> None:
             "reads; it was skipped."
         )
         return
-    metadata = _chunk_metadata(chunk, limit)
-    if metadata is None:
+    types = _chunk_metadata(chunk, limit, collector.metadata)
+    if types is None:
         collector.note(
             f"chunk {number} has no readable metadata, so its events could not be decoded."
         )
         _count_only(chunk, limit, collector)
         return
-    decoders = build_decoders(metadata)
+    metadata, decoders = types
     wanted = {
         cls.id: cls.name
         for cls in metadata.classes.values()
@@ -276,14 +277,18 @@ def _time_converter(chunk: Chunk, metadata: Metadata, collector: _Collector) -> 
     return time
 
 
-def _chunk_metadata(chunk: Chunk, limit: int) -> Metadata | None:
-    """The metadata the header points at; in a cut chunk, the last one before the cut."""
+_Types = tuple[Metadata, dict[int, Decoder]]
+# Distinct metadata events kept per read: a file glued from a few recordings alternates
+# between a few; one JVM's chunks repeat one.
+_METADATA_KEPT = 8
+
+
+def _chunk_metadata(chunk: Chunk, limit: int, cache: dict[bytes, _Types]) -> _Types | None:
+    """The metadata the header points at (in a cut chunk, the last one before the cut) and
+    its decoders; parsed once per distinct metadata event, as each chunk repeats it."""
     offset = chunk.header.metadata_offset
-    if HEADER_SIZE <= offset < limit:
-        try:
-            return read_metadata(chunk.data, offset)
-        except _DECODE_ERRORS:
-            pass
+    if HEADER_SIZE <= offset < limit and (found := _metadata_at(chunk.data, offset, cache)):
+        return found
     last = None
     pos = HEADER_SIZE
     try:
@@ -297,12 +302,22 @@ def _chunk_metadata(chunk: Chunk, limit: int) -> Metadata | None:
             pos += size
     except _DECODE_ERRORS:
         pass
-    if last is None:
-        return None
+    return None if last is None else _metadata_at(chunk.data, last, cache)
+
+
+def _metadata_at(data: bytes, pos: int, cache: dict[bytes, _Types]) -> _Types | None:
     try:
-        return read_metadata(chunk.data, last)
+        size, _ = read_int(data, pos)
+        event = data[pos : pos + size]
+        if event in cache:
+            return cache[event]
+        metadata = read_metadata(event, 0)
     except _DECODE_ERRORS:
         return None
+    if len(cache) >= _METADATA_KEPT:
+        cache.pop(next(iter(cache)))
+    cache[event] = (metadata, build_decoders(metadata))
+    return cache[event]
 
 
 def _scan(
@@ -314,26 +329,45 @@ def _scan(
 ) -> tuple[list[tuple[int, int]], dict[int, array[int]], int]:
     """Walk the event headers: count every type, and note where checkpoints and the wanted
     events are. Returns those and the offset where the walk had to stop (0 at the end)."""
-    per_type: Counter[int] = Counter()
+    per_type: dict[int, int] = {}
     checkpoints: list[tuple[int, int]] = []
     positions: dict[int, array[int]] = {type_id: array("q") for type_id in wanted}
+    appenders = {type_id: found.append for type_id, found in positions.items()}
     pos = HEADER_SIZE
     stopped = 0
+    # The hottest loop of the reader (one pass over every event): varints are read
+    # directly, a one-byte type id inline; sizes are unsigned, so no sign handling.
     while pos < limit:
         try:
-            size, body = read_int(data, pos)
-            type_id, _ = read_long(data, body)
+            size = data[pos]
+            if size < 0x80:
+                body = pos + 1
+            elif data[pos + 1] >= 0x80 and data[pos + 2] >= 0x80 and data[pos + 3] < 0x80:
+                # HotSpot pads event sizes to four varint bytes so it can patch them in place.
+                size = (
+                    (size & 0x7F)
+                    | (data[pos + 1] & 0x7F) << 7
+                    | (data[pos + 2] & 0x7F) << 14
+                    | data[pos + 3] << 21
+                )
+                body = pos + 4
+            else:
+                size, body = read_varint(data, pos)
+            type_id = data[body]
+            if type_id >= 0x80:
+                type_id, _ = read_varint(data, body)
         except _DECODE_ERRORS:
             stopped = pos
             break
         if size <= 0 or pos + size > limit:
             stopped = pos
             break
-        per_type[type_id] += 1
-        if type_id == CHECKPOINT_TYPE_ID:
+        per_type[type_id] = per_type.get(type_id, 0) + 1
+        append = appenders.get(type_id)
+        if append is not None:
+            append(pos)
+        elif type_id == CHECKPOINT_TYPE_ID:
             checkpoints.append((pos, pos + size))
-        elif type_id in positions:
-            positions[type_id].append(pos)
         pos += size
     for type_id, count in per_type.items():
         counts[_type_name(metadata, type_id)] += count
