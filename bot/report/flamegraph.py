@@ -240,7 +240,7 @@ def render_flame_graph(layout: FlameLayout) -> bytes:
         draw.text((x + 16, legend_top + 3), name, fill=(40, 40, 40), font=small)
         x += 22 + round(draw.textlength(name, font=small))
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG")  # optimize=True costs 60 ms for ~10 % fewer bytes
     return out.getvalue()
 
 
