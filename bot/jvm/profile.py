@@ -104,17 +104,45 @@ class ProfileSummary:
     locks: tuple[LockWaits, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class _Part:
+    """What one event mode adds to the summary; GC and CPU load are the same for all."""
+
+    events: int
+    unit: Literal["samples", "bytes", "ns"]
+    total_weight: int
+    stacks: tuple[WeightedStack, ...]
+    headline: str
+    findings: tuple[str, ...]
+    methods: tuple[MethodSamples, ...] = ()
+    allocation_sites: tuple[Weighted, ...] = ()
+    allocated_classes: tuple[Weighted, ...] = ()
+    locks: tuple[LockWaits, ...] = ()
+
+
 def summarise_profile(recording: Recording, event: ProfileEvent = "cpu") -> ProfileSummary:
     """Summarise `recording` for `event`: `cpu`, `alloc` or `lock`."""
     gc = _gc_pauses(recording)
     cpu_load = _cpu_load(recording)
-    always = [_gc_finding(gc, recording.duration_ns), _cpu_finding(cpu_load)]
     notes = list(recording.notes)
-    if event == "alloc":
-        return _alloc_summary(recording, gc, cpu_load, always, notes)
-    if event == "lock":
-        return _lock_summary(recording, gc, cpu_load, always, notes)
-    return _cpu_summary(recording, gc, cpu_load, always, notes)
+    mode = {"alloc": _alloc_part, "lock": _lock_part}.get(event, _cpu_part)
+    part = mode(recording, notes)
+    always = (_gc_finding(gc, recording.duration_ns), _cpu_finding(cpu_load))
+    return ProfileSummary(
+        event=event,
+        duration_ns=recording.duration_ns,
+        events=part.events,
+        unit=part.unit,
+        total_weight=part.total_weight,
+        stacks=part.stacks,
+        gc=gc,
+        cpu_load=cpu_load,
+        analysis=Analysis(part.headline, part.findings + always, tuple(notes)),
+        methods=part.methods,
+        allocation_sites=part.allocation_sites,
+        allocated_classes=part.allocated_classes,
+        locks=part.locks,
+    )
 
 
 def _percent(part: int, whole: int) -> str:
@@ -163,13 +191,7 @@ def _span(recording: Recording) -> str:
     return format_duration(recording.duration_ns)
 
 
-def _cpu_summary(
-    recording: Recording,
-    gc: GcPauses,
-    cpu_load: CpuLoadSummary | None,
-    always: list[str],
-    notes: list[str],
-) -> ProfileSummary:
+def _cpu_part(recording: Recording, notes: list[str]) -> _Part:
     samples = recording.execution_samples
     self_counts: Counter[str] = Counter()
     total_counts: Counter[str] = Counter()
@@ -206,27 +228,11 @@ def _cpu_summary(
                 "The recording has no jdk.ExecutionSample events: start it with "
                 "settings=profile, and check that threads were running Java code."
             )
-    return ProfileSummary(
-        event="cpu",
-        duration_ns=recording.duration_ns,
-        events=count,
-        unit="samples",
-        total_weight=count,
-        stacks=_stacks((s.stack, 1) for s in samples),
-        gc=gc,
-        cpu_load=cpu_load,
-        analysis=Analysis(headline, tuple(findings + always), tuple(notes)),
-        methods=methods,
-    )
+    stacks = _stacks((s.stack, 1) for s in samples)
+    return _Part(count, "samples", count, stacks, headline, tuple(findings), methods=methods)
 
 
-def _alloc_summary(
-    recording: Recording,
-    gc: GcPauses,
-    cpu_load: CpuLoadSummary | None,
-    always: list[str],
-    notes: list[str],
-) -> ProfileSummary:
+def _alloc_part(recording: Recording, notes: list[str]) -> _Part:
     weighted: list[tuple[StackTrace | None, str | None, int]] = [
         (s.stack, s.object_class, s.weight) for s in recording.allocation_samples
     ]
@@ -272,16 +278,14 @@ def _alloc_summary(
         headline = f"No allocation samples in {_span(recording)} of recording"
         if not recording.notes:
             notes.append("The recording has no allocation events: start it with settings=profile.")
-    return ProfileSummary(
-        event="alloc",
-        duration_ns=recording.duration_ns,
-        events=len(weighted),
-        unit="bytes",
-        total_weight=total,
-        stacks=_stacks((stack, weight) for stack, _, weight in weighted),
-        gc=gc,
-        cpu_load=cpu_load,
-        analysis=Analysis(headline, tuple(findings + always), tuple(notes)),
+    stacks = _stacks((stack, weight) for stack, _, weight in weighted)
+    return _Part(
+        len(weighted),
+        "bytes",
+        total,
+        stacks,
+        headline,
+        tuple(findings),
         allocation_sites=top_sites,
         allocated_classes=top_classes,
     )
@@ -312,13 +316,7 @@ class _LockTally:
             self.places[where] += wait_ns
 
 
-def _lock_summary(
-    recording: Recording,
-    gc: GcPauses,
-    cpu_load: CpuLoadSummary | None,
-    always: list[str],
-    notes: list[str],
-) -> ProfileSummary:
+def _lock_part(recording: Recording, notes: list[str]) -> _Part:
     tallies: dict[tuple[str, str], _LockTally] = {}
     weighted: list[tuple[StackTrace | None, int]] = []
     for enter in recording.monitor_enters:
@@ -369,17 +367,8 @@ def _lock_summary(
                 "jdk.JavaMonitorEnter and jdk.ThreadPark record waits of 10 ms or more with "
                 "settings=profile (20 ms with the default settings); none were that long."
             )
-    return ProfileSummary(
-        event="lock",
-        duration_ns=recording.duration_ns,
-        events=len(weighted),
-        unit="ns",
-        total_weight=total,
-        stacks=_stacks(weighted),
-        gc=gc,
-        cpu_load=cpu_load,
-        analysis=Analysis(headline, tuple(findings + always), tuple(notes)),
-        locks=locks,
+    return _Part(
+        len(weighted), "ns", total, _stacks(weighted), headline, tuple(findings), locks=locks
     )
 
 

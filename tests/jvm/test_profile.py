@@ -129,13 +129,11 @@ def test_allocation_shares_equal_jfr_views(workload_recording: Any, java_version
         (summary.allocated_classes, by_class),
     ):
         assert ours[0].name == theirs[0][0]
-        for weighted, (name, percent) in zip(ours[:3], theirs[:3], strict=False):
-            assert weighted.name == name
-            assert math.isclose(
-                _share(weighted.weight, summary.total_weight),
-                float(percent.rstrip("%")),
-                abs_tol=0.01,
-            )
+        shares = {w.name: _share(w.weight, summary.total_weight) for w in ours}
+        # Rows under 1 % may tie and sort either way; those that matter must agree.
+        for name, percent in theirs:
+            if float(percent.rstrip("%")) >= 1.0:
+                assert math.isclose(shares[name], float(percent.rstrip("%")), abs_tol=0.01)
 
 
 def test_jdk11_allocations_are_estimated_from_tlab_events_and_say_so(

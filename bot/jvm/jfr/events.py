@@ -11,23 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from bot.jvm.histogram import readable_class_name
+from bot.jvm.histogram import PRIMITIVE_DESCRIPTORS, readable_class_name
 from bot.jvm.jfr.constants import ChunkConstants
 from bot.jvm.jfr.metadata import ClassDescriptor, FieldDescriptor
 
 # What a frame shows for a class or method its constant pools do not hold.
 UNKNOWN = "?"
-_PRIMITIVE_DESCRIPTORS = {
-    "B": "byte",
-    "C": "char",
-    "D": "double",
-    "F": "float",
-    "I": "int",
-    "J": "long",
-    "S": "short",
-    "Z": "boolean",
-    "V": "void",
-}
 
 
 def java_class_name(internal: str) -> str:
@@ -53,7 +42,7 @@ def parameter_types(descriptor: str) -> tuple[str, ...]:
             name = inner[i + 1 : end].rsplit("/", 1)[-1]
             i = end + 1
         else:
-            name = _PRIMITIVE_DESCRIPTORS.get(inner[i], inner[i])
+            name = PRIMITIVE_DESCRIPTORS.get(inner[i], inner[i])
             i += 1
         params.append(name + "[]" * dims)
     return tuple(params)
