@@ -172,6 +172,21 @@ def test_a_chunk_without_compressed_integers_is_skipped_with_a_note(tmp_path: Pa
     assert recording.execution_samples == ()
 
 
+def test_a_chunk_with_compressed_ticks_is_read_with_a_note(tmp_path: Path) -> None:
+    data = bytearray(HOTSPOT.read_bytes())
+    data[67] |= 1 << 2  # the flags' low byte: bit 2 is "compressed ticks"
+    path = tmp_path / "ticks.jfr"
+    path.write_bytes(bytes(data))
+
+    recording = read_recording(path)
+
+    assert recording.notes == (
+        "chunk 1 stores compressed ticks, which this reader does not unpack; its event times "
+        "may be wrong.",
+    )
+    assert len(recording.execution_samples) == len(read_recording(HOTSPOT).execution_samples)
+
+
 def test_an_old_format_version_is_named(tmp_path: Path) -> None:
     data = bytearray(HOTSPOT.read_bytes())
     data[4:8] = b"\x00\x01\x00\x00"  # JDK 8–10 wrote 1.0

@@ -196,6 +196,13 @@ def _read_chunk(chunk: Chunk, collector: _Collector) -> None:
             "reads; it was skipped."
         )
         return
+    if header.compressed_ticks:
+        # Flag bit 2 (ChunkHeader.MASK_COMPRESSED_TICKS): start times relative to a base
+        # that TimeConverter.unpackStartTicks tracks. No JVM we could run writes it.
+        collector.note(
+            f"chunk {number} stores compressed ticks, which this reader does not unpack; "
+            "its event times may be wrong."
+        )
     types = _chunk_metadata(chunk, limit, collector.metadata)
     if types is None:
         collector.note(
