@@ -88,3 +88,22 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write_sep("=", f"{total} tests skipped (under CI=true they would fail)")
     for reason, count in skips.most_common():
         terminalreporter.write_line(f"{count:5d} skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def workload_recording(tmp_path_factory: pytest.TempPathFactory) -> Callable[[int, str], Path]:
+    """`workload_recording(version, workload)`: a JFR recording (settings=profile) of
+    ProfileWorkloads `cpu`, `alloc` or `lock` on that JDK, made once per session."""
+    from tests.support.profile_workloads import compile_workloads, record_workloads
+
+    classes = compile_workloads(tmp_path_factory.mktemp("profile-workloads"))
+    made: dict[tuple[int, str], Path] = {}
+
+    def recording(version: int, workload: str) -> Path:
+        if (version, workload) not in made:
+            out = tmp_path_factory.mktemp(f"jfr-jdk{version}")
+            for name, path in record_workloads(version, classes, out).items():
+                made[version, name] = path
+        return made[version, workload]
+
+    return recording

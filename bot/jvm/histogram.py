@@ -24,7 +24,8 @@ _ROW = re.compile(
 _TOTAL = re.compile(r"\s*Total\s+(?P<instances>\d+)\s+(?P<bytes>\d+)\s*")
 _HEADER = re.compile(r"\s*num\s+#instances\s+#bytes\s+class name.*|-{3,}")
 
-_PRIMITIVES = {
+# JVM descriptor letters of the primitive types (JVMS §4.3.2).
+PRIMITIVE_DESCRIPTORS = {
     "B": "byte",
     "C": "char",
     "D": "double",
@@ -42,8 +43,8 @@ def readable_class_name(name: str) -> str:
     if dims == 0:
         return name
     element = name[dims:]
-    if element in _PRIMITIVES:
-        base = _PRIMITIVES[element]
+    if element in PRIMITIVE_DESCRIPTORS:
+        base = PRIMITIVE_DESCRIPTORS[element]
     elif element.startswith("L") and element.endswith(";") and len(element) > 2:
         base = element[1:-1]
     else:

@@ -1,4 +1,4 @@
-"""Sizes as people read them (`64 MiB`), shared by every summary and the terminal report."""
+"""Sizes and durations as people read them (`64 MiB`, `3.2 ms`), shared by every summary."""
 
 from __future__ import annotations
 
@@ -16,3 +16,16 @@ def format_bytes(count: int) -> str:
         return f"{round(value):d} {_UNITS[unit]}"
     text = f"{value:.1f}".removesuffix(".0")
     return f"{text} {_UNITS[unit]}"
+
+
+def format_duration(nanos: int) -> str:
+    """Durations as people read them: `1.8 s`, `3.2 ms`, `450 µs`, `2 m 5 s`."""
+    if nanos >= 120 * 10**9:
+        minutes, seconds = divmod(round(nanos / 10**9), 60)
+        return f"{minutes} m {seconds} s"
+    for scale, unit in ((10**9, "s"), (10**6, "ms"), (10**3, "µs")):
+        if abs(nanos) >= scale:
+            value = nanos / scale
+            text = f"{value:.1f}".removesuffix(".0") if value < 100 else f"{round(value)}"
+            return f"{text} {unit}"
+    return f"{nanos} ns"
