@@ -91,11 +91,19 @@ def _interval(first: TaskSample, second: TaskSample, interval_s: float) -> float
     return interval_s
 
 
-def _delta(before: TaskTimes | None, after: TaskTimes) -> tuple[int, Lifetime]:
-    """Ticks used in the interval; a tid reused by a new thread counts from its start."""
-    if before is None or before.start_ticks != after.start_ticks:
-        return after.cpu_ticks, "started during it"
-    return max(0, after.cpu_ticks - before.cpu_ticks), "whole interval"
+def _delta(
+    before: TaskTimes | None, after: TaskTimes, first_uptime_s: float | None
+) -> tuple[int, Lifetime] | None:
+    """Ticks used in the interval; a thread that started after the first sample (or a tid
+    reused by one) counts from its start. None: it was running at the first sample but is
+    not in it (a sample cut short), so its share is unknown."""
+    if before is not None and before.start_ticks == after.start_ticks:
+        return max(0, after.cpu_ticks - before.cpu_ticks), "whole interval"
+    # starttime and uptime both count from boot; allow two ticks of rounding between them.
+    started_s = after.start_ticks / USER_HZ
+    if before is None and first_uptime_s is not None and started_s < first_uptime_s - 0.02:
+        return None
+    return after.cpu_ticks, "started during it"
 
 
 def _problem(first: TaskSample, second: TaskSample) -> str | None:
@@ -136,8 +144,13 @@ def analyse_hot(
         )
 
     threads: list[ThreadCpu] = []
+    unmeasured = 0
     for tid, after in second.tasks.items():
-        ticks, lifetime = _delta(first.tasks.get(tid), after)
+        delta = _delta(first.tasks.get(tid), after, first.uptime_s)
+        if delta is None:
+            unmeasured += 1
+            continue
+        ticks, lifetime = delta
         nid = after.nspid if after.nspid is not None else tid
         dumped = by_nid.get(nid)
         name = dumped.name if dumped is not None else after.name
@@ -154,6 +167,11 @@ def analyse_hot(
             )
         )
     threads.sort(key=lambda t: (-t.cores, t.name))
+    if unmeasured:
+        notes.append(
+            f"{unmeasured} thread(s) ran at the first sample but are missing from it; "
+            "their CPU counts in the JVM's total only."
+        )
     ended = tuple(sorted(t.name for tid, t in first.tasks.items() if tid not in second.tasks))
     jvm_cores = None
     if first.process is not None and second.process is not None:
