@@ -323,7 +323,7 @@ def verdict(p: GcPressure) -> str:
     if p.share_meaning == "pauses" and p.time_share is not None and p.time_share >= HIGH_SHARE:
         pressure.append(_share_phrase(p) or "")
     if p.share_meaning == "activity" and p.time_share is not None and p.time_share >= BUSY_ACTIVITY:
-        pressure.append(f"{p.collector} collects without a break")
+        pressure.append(_share_phrase(p) or "")
     if _back_to_back(p):
         cycles = sum(r.per_minute for r in p.rates)
         pressure.append(

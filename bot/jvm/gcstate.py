@@ -146,6 +146,10 @@ def read_gc_state(counters: PerfCounters) -> GcState:
     else:
         # G1, ZGC and Shenandoah report the whole heap's limit as the old generation's.
         max_heap = old.max_capacity if old else None
+        if max_heap is not None and collector == "G1":
+            # G1 before JDK 21 pads every capacity by 8 bytes (g1MonitoringSupport.cpp,
+            # pad_capacity); its heap is whole regions of 1 MiB or more.
+            max_heap -= max_heap % (1 << 20)
     if young is not None and young.max_capacity == 0:
         young = None  # Shenandoah's empty `Young`
     gc_cpu_ns = counters.number("sun.threads.total_gc_cpu_time")

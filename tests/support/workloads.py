@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.jvms import find_descendant_java, jdk_home
+from tests.support.polling import wait_for
 
 DATA = Path(__file__).resolve().parents[1] / "jvm" / "data"
 BURNER = "jdebug-burner"
@@ -79,9 +80,12 @@ class Workload:
         return self.log_path.read_text(errors="replace")
 
     def churned(self) -> int:
-        """The app's latest `churned N` line: churn steps done so far."""
-        counts = re.findall(r"^churned (\d+)$", self.log(), re.MULTILINE)
-        assert counts, f"the app reported no churn yet: {self.log()[-500:]}"
+        """The app's latest `churned N` line (the first comes within 100 ms of `ready`)."""
+        counts = wait_for(
+            lambda: re.findall(r"^churned (\d+)$", self.log(), re.MULTILINE),
+            timeout=10,
+            what="the app's first churn report",
+        )
         return int(counts[-1])
 
     def live_bytes(self) -> int:
