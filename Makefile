@@ -7,7 +7,7 @@ bootstrap:
 lint: bootstrap
 	uv run ruff check .
 	uv run ruff format --check .
-	shellcheck -s sh bot/jvm/agent.sh
+	shellcheck -s sh bot/jvm/agent.sh bot/jvm/task_sample.sh bot/jvm/task_perfdata.sh
 	shellcheck scripts/*.sh .ci/run
 	uv run hadolint deploy/Dockerfile deploy/debug-image/Dockerfile
 

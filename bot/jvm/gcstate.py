@@ -75,6 +75,7 @@ class GcState:
     gc_cpu_s: float | None
     clock_s: float | None
     tlab_epoch_bytes: int | None = None
+    java_major: int | None = None
 
 
 def _space(counters: PerfCounters, prefix: str) -> Space | None:
@@ -168,7 +169,17 @@ def read_gc_state(counters: PerfCounters) -> GcState:
         gc_cpu_s=gc_cpu_ns / 1e9 if gc_cpu_ns else None,
         clock_s=counters.clock_s,
         tlab_epoch_bytes=_tlab_epoch_bytes(counters),
+        java_major=_java_major(counters.text("java.property.java.version")),
     )
+
+
+def _java_major(version: str | None) -> int | None:
+    """`11.0.13` -> 11, `25` -> 25, `1.8.0_392` -> 8."""
+    parts = (version or "").split(".")
+    if not parts[0].isdigit():
+        return None
+    major = int(parts[0])
+    return int(parts[1]) if major == 1 and len(parts) > 1 and parts[1].isdigit() else major
 
 
 def _tlab_epoch_bytes(counters: PerfCounters) -> int | None:

@@ -15,16 +15,9 @@
 # Failures print `error CODE MESSAGE` and exit CODE: 2 bad pid, 3 no such process.
 
 pid=$1
-case $pid in
-    '' | *[!0-9]*)
-        echo "error 2 the pid must be a number, got '$pid'"
-        exit 2
-        ;;
-esac
-if ! [ -r "/proc/$pid/status" ]; then
-    echo "error 3 no process with pid $pid is visible here"
-    exit 3
-fi
+fail() { echo "error $1 $2"; exit "$1"; }
+case $pid in '' | *[!0-9]*) fail 2 "the pid must be a number, got '$pid'" ;; esac
+[ -r "/proc/$pid/status" ] || fail 3 "no process with pid $pid is visible here"
 
 # The file is named by the pid in the JVM's own namespace: the last NSpid field.
 nspid=$pid

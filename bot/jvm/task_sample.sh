@@ -19,16 +19,9 @@
 # Failures print `error CODE MESSAGE` and exit CODE: 2 bad pid, 3 no such process.
 
 pid=$1
-case $pid in
-    '' | *[!0-9]*)
-        echo "error 2 the pid must be a number, got '$pid'"
-        exit 2
-        ;;
-esac
-if ! [ -d "/proc/$pid/task" ]; then
-    echo "error 3 no process with pid $pid is visible here"
-    exit 3
-fi
+fail() { echo "error $1 $2"; exit "$1"; }
+case $pid in '' | *[!0-9]*) fail 2 "the pid must be a number, got '$pid'" ;; esac
+[ -d "/proc/$pid/task" ] || fail 3 "no process with pid $pid is visible here"
 
 echo "jdebug-sample 1 pid=$pid"
 read -r up idle </proc/uptime && echo "uptime $up $idle"

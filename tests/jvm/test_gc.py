@@ -34,8 +34,7 @@ from tests.support.workloads import (
     collector_args,
     compile_workloads,
     run_snippet,
-    start_workload,
-    stop_workload,
+    running_workload,
 )
 
 INTERVAL_S = 3
@@ -86,16 +85,15 @@ def gc_run(
 
     def run(version: int, gc: str, mode: str) -> GcRun:
         if (version, gc, mode) not in runs:
-            w = start_workload(version, classes, mode, log_dir, collector_args(version, gc))
-            try:
+            with running_workload(
+                version, classes, mode, log_dir, collector_args(version, gc)
+            ) as w:
                 first = perfdata(w.pid)
                 steps_before, started = (w.churned() if mode == "churn" else 0), time.monotonic()
                 time.sleep(INTERVAL_S)  # the interval `gc` compares over
                 second = perfdata(w.pid)
                 steps_after, ended = (w.churned() if mode == "churn" else 0), time.monotonic()
                 live = w.live_bytes() if mode == "churn" else None
-            finally:
-                stop_workload(w)
             rate = (steps_after - steps_before) * CHURN_STEP_BYTES / (ended - started)
             runs[version, gc, mode] = GcRun(first, second, rate if mode == "churn" else None, live)
         return runs[version, gc, mode]
@@ -117,9 +115,12 @@ def test_a_churning_jvm_shows_gc_pressure(
     assert p.max_heap == (128 if gc in ("zgc", "zgen") else 64) << 20
     if gc in ("serial", "parallel", "g1"):
         assert p.time_share is not None and p.time_share >= HIGH_SHARE
-        # The counters only estimate allocation (one eden per collection): within 3x.
+        # The counters give allocation as one eden per collection. Serial's and Parallel's
+        # eden is fixed here (measured within 5%); G1 resizes it at every pause under this
+        # pressure and the samples see two of its sizes (measured 0.57x to 2.14x).
+        band = 4 if gc == "g1" else 1.5
         assert run.allocated_bytes_s and p.allocation_bytes_s
-        assert run.allocated_bytes_s / 3 <= p.allocation_bytes_s <= run.allocated_bytes_s * 3
+        assert run.allocated_bytes_s / band <= p.allocation_bytes_s <= run.allocated_bytes_s * band
         # The app's live set sits in the old generation, bar what was replaced since the
         # latest collections promoted it.
         assert run.live_bytes is not None and p.occupancy is not None
@@ -148,8 +149,7 @@ def test_an_idle_jvm_gets_a_calm_verdict(
 def test_without_perf_data_one_sentence_then_heap_info(
     classes: Path, tmp_path: Path, version: int
 ) -> None:
-    w = start_workload(version, classes, "idle", tmp_path, ("-Xmx64m", "-XX:-UsePerfData"))
-    try:
+    with running_workload(version, classes, "idle", tmp_path, ("-Xmx64m", "-XX:-UsePerfData")) as w:
         snippet = perfdata(w.pid)
         jcmd = subprocess.run(
             [str(jdk_home(version) / "bin" / "jcmd"), str(w.pid), "PerfCounter.print"],
@@ -159,8 +159,6 @@ def test_without_perf_data_one_sentence_then_heap_info(
         )
         flags = jattach_text(w.pid, "VM.flags")
         heap_info = jattach_text(w.pid, "GC.heap_info")
-    finally:
-        stop_workload(w)
     sentence = (
         "The JVM runs with -XX:-UsePerfData, so it keeps no GC counters; "
         "GC.heap_info shows the heap as it is now, without rates."
@@ -176,8 +174,7 @@ def test_without_perf_data_one_sentence_then_heap_info(
 def test_the_snippet_reads_the_counters_jcmd_reads(
     classes: Path, tmp_path: Path, version: int
 ) -> None:
-    w = start_workload(version, classes, "idle", tmp_path, ("-Xmx64m",))
-    try:
+    with running_workload(version, classes, "idle", tmp_path, ("-Xmx64m",)) as w:
         snippet = parse_perfdata_sample(perfdata(w.pid))
         jcmd = parse_perf_counter_print(
             subprocess.run(
@@ -188,8 +185,6 @@ def test_the_snippet_reads_the_counters_jcmd_reads(
                 check=True,
             ).stdout
         )
-    finally:
-        stop_workload(w)
 
     assert snippet.problem is None and snippet.notes == ()
     # jcmd adds sun.perfdata.* values of its own, from the file's header.
@@ -227,11 +222,10 @@ def test_the_snippet_finds_the_file_of_a_jvm_in_its_own_pid_namespace_and_tmp(
     outside_tmp = Path(tempfile.mkdtemp(prefix="jdebug-gc-", dir="/var/tmp"))
     try:
         shutil.copytree(classes, outside_tmp, dirs_exist_ok=True)
-        w = start_workload(25, outside_tmp, "idle", tmp_path, ("-Xmx64m",), wrapper=wrapper)
-        try:
+        with running_workload(
+            25, outside_tmp, "idle", tmp_path, ("-Xmx64m",), wrapper=wrapper
+        ) as w:
             sample = perfdata(w.pid)
-        finally:
-            stop_workload(w)
     finally:
         shutil.rmtree(outside_tmp)
 

@@ -28,8 +28,7 @@ from tests.support.workloads import (
     collector_args,
     compile_workloads,
     run_snippet,
-    start_workload,
-    stop_workload,
+    running_workload,
 )
 
 INTERVAL_S = 2
@@ -85,15 +84,12 @@ def take_hot_inputs(pid: int) -> tuple[str, str, str]:
 def test_the_burning_thread_comes_first_with_the_cpu_the_jvm_counted_for_it(
     classes: Path, tmp_path: Path, version: int
 ) -> None:
-    workload = start_workload(version, classes, "burn", tmp_path, ("-Xmx64m",))
-    try:
+    with running_workload(version, classes, "burn", tmp_path, ("-Xmx64m",)) as workload:
         # Past start-up (class loading, JIT) the burner is all the JVM does.
         wait_for(lambda: burner_cpu_s(workload.pid) > 0.5, what="the burner to burn 0.5 s")
         counted_before, started = burner_cpu_s(workload.pid), time.monotonic()
         first, dump, second = take_hot_inputs(workload.pid)
         counted_after, ended = burner_cpu_s(workload.pid), time.monotonic()
-    finally:
-        stop_workload(workload)
 
     hot = analyse_hot(first, dump, second, INTERVAL_S)
 
@@ -121,11 +117,10 @@ def test_the_burning_thread_comes_first_with_the_cpu_the_jvm_counted_for_it(
 def test_gc_threads_of_a_churning_jvm_are_labelled_and_summed(
     classes: Path, tmp_path: Path, version: int, gc: str
 ) -> None:
-    workload = start_workload(version, classes, "churn", tmp_path, collector_args(version, gc))
-    try:
+    with running_workload(
+        version, classes, "churn", tmp_path, collector_args(version, gc)
+    ) as workload:
         first, dump, second = take_hot_inputs(workload.pid)
-    finally:
-        stop_workload(workload)
 
     hot = analyse_hot(first, dump, second, INTERVAL_S)
     summary = summarise_hot(first, dump, second, INTERVAL_S, top=5)
@@ -156,19 +151,16 @@ def test_a_jvm_in_its_own_pid_namespace_sampled_from_the_host_joins_through_nspi
 ) -> None:
     if not is_root:
         pytest.skip("PID namespaces need root here")
-    workload = start_workload(
+    with running_workload(
         version,
         classes,
         "burn",
         tmp_path,
         ("-Xmx64m",),
         wrapper=("unshare", "--pid", "--fork", "--mount-proc"),
-    )
-    try:
+    ) as workload:
         wait_for(lambda: burner_cpu_s(workload.pid) > 0.5, what="the burner to burn 0.5 s")
         first, dump, second = take_hot_inputs(workload.pid)
-    finally:
-        stop_workload(workload)
 
     hot = analyse_hot(first, dump, second, INTERVAL_S)
 
@@ -204,13 +196,10 @@ def test_the_jvms_share_of_its_cgroup_cpu_quota_is_reported(
     if not is_root:
         pytest.skip("cgroups need root here")
     enter = f'echo $$ > {cpu_cgroup}/cgroup.procs && exec "$@"'
-    workload = start_workload(
+    with running_workload(
         25, classes, "burn", tmp_path, ("-Xmx64m",), wrapper=("sh", "-c", enter, "enter-cgroup")
-    )
-    try:
+    ) as workload:
         first, dump, second = take_hot_inputs(workload.pid)
-    finally:
-        stop_workload(workload)
 
     hot = analyse_hot(first, dump, second, INTERVAL_S)
     summary = summarise_hot(first, dump, second, INTERVAL_S, top=3)
@@ -237,18 +226,15 @@ def test_a_cpu_max_in_the_jvms_own_cgroup_mount_is_read_through_its_root(
         "mount -t tmpfs jdebug-cgroup /sys/fs/cgroup && "
         'echo "150000 100000" > /sys/fs/cgroup/cpu.max && exec "$@"'
     )
-    workload = start_workload(
+    with running_workload(
         21,
         classes,
         "idle",
         tmp_path,
         ("-Xmx64m",),
         wrapper=("unshare", "--mount", "--propagation", "private", "sh", "-c", setup, "container"),
-    )
-    try:
+    ) as workload:
         first, dump, second = take_hot_inputs(workload.pid)
-    finally:
-        stop_workload(workload)
 
     hot = analyse_hot(first, dump, second, INTERVAL_S)
 

@@ -20,7 +20,7 @@ from bot.jvm.hot import analyse_hot, summarise_hot
 from bot.jvm.tasks import SAMPLE_SCRIPT, parse_task_sample, sample_argv
 from tests.support.jvms import jattach_text
 from tests.support.polling import wait_for
-from tests.support.workloads import compile_workloads, run_snippet, start_workload, stop_workload
+from tests.support.workloads import compile_workloads, run_snippet, running_workload
 
 HOT = Path(__file__).parent / "data" / "hot"
 SPAWNED = "jdebug-spawned-"  # the kernel keeps 15 characters of a thread's name: all of this
@@ -90,15 +90,12 @@ def spawned_sample(pid: int) -> str | None:
 def test_threads_that_start_and_end_between_the_samples_are_reported_not_crashed_on(
     classes: Path, tmp_path: Path
 ) -> None:
-    workload = start_workload(17, classes, "spawn", tmp_path, ("-Xmx64m",))
-    try:
+    with running_workload(17, classes, "spawn", tmp_path, ("-Xmx64m",)) as workload:
         # The first sample is one that holds a spawned thread (there is one from the start).
         first = wait_for(lambda: spawned_sample(workload.pid), what="a spawned thread")
         dump = jattach_text(workload.pid, "Thread.print")
         time.sleep(1)  # the interval, over twice a spawned thread's 400 ms life
         second = run_snippet(SAMPLE_SCRIPT, workload.pid).stdout
-    finally:
-        stop_workload(workload)
 
     hot = analyse_hot(first, dump, second, 1)
     summary = summarise_hot(first, dump, second, 1, top=5)

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,40 +95,35 @@ class Workload:
         return int(match.group(1))
 
 
-def start_workload(
+@contextlib.contextmanager
+def running_workload(
     version: int,
     classes: Path,
     mode: str,
     log_dir: Path,
     jvm_args: tuple[str, ...] = (),
     wrapper: tuple[str, ...] = (),
-) -> Workload:
-    """Start GcWorkloads MODE and wait for its `ready MODE` line."""
+) -> Iterator[Workload]:
+    """GcWorkloads MODE, once it printed `ready MODE`; stopped when the block ends."""
     java = jdk_home(version) / "bin" / "java"
     log_path = log_dir / f"workload-{version}-{mode}-{time.monotonic_ns()}.log"
     argv = [*wrapper, str(java), *jvm_args, "-cp", str(classes), "GcWorkloads", mode]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while f"ready {mode}" not in log_path.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            text = log_path.read_text(errors="replace")
-            stop_workload_process(proc)
-            raise RuntimeError(f"GcWorkloads {mode} did not start on JDK {version}: {text}")
-        time.sleep(0.05)
-    pid = proc.pid if not wrapper else find_descendant_java(proc.pid)
-    return Workload(version, mode, proc, pid, log_path)
-
-
-def stop_workload_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
-def stop_workload(workload: Workload) -> None:
-    stop_workload_process(workload.proc)
+    try:
+        deadline = time.monotonic() + 60
+        while f"ready {mode}" not in log_path.read_text(errors="replace"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                text = log_path.read_text(errors="replace")
+                raise RuntimeError(f"GcWorkloads {mode} did not start on JDK {version}: {text}")
+            time.sleep(0.05)
+        pid = proc.pid if not wrapper else find_descendant_java(proc.pid)
+        yield Workload(version, mode, proc, pid, log_path)
+    finally:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def run_snippet(
