@@ -11,8 +11,9 @@ set up per GC). What each index counts, read in the sources and checked on JDK 1
   for minor and 2 for major collections, three pauses per minor and at least five per
   major one.
 - Shenandoah (shenandoahMonitoringSupport.cpp) puts everything in 1: every cycle and,
-  nested inside it, each of its pauses and concurrent phases, so neither a pause time nor
-  a cycle count can be read from it; 0 stays empty.
+  nested inside it, each of its pauses and concurrent phases (the TraceCollectorStats in
+  shenandoahConcurrentGC.cpp and its control thread), so neither a pause time nor a cycle
+  count can be read from it; 0 stays empty.
 - JDK 11's ZGC has no collector counters at all, only its one `old` generation.
 - Epsilon has no collector counters and one `Heap` generation.
 """
@@ -183,7 +184,8 @@ def _java_major(version: str | None) -> int | None:
 
 
 def _tlab_epoch_bytes(counters: PerfCounters) -> int | None:
-    """Bytes the threads allocated between the two latest GCs: `sun.gc.tlab.alloc` counts
-    them in heap words and is published at each GC (threadLocalAllocBuffer.cpp)."""
+    """Bytes the threads allocated between the two latest GCs: `sun.gc.tlab.alloc`, set at
+    each GC (ThreadLocalAllocStats::publish, threadLocalAllocBuffer.cpp), counts heap words
+    although its declared unit is bytes."""
     words = counters.number("sun.gc.tlab.alloc")
     return words * 8 if words is not None else None

@@ -2,8 +2,8 @@
 # jdebug CPU sample: every thread's CPU time and namespace tid, a clock and the CPU limit.
 #
 # Run as: sh -c "$(cat task_sample.sh)" jdebug-sample PID
-# Only shell builtins and `cat`, so it runs in a busybox image; PID is the only input and is
-# checked before use. Run it as the JVM's uid: /proc/PID/root (the JVM's own cgroup view)
+# Only shell builtins (not even `cat`), so it runs in a busybox image; PID is the only input
+# and is checked before use. Run it as the JVM's uid: /proc/PID/root (the JVM's own cgroup view)
 # is a ptrace-read check; the stat and status files are readable by anyone.
 # Output, one record a line (bot/jvm/tasks.py parses it):
 #   jdebug-sample 1 pid=PID
