@@ -14,6 +14,7 @@ jdk_wheels=(11.0.13.1 17.0.9.2 21.0.8.2 25.0.2.1)
 need_apt=()
 command -v jattach >/dev/null || need_apt+=(jattach)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+command -v busybox >/dev/null || need_apt+=(busybox)  # the CPU sampler must run in busybox sh
 command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v openssl >/dev/null || need_apt+=(openssl)  # kubesim's self-signed CA
