@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from kubesim.images import DEFAULT_CATALOG, ImageCatalogError
+from kubesim.kubelet.images import DEFAULT_CATALOG, ImageCatalogError
 from kubesim.manifests import ManifestError
 from kubesim.sim import KubeSim
 

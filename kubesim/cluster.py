@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubesim import podsecurity
-from kubesim.auth import Tokens
+from kubesim.admission import podsecurity
+from kubesim.admission.validation import validate_ephemeral_update, validate_new_pod
+from kubesim.apiserver.auth import Tokens
+from kubesim.apiserver.rbac import Rbac
 from kubesim.faults import Faults
-from kubesim.images import Catalog
-from kubesim.kubelet import Kubelet
-from kubesim.rbac import Rbac
+from kubesim.kubelet.images import Catalog
+from kubesim.kubelet.kubelet import Kubelet
 from kubesim.status import already_exists, invalid, not_found
 from kubesim.store import Obj, Store, now_iso
-from kubesim.validation import validate_ephemeral_update, validate_new_pod
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,9 @@ class Cluster:
         self.kubelet = Kubelet(self.store, catalog, state_dir, config.grace_cap, self.tokens)
         self.kubelet.pull_error = self.faults.pull_error
         self.background: set[asyncio.Task[None]] = set()
-        # The Deployment controller's state (kubesim.deployments), which lives and dies with
-        # this cluster: one pass at a time per Deployment, and the Deployments waiting to
-        # retry a refused pod.
+        # The Deployment controller's state (kubesim.controllers.deployments), which lives and
+        # dies with this cluster: one pass at a time per Deployment, and the Deployments
+        # waiting to retry a refused pod.
         self.deployment_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.deployment_retries: set[tuple[str, str]] = set()
         self.ensure_namespace("default")

@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from kubesim.images import normalise
-from kubesim.requestinfo import RequestInfo
+from kubesim.apiserver.requestinfo import RequestInfo
+from kubesim.kubelet.images import normalise
 from kubesim.status import ApiError
 
 # k8s.io/apiserver/pkg/storage/errors.go: what a GuaranteedUpdate with a stale

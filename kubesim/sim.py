@@ -19,16 +19,17 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from kubesim import cgroups, deployments
-from kubesim.auth import ADMIN, User, service_account_user
+from kubesim.apiserver.auth import ADMIN, User, service_account_user
+from kubesim.apiserver.server import make_app
 from kubesim.cluster import Cluster, Config
+from kubesim.controllers import deployments
 from kubesim.faults import Faults
-from kubesim.images import DEFAULT_CATALOG, load_catalog
 from kubesim.kubeconfig import write_in_cluster, write_kubeconfig
+from kubesim.kubelet import cgroups
+from kubesim.kubelet.images import DEFAULT_CATALOG, load_catalog
+from kubesim.kubelet.runtime import descendants
+from kubesim.kubelet.serviceaccount import ApiEndpoint
 from kubesim.manifests import apply_manifests, read_manifests
-from kubesim.runtime import descendants
-from kubesim.server import make_app
-from kubesim.serviceaccount import ApiEndpoint
 from kubesim.tls import make_certs
 
 T = TypeVar("T")

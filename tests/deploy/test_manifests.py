@@ -19,7 +19,7 @@ from bot.app import BotServer
 from bot.backends import strategy_order
 from bot.kube.backend import DEFAULT_ORDER
 from bot.settings import ENV_PREFIX, Settings, env_name
-from kubesim.podsecurity import violations
+from kubesim.admission.podsecurity import violations
 from tests.deploy.conftest import (
     BOT_NAMESPACE,
     DEPLOY,

@@ -14,8 +14,8 @@ import pytest
 from kubernetes import client, config
 
 from kubesim import KubeSim
+from kubesim.apiserver.requestinfo import RequestInfo
 from kubesim.faults import Faults
-from kubesim.requestinfo import RequestInfo
 from kubesim.status import ApiError
 from tests.kubesim.conftest import needs_root, wait_for
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kubesim import KubeSim
-from kubesim.images import ImageCatalogError, load_catalog
+from kubesim.kubelet.images import ImageCatalogError, load_catalog
 from kubesim.manifests import ManifestError
 from tests.kubesim.conftest import MANIFESTS, core, kubectl, needs_root, pod_running, wait_for
 

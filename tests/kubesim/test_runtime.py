@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kubesim import KubeSim
-from kubesim.runtime import DEFAULT_CAPS
+from kubesim.kubelet.runtime import DEFAULT_CAPS
 from tests.kubesim.conftest import core, needs_root, pod_running, run_exec
 
 pytestmark = needs_root

@@ -4,7 +4,8 @@ kubectl (cli-runtime's query_param_verifier_v3.go) looks for a `fieldValidation`
 on the PATCH operation tagged with the kind's `x-kubernetes-group-version-kind`; finding it, it
 sends `?fieldValidation=Strict` and leaves validation to the server. `kubectl apply` also reads
 `components.schemas` for the kind's list merge keys. The schemas are the release's own
-(kubesim.schemas); OpenAPI v2 is protobuf only (client-go's OpenAPISchema), so it is not served.
+(kubesim.apiserver.schemas); OpenAPI v2 is protobuf only (client-go's OpenAPISchema), so it is
+not served.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import hashlib
 import json
 from typing import Any
 
-from kubesim import discovery, schemas
-from kubesim.discovery import Resource
+from kubesim.apiserver import discovery, schemas
+from kubesim.apiserver.discovery import Resource
 
 V3 = "/openapi/v3"
 COMPONENTS = "#/components/schemas/"

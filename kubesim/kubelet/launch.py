@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubesim.containers import StartError
-from kubesim.images import Image
-from kubesim.runtime import Identity, LaunchSpec, capabilities
+from kubesim.kubelet.containers import StartError
+from kubesim.kubelet.images import Image
+from kubesim.kubelet.runtime import Identity, LaunchSpec, capabilities
 
 PAUSE = Image("kubesim/pause", 0, 0, ("sleep", "infinity"), ())
 

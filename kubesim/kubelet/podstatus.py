@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubesim.images import normalise
+from kubesim.kubelet.images import normalise
 
 if TYPE_CHECKING:
-    from kubesim.containers import ContainerProcess
-    from kubesim.runtime import LaunchSpec
+    from kubesim.kubelet.containers import ContainerProcess
+    from kubesim.kubelet.runtime import LaunchSpec
 
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 

@@ -13,7 +13,7 @@ import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kubesim.runtime import READY, LaunchSpec, descendants, kill_all, launch_argv
+from kubesim.kubelet.runtime import READY, LaunchSpec, descendants, kill_all, launch_argv
 
 START_TIMEOUT = 20.0
 

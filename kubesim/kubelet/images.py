@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CATALOG = Path(__file__).with_name("images.yaml")
 # What a JRE's bin/ holds; everything else (jcmd, jps, jstack, jinfo, jmap, jstat...) is JDK-only.
 JRE_BIN = frozenset({"java", "keytool", "rmiregistry", "rmid", "jfr", "jrunscript", "jjs"})

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kubesim import writes
-from kubesim.context import Ctx, ok
-from kubesim.pods import get_pod
+from kubesim.apiserver import writes
+from kubesim.apiserver.context import Ctx, ok
+from kubesim.apiserver.pods import get_pod
 from kubesim.status import bad_request
 from kubesim.store import Obj
 

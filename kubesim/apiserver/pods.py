@@ -10,12 +10,14 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim import fieldvalidation, namespaces, watch, writes
-from kubesim.context import Ctx, ok
-from kubesim.selectors import field_matches, label_matches
+from kubesim.admission import fieldvalidation
+from kubesim.apiserver import watch, writes
+from kubesim.apiserver.context import Ctx, ok
+from kubesim.apiserver.selectors import field_matches, label_matches
+from kubesim.apiserver.tables import table, wants_table
+from kubesim.controllers import namespaces
 from kubesim.status import ApiError, Cause, bad_request, invalid, not_found
 from kubesim.store import Obj
-from kubesim.tables import table, wants_table
 
 POD_IMMUTABLE = (
     "spec: Forbidden: pod updates may not change fields other than "

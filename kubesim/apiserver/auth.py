@@ -16,7 +16,8 @@ class User:
     groups: tuple[str, ...] = ()
     uid: str = ""
     extra: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # Who authenticated, when this user came from `Impersonate-*` headers (kubesim/impersonation).
+    # Who authenticated, when this user came from `Impersonate-*` headers
+    # (kubesim/apiserver/impersonation.py).
     impersonator: str = ""
 
     @property

@@ -47,8 +47,8 @@ RESOURCES = (
         ),
     ),
     Resource("", "v1", "events", "Event", True, ("list", "get", "watch"), ("ev",)),
-    # What `kubectl apply -k deploy/overlays/...` writes; stored as given (kubesim.generic),
-    # and Deployments get pods from kubesim.deployments.
+    # What `kubectl apply -k deploy/overlays/...` writes; stored as given
+    # (kubesim.apiserver.generic), and Deployments get pods from kubesim.controllers.deployments.
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, RW, ("sa",)),
     Resource("", "v1", "configmaps", "ConfigMap", True, RW, ("cm",)),
     Resource("", "v1", "secrets", "Secret", True, RW),

@@ -20,15 +20,15 @@ from typing import Any
 
 import structlog
 
-from kubesim import cgroups
-from kubesim.auth import Tokens
-from kubesim.containers import ContainerProcess, StartError
-from kubesim.environment import ConfigError, kubelet_env
-from kubesim.images import Catalog
-from kubesim.launch import launch_spec, pause_spec
-from kubesim.podstatus import ContainerRecord, pod_status
-from kubesim.runtime import ISOLATED
-from kubesim.serviceaccount import ApiEndpoint, token_mounts
+from kubesim.apiserver.auth import Tokens
+from kubesim.kubelet import cgroups
+from kubesim.kubelet.containers import ContainerProcess, StartError
+from kubesim.kubelet.environment import ConfigError, kubelet_env
+from kubesim.kubelet.images import Catalog
+from kubesim.kubelet.launch import launch_spec, pause_spec
+from kubesim.kubelet.podstatus import ContainerRecord, pod_status
+from kubesim.kubelet.runtime import ISOLATED
+from kubesim.kubelet.serviceaccount import ApiEndpoint, token_mounts
 from kubesim.store import Obj, Store, now_iso
 
 log = structlog.get_logger("kubesim.kubelet")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubesim.auth import User
+from kubesim.apiserver.auth import User
 from kubesim.store import Store
 
 # What every authenticated user may do (system:discovery, system:basic-user on a real cluster).

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from kubesim.context import Ctx
-from kubesim.pods import get_pod
-from kubesim.podstatus import ContainerRecord
+from kubesim.apiserver.context import Ctx
+from kubesim.apiserver.pods import get_pod
+from kubesim.kubelet.podstatus import ContainerRecord
 from kubesim.status import bad_request
 
 

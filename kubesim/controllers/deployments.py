@@ -19,8 +19,8 @@ from typing import Any
 
 import structlog
 
-from kubesim import namespaces
 from kubesim.cluster import Cluster, random_suffix
+from kubesim.controllers import namespaces
 from kubesim.status import ApiError
 from kubesim.store import Obj, now_iso
 

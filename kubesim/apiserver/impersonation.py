@@ -14,8 +14,8 @@ from urllib.parse import unquote
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from kubesim.auth import User, service_account_groups
-from kubesim.rbac import Attributes, Rbac, denial_message
+from kubesim.apiserver.auth import User, service_account_groups
+from kubesim.apiserver.rbac import Attributes, Rbac, denial_message
 from kubesim.status import forbidden
 
 USER_HEADER = "Impersonate-User"

@@ -15,7 +15,7 @@ import copy
 
 import structlog
 
-from kubesim import discovery
+from kubesim.apiserver import discovery
 from kubesim.cluster import Cluster
 from kubesim.status import ApiError, already_exists, forbidden, not_found
 from kubesim.store import Obj, now_iso

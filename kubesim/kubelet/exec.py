@@ -13,10 +13,10 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from kubesim.context import Ctx
-from kubesim.logs import _pick_container
-from kubesim.pods import get_pod
-from kubesim.runtime import exec_argv
+from kubesim.apiserver.context import Ctx
+from kubesim.apiserver.pods import get_pod
+from kubesim.kubelet.logs import _pick_container
+from kubesim.kubelet.runtime import exec_argv
 from kubesim.status import bad_request
 
 PROTOCOLS = (

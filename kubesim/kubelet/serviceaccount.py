@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubesim.auth import Tokens, service_account_user
+from kubesim.apiserver.auth import Tokens, service_account_user
 from kubesim.kubeconfig import write_in_cluster
 from kubesim.store import Obj, Store
 

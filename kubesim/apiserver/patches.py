@@ -11,7 +11,7 @@ import copy
 import json
 from typing import Any
 
-from kubesim.schemas import Definitions, Schema
+from kubesim.apiserver.schemas import Definitions, Schema
 from kubesim.status import ApiError, bad_request
 
 MERGE_KEYS = {

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubesim.images import JRE_BIN, KNOWN_TOOLS, Image, jdk_cache
-from kubesim.mounts import host_path_lines, secret_lines
+from kubesim.kubelet.images import JRE_BIN, KNOWN_TOOLS, Image, jdk_cache
+from kubesim.kubelet.mounts import host_path_lines, secret_lines
 
 # containerd's default capability set for a container (the same as Docker's).
 DEFAULT_CAPS = frozenset(

@@ -9,9 +9,9 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from kubesim.auth import User
+from kubesim.apiserver.auth import User
+from kubesim.apiserver.requestinfo import RequestInfo
 from kubesim.cluster import Cluster
-from kubesim.requestinfo import RequestInfo
 from kubesim.status import bad_request
 
 

@@ -1,9 +1,9 @@
 """`?fieldValidation=Strict|Warn|Ignore` on create, update and patch, as the apiserver decodes.
 
-Unknown fields are found against the release's schemas (kubesim.schemas). The wording follows
-staging/src/k8s.io/apiserver/pkg/endpoints/handlers: create and update answer 400 `<Kind> in
-version "v1" cannot be handled as a <Kind>: strict decoding error: unknown field "spec.x"`
-(rest.go transformDecodeError); a patch answers 422 on the field `patch` (patch.go
+Unknown fields are found against the release's schemas (kubesim.apiserver.schemas). The
+wording follows staging/src/k8s.io/apiserver/pkg/endpoints/handlers: create and update answer
+400 `<Kind> in version "v1" cannot be handled as a <Kind>: strict decoding error: unknown field
+"spec.x"` (rest.go transformDecodeError); a patch answers 422 on the field `patch` (patch.go
 applyPatchToObject); Warn, the default, answers with a `Warning: 299` header per field.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubesim import schemas
+from kubesim.apiserver import schemas
 from kubesim.status import ApiError, Cause, bad_request
 
 STRICT, WARN, IGNORE = "Strict", "Warn", "Ignore"

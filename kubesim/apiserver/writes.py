@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from kubesim import fieldvalidation
-from kubesim.context import Ctx, ok
-from kubesim.patches import apply_patch
-from kubesim.schemas import Definitions, Schema
+from kubesim.admission import fieldvalidation
+from kubesim.apiserver.context import Ctx, ok
+from kubesim.apiserver.patches import apply_patch
+from kubesim.apiserver.schemas import Definitions, Schema
 from kubesim.store import Obj
 
 

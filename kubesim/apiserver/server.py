@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from kubesim import discovery, ephemeral, generic, logs, openapi, pods, reviews
-from kubesim import exec as exec_
+from kubesim.apiserver import discovery, ephemeral, generic, openapi, pods, reviews
+from kubesim.apiserver.context import Ctx, ok
+from kubesim.apiserver.impersonation import impersonate
+from kubesim.apiserver.rbac import Attributes, denial_message
+from kubesim.apiserver.requestinfo import RequestInfo, parse
 from kubesim.cluster import Cluster
-from kubesim.context import Ctx, ok
-from kubesim.impersonation import impersonate
-from kubesim.rbac import Attributes, denial_message
-from kubesim.requestinfo import RequestInfo, parse
+from kubesim.kubelet import exec as exec_
+from kubesim.kubelet import logs
 from kubesim.status import ApiError, forbidden, path_not_found
 
 log = structlog.get_logger("kubesim.api")

@@ -10,13 +10,15 @@ import uuid
 
 from aiohttp import web
 
-from kubesim import discovery, fieldvalidation, namespaces, schemas, watch, writes
-from kubesim.context import Ctx, ok
-from kubesim.environment import stored_secret
-from kubesim.pods import list_response, selector, single
+from kubesim.admission import fieldvalidation
+from kubesim.admission.validation import required
+from kubesim.apiserver import discovery, schemas, watch, writes
+from kubesim.apiserver.context import Ctx, ok
+from kubesim.apiserver.pods import list_response, selector, single
+from kubesim.controllers import namespaces
+from kubesim.kubelet.environment import stored_secret
 from kubesim.status import ApiError, Cause, already_exists, bad_request, invalid, not_found, success
 from kubesim.store import Obj, now_iso
-from kubesim.validation import required
 
 MISSING_RV = Cause(
     "FieldValueInvalid",

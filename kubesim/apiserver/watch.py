@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim.context import Ctx
+from kubesim.apiserver.context import Ctx
 from kubesim.store import Obj
 
 

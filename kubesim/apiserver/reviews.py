@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from kubesim.context import Ctx, ok
-from kubesim.rbac import Attributes
+from kubesim.apiserver.context import Ctx, ok
+from kubesim.apiserver.rbac import Attributes
 from kubesim.status import bad_request
 
 
