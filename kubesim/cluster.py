@@ -19,7 +19,8 @@ from kubesim.apiserver.auth import Tokens
 from kubesim.apiserver.rbac import Rbac
 from kubesim.faults import Faults
 from kubesim.kubelet.images import Catalog
-from kubesim.kubelet.kubelet import Kubelet
+from kubesim.kubelet.kubelet import VOLUME_SYNC, Kubelet
+from kubesim.kubelet.pulls import PullModel
 from kubesim.status import already_exists, invalid, not_found
 from kubesim.store import Obj, Store, now_iso
 
@@ -29,6 +30,10 @@ class Config:
     version: str = "1.31"
     feature_gates: dict[str, bool] = field(default_factory=dict)
     grace_cap: float = 2.0
+    # The node's pull model (kubesim/kubelet/pulls.py); None: from KUBESIM_PULL* variables.
+    pulls: PullModel | None = None
+    # How soon a changed ConfigMap or Secret reaches its volumes (the kubelet's sync period).
+    volume_sync: float = VOLUME_SYNC
 
     @property
     def ephemeral_enabled(self) -> bool:
@@ -68,7 +73,15 @@ class Cluster:
         self.tokens = Tokens()
         self.rbac = Rbac(self.store)
         self.faults = Faults()
-        self.kubelet = Kubelet(self.store, catalog, state_dir, config.grace_cap, self.tokens)
+        self.kubelet = Kubelet(
+            self.store,
+            catalog,
+            state_dir,
+            config.grace_cap,
+            self.tokens,
+            pulls=config.pulls,
+            volume_sync=config.volume_sync,
+        )
         self.kubelet.pull_error = self.faults.pull_error
         self.background: set[asyncio.Task[None]] = set()
         # The Deployment controller's state (kubesim.controllers.deployments), which lives and

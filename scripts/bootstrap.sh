@@ -16,6 +16,12 @@ command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v openssl >/dev/null || need_apt+=(openssl)  # kubesim's self-signed CA
+# kubesim's image userlands: busybox images get Debian's static busybox, distroless ones
+# the CA bundle; kubesim-init (its container init) is a static binary built with musl.
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q "statically linked" || need_apt+=(busybox-static)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
+command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
+command -v file >/dev/null || need_apt+=(file)
 # kubectl drives kubesim in tests and renders deploy/ (kustomize). Debian's package is too
 # old; these machines come with a current one. Say so plainly instead of failing later.
 command -v kubectl >/dev/null || echo "bootstrap: kubectl is not installed; the kubesim and deploy tests need it" >&2
@@ -60,6 +66,12 @@ staging.rename(dest)
 PY
     rm -rf "$tmp"
 done
+
+# kubesim's container init (kubesim/kubelet/init.c), static so it runs in any image.
+if [ ! -x build/kubesim/kubesim-init ] || [ kubesim/kubelet/init.c -nt build/kubesim/kubesim-init ]; then
+    echo "bootstrap: building kubesim-init"
+    uv run --quiet python -m kubesim build-init
+fi
 
 # The sample app, compiled for Java 11 so every JVM version can run it.
 jar_out=build/cowweb/cowweb.jar

@@ -40,13 +40,15 @@ RESOURCES = (
         (*RW, "deletecollection"),
         ("po",),
         (
+            ("attach", "PodAttachOptions", ("create", "get")),
             ("ephemeralcontainers", "Pod", ("get", "patch", "update")),
             ("exec", "PodExecOptions", ("create", "get")),
             ("log", "Pod", ("get",)),
             ("status", "Pod", ("get",)),
         ),
     ),
-    Resource("", "v1", "events", "Event", True, ("list", "get", "watch"), ("ev",)),
+    # The kubelet's Events (kubesim/kubelet/events.py), read by `kubectl describe`.
+    Resource("", "v1", "events", "Event", True, RW, ("ev",)),
     # What `kubectl apply -k deploy/overlays/...` writes; stored as given
     # (kubesim.apiserver.generic), and Deployments get pods from kubesim.controllers.deployments.
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, RW, ("sa",)),

@@ -19,8 +19,8 @@ from kubesim.apiserver.impersonation import impersonate
 from kubesim.apiserver.rbac import Attributes, denial_message
 from kubesim.apiserver.requestinfo import RequestInfo, parse
 from kubesim.cluster import Cluster
+from kubesim.kubelet import attach, logs
 from kubesim.kubelet import exec as exec_
-from kubesim.kubelet import logs
 from kubesim.status import ApiError, forbidden, path_not_found
 
 log = structlog.get_logger("kubesim.api")
@@ -29,6 +29,8 @@ NOT_ALLOWED = ApiError(
     405, "the server does not allow this method on the requested resource", "MethodNotAllowed", {}
 )
 CLUSTER_KEY = web.AppKey("cluster", Cluster)
+# The websocket subresources: a GET that upgrades, authorized like a create (see _authorize).
+STREAMS = ("exec", "attach")
 USER_KEY = web.RequestKey("user", str)
 IMPERSONATED_KEY = web.RequestKey("impersonated", str)
 
@@ -49,11 +51,12 @@ def _route(info: RequestInfo, cluster: Cluster) -> Handler:
             "ephemeralcontainers": ephemeral.handle,
             "log": logs.handle,
             "exec": exec_.handle,
+            "attach": attach.handle,
             "status": pods.get_status,
         }
         allowed = subs[info.subresource]
-        if info.subresource == "exec" and info.verb in ("get", "create"):
-            return handlers["exec"]
+        if info.subresource in STREAMS and info.verb in ("get", "create"):
+            return handlers[info.subresource]
         if info.verb not in allowed:
             raise NOT_ALLOWED
         return handlers[info.subresource]
@@ -70,7 +73,7 @@ def _route(info: RequestInfo, cluster: Cluster) -> Handler:
 
 def _authorize(ctx: Ctx) -> None:
     info = ctx.info
-    verbs = ["get", "create"] if info.subresource == "exec" else [info.verb]
+    verbs = ["get", "create"] if info.subresource in STREAMS else [info.verb]
     for verb in verbs:
         attrs = Attributes(
             verb, info.group, info.resource, info.subresource, info.namespace, info.name

@@ -1,7 +1,9 @@
 """One running container process: start it, capture its output in CRI log format, wait, stop.
 
 The log file uses the kubelet's CRI line format (`<RFC3339Nano> stdout|stderr F <text>`) so
-`pods/log` can filter streams, add timestamps and tail exactly as a kubelet would.
+`pods/log` can filter streams, add timestamps and tail exactly as a kubelet would. Output is
+also handed, as it comes, to whoever is attached (`pods/attach`), and attached clients write
+to the container's stdin when it was started with `stdin: true`.
 """
 
 from __future__ import annotations
@@ -13,9 +15,16 @@ import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kubesim.kubelet.runtime import READY, LaunchSpec, descendants, kill_all, launch_argv
+from kubesim.kubelet.runtime import FAILED, READY, LaunchSpec, descendants, kill_all, launch_argv
 
 START_TIMEOUT = 20.0
+# How containerd and the kubelet report a process runc could not start: the container is
+# terminated with reason StartError and exit code 128 (containerd's CRI, container_start.go;
+# runc, libcontainer/standard_init_linux.go).
+START_FAILED = (
+    "failed to create containerd task: failed to create shim task: OCI runtime create failed: "
+    "runc create failed: unable to start container process: {}: unknown"
+)
 
 
 class StartError(Exception):
@@ -46,6 +55,10 @@ class ContainerProcess:
         self.log_path = log_path
         self._log = log_path.open("a", encoding="utf-8")
         self._pumps: list[asyncio.Task[None]] = []
+        # Attached clients: each gets (stream name, bytes) as the container writes them.
+        self.listeners: set[asyncio.Queue[tuple[str, bytes]]] = set()
+        # Set once stdout and stderr have both ended (everything written has been read).
+        self.output_done = asyncio.Event()
 
     @classmethod
     async def start(
@@ -74,6 +87,10 @@ class ContainerProcess:
             kill_all(descendants(proc.pid))
             await proc.wait()
             raise StartError("container setup timed out") from None
+        if first.startswith(FAILED.encode()):
+            await proc.wait()
+            reason = first.decode(errors="replace")[len(FAILED) :].strip()
+            raise StartError(START_FAILED.format(reason), 128)
         if not first.startswith(READY.encode()):
             err = await proc.stderr.read()
             await proc.wait()
@@ -84,22 +101,28 @@ class ContainerProcess:
             asyncio.create_task(running._pump(proc.stdout, "stdout")),
             asyncio.create_task(running._pump(proc.stderr, "stderr")),
         ]
+        done = asyncio.gather(*running._pumps, return_exceptions=True)
+        done.add_done_callback(lambda _: running.output_done.set())
         return running
 
     async def _pump(self, stream: asyncio.StreamReader, name: str) -> None:
-        while True:
-            try:
-                line = await stream.readuntil(b"\n")
-                tag = "F"
-            except asyncio.IncompleteReadError as exc:
-                line, tag = exc.partial, "P"
-            except asyncio.LimitOverrunError as exc:
-                line, tag = await stream.readexactly(exc.consumed), "P"
-            if not line:
-                return
-            text = line.decode(errors="replace").rstrip("\n")
-            self._log.write(f"{cri_timestamp()} {name} {tag} {text}\n")
-            self._log.flush()
+        pending = b""
+        while chunk := await stream.read(65536):
+            for queue in list(self.listeners):
+                queue.put_nowait((name, chunk))
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                self._write_log(name, "F", line)
+            if len(pending) >= 16384:  # the kubelet splits long lines at 16 KiB, tagged P
+                self._write_log(name, "P", pending)
+                pending = b""
+        if pending:
+            self._write_log(name, "P", pending)
+
+    def _write_log(self, name: str, tag: str, line: bytes) -> None:
+        text = line.decode(errors="replace")
+        self._log.write(f"{cri_timestamp()} {name} {tag} {text}\n")
+        self._log.flush()
 
     async def wait(self) -> int:
         code = await self.proc.wait()

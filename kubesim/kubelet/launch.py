@@ -6,16 +6,17 @@ over the image's default user; command/args replace the image entrypoint/cmd.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kubesim.kubelet.containers import StartError
 from kubesim.kubelet.images import Image
+from kubesim.kubelet.mounts import Mount
+from kubesim.kubelet.rootfs import Layer
 from kubesim.kubelet.runtime import Identity, LaunchSpec, capabilities
 
-PAUSE = Image("kubesim/pause", 0, 0, ("sleep", "infinity"), ())
-
-# A tmpfs private to each container (see launch_spec).
-DEFAULT_WORKDIR = "/opt"
+# The pod sandbox's process, on the host's userland (a real pause image is one static binary).
+PAUSE = Image("kubesim/pause", 65535, 65535, ("sleep", "infinity"), (), size=0)
 
 
 def _pick(key: str, *contexts: dict[str, Any]) -> Any:
@@ -60,37 +61,46 @@ def argv_for(container: dict[str, Any], image: Image) -> tuple[str, ...]:
     return tuple(str(a) for a in argv)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where one container goes on the node: its PID namespace, its image's layer, the host
+    mountpoints its root is assembled on, its volumes and its cgroups."""
+
+    pid_mode: str
+    join_pid: int
+    layer: Layer
+    mountpoints: tuple[str, str]
+    mounts: tuple[Mount, ...] = ()
+    cgroups: tuple[str, ...] = ()
+
+
 def launch_spec(
     image: Image,
     pod: dict[str, Any],
     container: dict[str, Any],
-    pid_mode: str,
-    join_pid: int,
-    hide: tuple[str, ...],
+    placement: Placement,
     kubelet_env: dict[str, str] | None = None,
-    secrets: tuple[tuple[str, str], ...] = (),
 ) -> LaunchSpec:
     return LaunchSpec(
         argv=argv_for(container, image),
         env=tuple(container_env(pod, container, image, kubelet_env or {}).items()),
         identity=identity_for(pod, container, image),
         image=image,
-        pid_mode=pid_mode,
-        join_pid=join_pid,
+        pid_mode=placement.pid_mode,
+        join_pid=placement.join_pid,
         hostname=pod["metadata"]["name"][:63],
-        # Real containers each have their own "/"; kubesim's share the host's, so the default
-        # working directory is /opt, a tmpfs private to the container. Otherwise two JVMs
-        # with the same pid in two pods would share one `.attach_pid<pid>` trigger file.
-        workdir=str(container.get("workingDir") or DEFAULT_WORKDIR),
-        hide=hide,
-        secrets=secrets,
+        workdir=str(container.get("workingDir") or image.workdir or "/"),
+        layer=placement.layer,
+        mountpoints=placement.mountpoints,
+        mounts=placement.mounts,
         read_only_root=bool((container.get("securityContext") or {}).get("readOnlyRootFilesystem")),
+        cgroups=placement.cgroups,
     )
 
 
-def pause_spec(pod: dict[str, Any], hide: tuple[str, ...]) -> LaunchSpec:
+def pause_spec(pod: dict[str, Any], layer: Layer, mountpoints: tuple[str, str]) -> LaunchSpec:
     """The pod sandbox's PID 1 for `shareProcessNamespace: true`, as the pause container is."""
-    identity = Identity(65535, 65535, frozenset(), True)
+    identity = Identity(PAUSE.user, PAUSE.group, frozenset(), True)
     return LaunchSpec(
         PAUSE.entrypoint,
         (("PATH", "/usr/bin:/bin"),),
@@ -98,5 +108,6 @@ def pause_spec(pod: dict[str, Any], hide: tuple[str, ...]) -> LaunchSpec:
         PAUSE,
         "own",
         hostname=pod["metadata"]["name"][:63],
-        hide=hide,
+        layer=layer,
+        mountpoints=mountpoints,
     )

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubesim.kubelet.images import normalise
+from kubesim.kubelet.cgroups import quantity
+from kubesim.kubelet.images import Image, qualified
 
 if TYPE_CHECKING:
+    from kubesim.kubelet.cgroups import ContainerCgroups
     from kubesim.kubelet.containers import ContainerProcess
     from kubesim.kubelet.runtime import LaunchSpec
 
@@ -32,8 +34,16 @@ class ContainerRecord:
     process: ContainerProcess | None = None
     launch: LaunchSpec | None = None
     container_id: str = ""
-    image: str = ""
+    image: Image | None = None
     logs: list[Path] = field(default_factory=list)
+    cgroups: ContainerCgroups | None = None
+    # Readiness as the probes last saw it (a container without a readiness probe is ready
+    # while it runs); a failed liveness probe marks the kill the kubelet is about to make.
+    probed_ready: bool | None = None
+    liveness_failed: bool = False
+    # The highest memory use of each run of this container (bytes), newest last.
+    peaks: list[int] = field(default_factory=list)
+    oom_kills: int = 0
 
     def waiting(self, reason: str, message: str) -> None:
         body = {"reason": reason}
@@ -70,16 +80,23 @@ class ContainerRecord:
     def is_running(self) -> bool:
         return "running" in self.state
 
+    @property
+    def ready(self) -> bool:
+        if not self.is_running or self.kind != "container":
+            return False
+        return self.probed_ready if self.probed_ready is not None else True
+
     def to_status(self) -> dict[str, Any]:
-        image = self.image or str(self.spec.get("image", ""))
+        # containerd reports the fully qualified name and the repository digest.
+        spec_image = str(self.spec.get("image", ""))
         status: dict[str, Any] = {
             "name": self.name,
             "state": self.state,
             "lastState": self.last_state,
-            "ready": self.is_running and self.kind == "container",
+            "ready": self.ready,
             "restartCount": self.restart_count,
-            "image": image,
-            "imageID": f"kubesim://{normalise(image)}" if self.image else "",
+            "image": qualified(spec_image) if self.image else spec_image,
+            "imageID": self.image.image_id if self.image else "",
             "started": self.is_running,
         }
         if self.container_id:
@@ -99,6 +116,25 @@ def _phase(pod: dict[str, Any], regular: list[ContainerRecord]) -> str:
     return "Pending"
 
 
+def qos_class(pod: dict[str, Any]) -> str:
+    """pkg/apis/core/helper/qos: Guaranteed when every container's cpu and memory requests
+    equal its limits, BestEffort when none sets any, Burstable otherwise."""
+    spec = pod["spec"]
+    containers = [*spec.get("containers", []), *(spec.get("initContainers") or [])]
+    requests, limits, guaranteed = False, False, True
+    for c in containers:
+        res = c.get("resources") or {}
+        req, lim = res.get("requests") or {}, res.get("limits") or {}
+        requests, limits = requests or bool(req), limits or bool(lim)
+        for name in ("cpu", "memory"):
+            want = req.get(name, lim.get(name))
+            if name not in lim or quantity(want) != quantity(lim[name]):
+                guaranteed = False
+    if not requests and not limits:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
 def pod_status(
     pod: dict[str, Any],
     records: dict[str, ContainerRecord],
@@ -107,7 +143,7 @@ def pod_status(
 ) -> dict[str, Any]:
     regular = [r for r in records.values() if r.kind == "container"]
     ephemeral = sorted((r for r in records.values() if r.kind == "ephemeral"), key=lambda r: r.name)
-    ready = bool(regular) and all(r.is_running for r in regular)
+    ready = bool(regular) and all(r.ready for r in regular)
     cond_time = pod["metadata"].get("creationTimestamp", started_at)
     conditions = [
         {"type": t, "status": s, "lastProbeTime": None, "lastTransitionTime": cond_time}
@@ -127,7 +163,7 @@ def pod_status(
         "podIP": "127.0.0.1",
         "podIPs": [{"ip": "127.0.0.1"}],
         "startTime": started_at,
-        "qosClass": "BestEffort",
+        "qosClass": qos_class(pod),
         "containerStatuses": [r.to_status() for r in regular],
     }
     if ephemeral:

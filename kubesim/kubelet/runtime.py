@@ -1,8 +1,10 @@
 """The container runtime: turn a container's settings into a real namespaced Linux process.
 
 Each container is `unshare` (or `nsenter` into a shared PID namespace, then `unshare`) running a
-small POSIX sh setup as root — private /proc, /tmp, image files mounted, host JDKs hidden — that
-then `exec`s `setpriv` with the container's uid/gid, capability bounding set and no_new_privs.
+small POSIX sh setup as root that assembles the container's own root from its image's layer
+(kubesim/kubelet/mounts.py), then `exec`s kubesim-init (kubesim/kubelet/init.c), which joins the
+container's cgroups, pivots into that root and drops to its uid/gid, capability bounding set and
+no_new_privs before it runs the command. `pods/exec` enters a running container the same way.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import signal
+import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubesim.kubelet.images import JRE_BIN, KNOWN_TOOLS, Image, jdk_cache
-from kubesim.kubelet.mounts import host_path_lines, secret_lines
+from kubesim.kubelet.images import REPO, Image
+from kubesim.kubelet.mounts import Mount, root_lines
+from kubesim.kubelet.rootfs import Layer
 
 # containerd's default capability set for a container (the same as Docker's).
 DEFAULT_CAPS = frozenset(
@@ -38,12 +43,8 @@ DEFAULT_CAPS = frozenset(
     }
 )
 READY = "kubesim-ready"
-# Host tools a real image would not have: hidden inside every container.
-HIDDEN_DIRS = ("/usr/lib/jvm",)
-HIDDEN_FILES = tuple(str(p) for p in KNOWN_TOOLS.values())
+FAILED = "kubesim-failed"
 ISOLATED = os.geteuid() == 0
-
-TMP = Path("/tmp")  # noqa: S108 - the container's /tmp, not a temp file
 
 
 def cap_name(raw: str) -> str:
@@ -64,52 +65,89 @@ def capabilities(security: dict[str, object]) -> frozenset[str] | None:
     return frozenset((caps | add) & all_caps())
 
 
+# Capability names in kernel bit order (include/uapi/linux/capability.h).
+CAP_NAMES = [
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+]
+
+
 def all_caps() -> frozenset[str]:
     last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
-    names = [
-        "chown",
-        "dac_override",
-        "dac_read_search",
-        "fowner",
-        "fsetid",
-        "kill",
-        "setgid",
-        "setuid",
-        "setpcap",
-        "linux_immutable",
-        "net_bind_service",
-        "net_broadcast",
-        "net_admin",
-        "net_raw",
-        "ipc_lock",
-        "ipc_owner",
-        "sys_module",
-        "sys_rawio",
-        "sys_chroot",
-        "sys_ptrace",
-        "sys_pacct",
-        "sys_admin",
-        "sys_boot",
-        "sys_nice",
-        "sys_resource",
-        "sys_time",
-        "sys_tty_config",
-        "mknod",
-        "lease",
-        "audit_write",
-        "audit_control",
-        "setfcap",
-        "mac_override",
-        "mac_admin",
-        "syslog",
-        "wake_alarm",
-        "block_suspend",
-        "audit_read",
-        "perfmon",
-        "bpf",
-        "checkpoint_restore",
-    ]
-    return frozenset(names[: last + 1])
+    return frozenset(CAP_NAMES[: last + 1])
+
+
+# A static binary, so it runs in any image; scripts/bootstrap.sh builds it (`python -m kubesim
+# build-init`), and a checkout whose init.c is newer rebuilds it on first use.
+INIT = REPO / "build" / "kubesim" / "kubesim-init"
+INIT_SOURCE = Path(__file__).with_name("init.c")
+COMPILERS = (("musl-gcc", "-static"), ("cc", "-static"))
+
+
+class RuntimeMissing(RuntimeError):
+    """kubesim-init cannot be built (no C compiler)."""
+
+
+def build_init(target: Path = INIT) -> Path:
+    """Compile kubesim-init (musl's static toolchain when installed, else the system cc)."""
+    compiler = next(((cc, flag) for cc, flag in COMPILERS if shutil.which(cc)), None)
+    if compiler is None:
+        raise RuntimeMissing("kubesim-init needs a C compiler: run `make bootstrap`")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}")
+    cc, flag = compiler
+    subprocess.run(
+        [cc, flag, "-Os", "-s", "-Wall", "-Wextra", "-o", str(partial), str(INIT_SOURCE)],
+        check=True,
+        capture_output=True,
+    )
+    partial.replace(target)  # atomic: kubesims running beside this one keep a whole binary
+    return target
+
+
+def init_binary() -> Path:
+    if not INIT.exists() or INIT.stat().st_mtime < INIT_SOURCE.stat().st_mtime:
+        build_init()
+    return INIT
 
 
 @dataclass(frozen=True)
@@ -119,19 +157,17 @@ class Identity:
     caps: frozenset[str] | None
     no_new_privs: bool
 
-    def setpriv(self) -> list[str]:
-        argv = [
-            "setpriv",
-            f"--reuid={self.uid}",
-            f"--regid={self.gid}",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ]
-        if self.caps is not None:
-            argv.append("--bounding-set=" + ",".join(["-all", *sorted(f"+{c}" for c in self.caps)]))
+    def init_args(self) -> list[str]:
+        """kubesim-init's flags for this identity (capabilities by kernel number)."""
+        args = ["--uid", str(self.uid), "--gid", str(self.gid)]
+        if self.caps is None:
+            args += ["--caps", "all"]
+        else:
+            numbers = sorted(CAP_NAMES.index(c) for c in self.caps)
+            args += ["--caps", ",".join(map(str, numbers)) or "none"]
         if self.no_new_privs:
-            argv.append("--no-new-privs")
-        return argv
+            args.append("--no-new-privs")
+        return args
 
 
 @dataclass(frozen=True)
@@ -146,81 +182,44 @@ class LaunchSpec:
     join_pid: int = 0
     hostname: str = "kubesim"
     workdir: str = "/"
-    hide: tuple[str, ...] = ()
-    # (host folder, container folder) pairs mounted read-only: the ServiceAccount token.
-    secrets: tuple[tuple[str, str], ...] = ()
+    # The image's unpacked layer, and where (on the host) this container's root is assembled.
+    layer: Layer | None = None
+    mountpoints: tuple[str, str] = ("", "")
+    mounts: tuple[Mount, ...] = ()
     read_only_root: bool = False
-
-
-def _mounts_for_image(image: Image) -> list[str]:
-    lines = []
-    if rt := image.runtime:
-        src, dest = rt.source, rt.path
-        if rt.kind == "jdk":
-            lines.append(f"bind_dir {shlex.quote(str(src))} {shlex.quote(dest)}")
-        else:
-            for entry in sorted(src.iterdir()):
-                if entry.name == "bin":
-                    continue
-                kind = "bind_dir" if entry.is_dir() else "bind_file"
-                lines.append(
-                    f"{kind} {shlex.quote(str(entry))} {shlex.quote(f'{dest}/{entry.name}')}"
-                )
-            for tool in sorted((src / "bin").iterdir()):
-                if tool.name in JRE_BIN:
-                    lines.append(
-                        f"bind_file {shlex.quote(str(tool))} {shlex.quote(f'{dest}/bin/{tool.name}')}"  # noqa: E501
-                    )
-    for dest, src in image.files:
-        lines.append(f"bind_file {shlex.quote(str(src))} {shlex.quote(dest)}")
-    for extra in image.tools:
-        lines.append(f"bind_file {shlex.quote(str(KNOWN_TOOLS[extra]))} /opt/tools/{extra}")
-    return lines
+    # cgroup.procs files the container's first process writes itself into.
+    cgroups: tuple[str, ...] = ()
 
 
 SETUP_PRELUDE = """set -e
 read -r KS_PID KS_REST < /proc/self/stat
 bind_dir() { mkdir -p "$2"; mount --bind "$1" "$2"; }
-bind_file() { mkdir -p "${2%/*}"; : > "$2"; mount --bind "$1" "$2"; }
-hide_dir() { if [ -d "$1" ]; then mount -t tmpfs -o mode=755,size=64k kubesim-hidden "$1"; fi; }
-hide_file() { if [ -f "$1" ]; then mount --bind /dev/null "$1"; fi; }
-mount -t tmpfs -o mode=755 kubesim-image /opt
-mount -t tmpfs -o mode=755 kubesim-image /usr/local
+rbind_dir() { mkdir -p "$2"; mount --rbind "$1" "$2"; }
+bind_file() { mkdir -p "${2%/*}"; [ -e "$2" ] || : > "$2"; mount --bind "$1" "$2"; }
 """
 
 
 def setup_script(spec: LaunchSpec) -> str:
-    lines = [SETUP_PRELUDE, *_mounts_for_image(spec.image)]
-    # Before /tmp and the hidden folders are covered: the sources may live there.
-    lines += host_path_lines(spec.image.host_paths)
-    lines += secret_lines(spec.secrets)
-    if spec.pid_mode != "host":
-        lines.append("mount -t proc proc /proc")
-    # Host folders under /tmp (a checkout there, as in some CI runs) would vanish behind the
-    # container's own /tmp: park them in the private /opt and bind them back afterwards.
-    kept = [p for p in spec.image.host_paths if p == TMP or TMP in p.parents]
-    lines += [f"bind_dir {shlex.quote(str(p))} /opt/.kubesim-keep-{i}" for i, p in enumerate(kept)]
-    lines.append("mount -t tmpfs -o mode=1777 kubesim-tmp /tmp")
-    for i, path in enumerate(kept):
-        stage = f"/opt/.kubesim-keep-{i}"
-        lines += [f"bind_dir {stage} {shlex.quote(str(path))}", f"umount {stage}", f"rmdir {stage}"]
-    for folder in (*HIDDEN_DIRS, str(jdk_cache()), *spec.hide):
-        lines.append(f"hide_dir {shlex.quote(folder)}")
-    lines += [f"hide_file {shlex.quote(f)}" for f in HIDDEN_FILES]
-    lines.append(f"hostname {shlex.quote(spec.hostname)}")
+    assert spec.layer is not None
+    root, scratch = spec.mountpoints
+    lines = [SETUP_PRELUDE]
+    lines += root_lines(spec.layer, root, scratch, spec.image, spec.mounts, spec.pid_mode)
     if spec.read_only_root:
-        # The container's "/" is the host's plus the image's tmpfs; /tmp, /run, /proc stay rw.
-        lines += [f"mount -o remount,bind,ro {root}" for root in ("/", "/opt", "/usr/local")]
-    lines.append(f'echo "{READY} $KS_PID"')
-    lines.append(f"cd {shlex.quote(spec.workdir)} 2>/dev/null || cd /")
+        tops = [root, *(f"{root}/{top}" for top in spec.layer.overlays)]
+        lines += [f"mount -o remount,bind,ro {shlex.quote(top)}" for top in tops]
+    lines.append(f"hostname {shlex.quote(spec.hostname)}")
     env = [f"{k}={v}" for k, v in spec.env]
-    tail = [*spec.identity.setpriv(), "--", "env", "-i", *env]
-    lines.append("exec " + " ".join(shlex.quote(a) for a in tail) + ' "$@"')
+    tail = ["env", "-i", *env, str(init_binary())]
+    for cgroup in spec.cgroups:
+        tail += ["--cgroup", cgroup]
+    tail += ["--root", root, "--wd", spec.workdir, *spec.identity.init_args()]
+    lines.append("exec " + " ".join(shlex.quote(a) for a in tail) + ' --ready "$KS_PID" -- "$@"')
     return "\n".join(lines) + "\n"
 
 
 def launch_argv(spec: LaunchSpec) -> list[str]:
-    """The host command that starts the container; its first stdout line is `READY <host pid>`."""
+    """The host command that starts the container; its first stdout line is `READY <host pid>`
+    (or `kubesim-failed <runc's message>` when the command cannot be started)."""
     if not ISOLATED:
         env = [f"{k}={v}" for k, v in spec.env]
         return ["sh", "-c", f'echo "{READY} $$"; exec "$@"', "sh", "env", "-i", *env, *spec.argv]
@@ -234,14 +233,24 @@ def launch_argv(spec: LaunchSpec) -> list[str]:
 
 
 def exec_argv(
-    pid: int, identity: Identity, env: Iterable[tuple[str, str]], cmd: list[str]
+    pid: int,
+    identity: Identity,
+    cmd: list[str],
+    workdir: str = "/",
+    cgroups: Iterable[str] = (),
+    error_fd: int | None = None,
 ) -> list[str]:
-    """Run `cmd` inside the container whose process is `pid`: its namespaces, uid and caps."""
-    pairs = [f"{k}={v}" for k, v in env]
+    """Run `cmd` inside the container whose process is `pid`: its namespaces, root, uid, caps
+    and cgroups (as runc exec does); the environment is the caller's to pass."""
     if not ISOLATED:
-        return ["env", "-i", *pairs, *cmd]
-    enter = ["nsenter", f"--target={pid}", "--pid", "--mount", "--uts", "--ipc", "--"]
-    return [*enter, *identity.setpriv(), "--", "env", "-i", "-C", "/", *pairs, *cmd]
+        return list(cmd)
+    argv = [str(init_binary())]
+    for cgroup in cgroups:
+        argv += ["--cgroup", cgroup]
+    argv += ["--enter", str(pid), "--wd", workdir, *identity.init_args()]
+    if error_fd is not None:
+        argv += ["--error-fd", str(error_fd)]
+    return [*argv, "--", *cmd]
 
 
 def children_map() -> dict[int, list[int]]:
