@@ -78,6 +78,9 @@ RESOURCES = (
     Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, RW, ("pdb",)),
     Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, RW, ("netpol",)),
     Resource("networking.k8s.io", "v1", "ingresses", "Ingress", True, RW, ("ing",)),
+    # metrics-server's API (`kubectl top pod`), served from the kubelet's cgroups
+    # (kubesim/kubelet/metrics.py).
+    Resource("metrics.k8s.io", "v1beta1", "pods", "PodMetrics", True, ("get", "list")),
 )
 GROUPS = (
     "apps",
@@ -87,6 +90,7 @@ GROUPS = (
     "networking.k8s.io",
     "policy",
     "rbac.authorization.k8s.io",
+    "metrics.k8s.io",
 )
 AGGREGATED = "apidiscovery.k8s.io"
 
@@ -159,10 +163,16 @@ def core_versions() -> dict[str, Any]:
     }
 
 
+def group_version(name: str) -> str:
+    """The one version each group is served at (v1, or v1beta1 for metrics.k8s.io)."""
+    return next((r.version for r in RESOURCES if r.group == name), "v1")
+
+
 def group_list() -> dict[str, Any]:
     groups = []
     for name in GROUPS:
-        gv = {"groupVersion": f"{name}/v1", "version": "v1"}
+        version = group_version(name)
+        gv = {"groupVersion": f"{name}/{version}", "version": version}
         groups.append({"name": name, "versions": [gv], "preferredVersion": gv})
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
@@ -170,7 +180,8 @@ def group_list() -> dict[str, Any]:
 def group(name: str) -> dict[str, Any] | None:
     if name not in GROUPS:
         return None
-    gv = {"groupVersion": f"{name}/v1", "version": "v1"}
+    version = group_version(name)
+    gv = {"groupVersion": f"{name}/{version}", "version": version}
     return {
         "kind": "APIGroup",
         "apiVersion": "v1",
@@ -204,9 +215,10 @@ def _aggregated_group(name: str, ephemeral: bool) -> dict[str, Any]:
                 "subresources": subs,
             }
         )
+    version = group_version(name) if name else "v1"
     return {
         "metadata": {"name": name},
-        "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
+        "versions": [{"version": version, "resources": resources, "freshness": "Current"}],
     }
 
 

@@ -19,7 +19,7 @@ from kubesim.apiserver.impersonation import impersonate
 from kubesim.apiserver.rbac import Attributes, denial_message
 from kubesim.apiserver.requestinfo import RequestInfo, parse
 from kubesim.cluster import Cluster
-from kubesim.kubelet import attach, logs
+from kubesim.kubelet import attach, logs, metrics
 from kubesim.kubelet import exec as exec_
 from kubesim.status import ApiError, forbidden, path_not_found
 
@@ -31,6 +31,7 @@ NOT_ALLOWED = ApiError(
 CLUSTER_KEY = web.AppKey("cluster", Cluster)
 # The websocket subresources: a GET that upgrades, authorized like a create (see _authorize).
 STREAMS = ("exec", "attach")
+MEMORY_PREFIX = "/kubesim/v1/namespaces/"
 USER_KEY = web.RequestKey("user", str)
 IMPERSONATED_KEY = web.RequestKey("impersonated", str)
 
@@ -62,6 +63,8 @@ def _route(info: RequestInfo, cluster: Cluster) -> Handler:
         return handlers[info.subresource]
     if info.verb not in resource.verbs:
         raise NOT_ALLOWED
+    if info.group == "metrics.k8s.io":
+        return metrics.handle
     if info.resource == "pods":
         return pods.handle
     if info.resource == "selfsubjectaccessreviews":
@@ -123,6 +126,8 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     user = impersonate(user, request.headers, request.raw_path, cluster.rbac)
     if user.impersonator:
         request[IMPERSONATED_KEY] = user.name
+    if request.path.startswith(MEMORY_PREFIX):
+        return _memory(request, cluster)
     watch = request.query.get("watch", "") in ("1", "true")
     info = parse(request.method, request.path, watch)
     if info is None:
@@ -134,6 +139,17 @@ async def _serve(request: web.Request) -> web.StreamResponse:
     handler = _route(info, cluster)
     _authorize(ctx)
     return await handler(ctx)
+
+
+def _memory(request: web.Request, cluster: Cluster) -> web.StreamResponse:
+    """kubesim's own endpoint: each container's peak memory (kubesim/kubelet/metrics.py)."""
+    parts = request.path.removeprefix(MEMORY_PREFIX).strip("/").split("/")
+    if request.method != "GET" or len(parts) != 4 or parts[1] != "pods" or parts[3] != "memory":
+        raise path_not_found()
+    found = metrics.memory_document(cluster.kubelet, parts[0], parts[2])
+    if found is None:
+        raise path_not_found()
+    return ok(found)
 
 
 @web.middleware

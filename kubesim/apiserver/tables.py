@@ -77,6 +77,25 @@ EXTRA: dict[str, tuple[tuple[str, ...], Callable[[Obj], list[Any]]]] = {
 }
 
 
+def _event_row(e: Obj) -> list[Any]:
+    involved = e.get("involvedObject") or {}
+    kind, name = str(involved.get("kind", "")).lower(), involved.get("name", "")
+    last = e.get("lastTimestamp") or e.get("eventTime") or ""
+    source = e.get("source") or {}
+    return [
+        age(str(last)),
+        e.get("type", ""),
+        e.get("reason", ""),
+        f"{kind}/{name}",
+        involved.get("fieldPath", ""),
+        f"{source.get('component', '')}, {source.get('host', '')}",
+        e.get("message", ""),
+        age(str(e.get("firstTimestamp") or last)),
+        e.get("count", 1),
+        e["metadata"]["name"],
+    ]
+
+
 def _column(name: str, kind: str = "string", fmt: str = "", priority: int = 0) -> Obj:
     return {"name": name, "type": kind, "format": fmt, "description": name, "priority": priority}
 
@@ -93,6 +112,21 @@ def table(resource: str, objects: list[Obj], resource_version: str) -> Obj:
             _column("Node", priority=1),
         ]
         rows = [{"cells": _pod_row(o), "object": o} for o in objects]
+    elif resource == "events":
+        # pkg/printers/internalversion/printers.go, eventColumnDefinitions.
+        columns = [
+            _column("Last Seen"),
+            _column("Type"),
+            _column("Reason"),
+            _column("Object"),
+            _column("Subobject", priority=1),
+            _column("Source", priority=1),
+            _column("Message"),
+            _column("First Seen", priority=1),
+            _column("Count", "integer", priority=1),
+            _column("Name", fmt="name", priority=1),
+        ]
+        rows = [{"cells": _event_row(o), "object": o} for o in objects]
     elif resource in EXTRA:
         heads, cells = EXTRA[resource]
         columns = [_column("Name", fmt="name"), *(_column(h) for h in heads), _column("Age")]

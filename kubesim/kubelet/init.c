@@ -70,6 +70,16 @@ struct options {
 
 static int error_fd = -1;
 
+/* An errno as Go's syscall.Errno prints it (runc is Go): strerror, first letter lowercase. */
+static const char *go_error(int err) {
+    static char text[256];
+    snprintf(text, sizeof text, "%s", strerror(err));
+    if (text[0] >= 'A' && text[0] <= 'Z') {
+        text[0] = (char)(text[0] - 'A' + 'a');
+    }
+    return text;
+}
+
 /* The one way this program reports a failure: a line on the error channel, then exit. */
 static void fail(int code, const char *fmt, ...) {
     char text[4096];
@@ -169,12 +179,12 @@ static void enter_namespaces(long pid) {
         snprintf(path, sizeof path, "/proc/%ld/ns/%s", pid, kinds[i]);
         fds[i] = open(path, O_RDONLY | O_CLOEXEC);
         if (fds[i] < 0) {
-            fail(126, "container process %ld is gone: %s", pid, strerror(errno));
+            fail(126, "container process %ld is gone: %s", pid, go_error(errno));
         }
     }
     for (int i = 0; i < 4; i++) {
         if (setns(fds[i], 0) != 0) {
-            fail(126, "setns %s: %s", kinds[i], strerror(errno));
+            fail(126, "setns %s: %s", kinds[i], go_error(errno));
         }
         close(fds[i]);
     }
@@ -183,10 +193,10 @@ static void enter_namespaces(long pid) {
 static void switch_root(const char *root) {
     /* pivot_root(".", ".") then detaching the old root, as runc does: no put_old folder. */
     if (chdir(root) != 0 || syscall(SYS_pivot_root, ".", ".") != 0) {
-        fail(126, "pivot_root %s: %s", root, strerror(errno));
+        fail(126, "pivot_root %s: %s", root, go_error(errno));
     }
     if (umount2(".", MNT_DETACH) != 0 || chdir("/") != 0) {
-        fail(126, "unmount the old root: %s", strerror(errno));
+        fail(126, "unmount the old root: %s", go_error(errno));
     }
 }
 
@@ -204,7 +214,7 @@ static void change_dir(const char *wd) {
     }
     mkdir(path, 0755);
     if (chdir(wd) != 0 && chdir("/") != 0) {
-        fail(126, "chdir to cwd (\"%s\") set in config.json failed: %s", wd, strerror(errno));
+        fail(126, "chdir to cwd (\"%s\") set in config.json failed: %s", wd, go_error(errno));
     }
 }
 
@@ -212,7 +222,7 @@ static void drop_privileges(const struct options *o) {
     if (!o->all_caps) {
         for (int cap = 0; cap < CAP_COUNT; cap++) {
             if (!o->keep[cap] && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
-                fail(126, "drop capability %d: %s", cap, strerror(errno));
+                fail(126, "drop capability %d: %s", cap, go_error(errno));
             }
         }
     }
@@ -227,10 +237,10 @@ static void drop_privileges(const struct options *o) {
     }
     if (setgroups(0, NULL) != 0 || setresgid(o->gid, o->gid, o->gid) != 0 ||
         setresuid(o->uid, o->uid, o->uid) != 0) {
-        fail(126, "set uid %ld gid %ld: %s", o->uid, o->gid, strerror(errno));
+        fail(126, "set uid %ld gid %ld: %s", o->uid, o->gid, go_error(errno));
     }
     if (o->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        fail(126, "no_new_privs: %s", strerror(errno));
+        fail(126, "no_new_privs: %s", go_error(errno));
     }
 }
 
@@ -239,7 +249,7 @@ static const char *look_path(const char *name, char *found, size_t size) {
     struct stat st;
     if (strchr(name, '/')) {
         if (stat(name, &st) != 0) {
-            fail(127, "exec: \"%s\": stat %s: %s", name, name, strerror(errno));
+            fail(127, "exec: \"%s\": stat %s: %s", name, name, go_error(errno));
         }
         if (S_ISDIR(st.st_mode) || access(name, X_OK) != 0) {
             fail(126, "exec: \"%s\": permission denied", name);
@@ -316,7 +326,7 @@ static void run(const struct options *o) {
     }
     extern char **environ;
     execve(file, o->argv, environ);
-    fail(127, "exec %s: %s", file, strerror(errno));
+    fail(127, "exec %s: %s", file, go_error(errno));
 }
 
 static pid_t child;
@@ -346,11 +356,11 @@ int main(int argc, char **argv) {
     /* pods/exec: a new PID namespace only applies to children, so the command is a child. */
     enter_namespaces(o.enter_pid);
     if (chdir(o.wd ? o.wd : "/") != 0 && chdir("/") != 0) {
-        fail(126, "chdir: %s", strerror(errno));
+        fail(126, "chdir: %s", go_error(errno));
     }
     child = fork();
     if (child < 0) {
-        fail(126, "fork: %s", strerror(errno));
+        fail(126, "fork: %s", go_error(errno));
     }
     if (child == 0) {
         drop_privileges(&o);

@@ -191,9 +191,11 @@ def _debian(unpacker: Unpacker) -> None:
         if entry.is_symlink() and os.path.realpath(entry).startswith("/usr/lib/jvm/"):
             unpacker.hide(f"usr/bin/{entry.name}")
     for tool in HOST_ONLY_TOOLS:
-        found = shutil.which(tool)
-        if found and os.path.realpath(found).startswith("/usr/"):
-            unpacker.hide(os.path.realpath(found))
+        found = os.path.realpath(shutil.which(tool) or "/")
+        # Below the opaque /usr/local nothing of the host shows anyway (and a whiteout with
+        # nothing under it would show as a broken entry).
+        if found.startswith("/usr/") and not found.startswith("/usr/local/"):
+            unpacker.hide(found)
 
 
 def _distroless(unpacker: Unpacker) -> None:
