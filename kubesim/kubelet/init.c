@@ -16,6 +16,12 @@
  * usage: kubesim-init [--cgroup FILE]... [--root DIR | --enter PID] [--wd DIR]
  *                     --uid N --gid N [--caps N,N,...|all|none] [--no-new-privs]
  *                     [--ready HOSTPID] [--error-fd FD] -- COMMAND [ARG]...
+ *        kubesim-init --spawn own|host|PID -- COMMAND [ARG]...
+ *
+ * --spawn makes the container's namespaces (mount, UTS, IPC, and a PID namespace of its own,
+ * the host's, or PID's) and runs COMMAND (kubesim's setup) as their first process, waiting
+ * for it: its exit code is the container's, 128+N when signal N killed it, as containerd
+ * reports it (util-linux's `unshare --fork` reports 1 for a killed child).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -65,6 +71,7 @@ struct options {
     int no_new_privs;
     const char *ready;
     int error_fd;
+    const char *spawn;
     char **argv;
 };
 
@@ -135,6 +142,8 @@ static void parse(int argc, char **argv, struct options *o) {
             o->gid = number(value, "--gid");
         } else if (strcmp(flag, "--ready") == 0) {
             o->ready = value;
+        } else if (strcmp(flag, "--spawn") == 0) {
+            o->spawn = value;
         } else if (strcmp(flag, "--error-fd") == 0) {
             o->error_fd = (int)number(value, "--error-fd");
         } else if (strcmp(flag, "--caps") == 0) {
@@ -154,7 +163,7 @@ static void parse(int argc, char **argv, struct options *o) {
             fail(2, "kubesim-init: unknown option %s", flag);
         }
     }
-    if (i + 1 >= argc || o->uid < 0 || o->gid < 0) {
+    if (i + 1 >= argc || (!o->spawn && (o->uid < 0 || o->gid < 0))) {
         fail(2, "kubesim-init: --uid, --gid and a command after -- are required");
     }
     o->argv = argv + i + 1;
@@ -337,9 +346,58 @@ static void forward(int sig) {
     }
 }
 
+/* Wait for the child and exit as it did (128+N for signal N). */
+static int wait_child(void) {
+    signal(SIGTERM, forward);
+    signal(SIGINT, forward);
+    signal(SIGHUP, forward);
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status)) {
+        return 128 + WTERMSIG(status);
+    }
+    return WEXITSTATUS(status);
+}
+
+static int spawn(const char *mode, char **argv) {
+    int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
+    if (strcmp(mode, "own") == 0) {
+        flags |= CLONE_NEWPID;
+    } else if (strcmp(mode, "host") != 0) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%ld/ns/pid", number(mode, "--spawn"));
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWPID) != 0) {
+            fail(126, "join the PID namespace of %s: %s", mode, go_error(errno));
+        }
+        close(fd);
+    }
+    if (unshare(flags) != 0) {
+        fail(126, "unshare: %s", go_error(errno));
+    }
+    /* Nothing mounted inside may show on the host (unshare --propagation private). */
+    if (mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        fail(126, "make / private: %s", go_error(errno));
+    }
+    child = fork();
+    if (child < 0) {
+        fail(126, "fork: %s", go_error(errno));
+    }
+    if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        execvp(argv[0], argv);
+        fail(127, "exec %s: %s", argv[0], go_error(errno));
+    }
+    return wait_child();
+}
+
 int main(int argc, char **argv) {
     struct options o;
     parse(argc, argv, &o);
+    if (o.spawn) {
+        return spawn(o.spawn, o.argv);
+    }
     if (o.error_fd >= 0) {
         error_fd = o.error_fd;
         fcntl(error_fd, F_SETFD, FD_CLOEXEC);
@@ -366,14 +424,5 @@ int main(int argc, char **argv) {
         drop_privileges(&o);
         run(&o);
     }
-    signal(SIGTERM, forward);
-    signal(SIGINT, forward);
-    signal(SIGHUP, forward);
-    int status = 0;
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFSIGNALED(status)) {
-        return 128 + WTERMSIG(status);
-    }
-    return WEXITSTATUS(status);
+    return wait_child();
 }

@@ -224,12 +224,8 @@ def launch_argv(spec: LaunchSpec) -> list[str]:
         env = [f"{k}={v}" for k, v in spec.env]
         return ["sh", "-c", f'echo "{READY} $$"; exec "$@"', "sh", "env", "-i", *env, *spec.argv]
     script = ["sh", "-c", setup_script(spec), "kubesim-setup", *spec.argv]
-    unshare = ["unshare", "--mount", "--uts", "--ipc", "--propagation", "private"]
-    if spec.pid_mode == "own":
-        return [*unshare, "--pid", "--fork", "--kill-child", "--", *script]
-    if spec.pid_mode == "join":
-        return ["nsenter", f"--target={spec.join_pid}", "--pid", "--", *unshare, "--", *script]
-    return [*unshare, "--", *script]
+    mode = str(spec.join_pid) if spec.pid_mode == "join" else spec.pid_mode
+    return [str(init_binary()), "--spawn", mode, "--", *script]
 
 
 def exec_argv(

@@ -111,12 +111,13 @@ def test_distroless_jre_runs_java_and_has_no_shell(sim: KubeSim) -> None:
     assert EXEC_NOT_FOUND.match(result.stderr.removeprefix("error: ").strip()), result.stderr
 
 
-def test_exec_of_a_missing_binary_is_a_failure_status_without_an_exit_code(sim: KubeSim) -> None:
+def exec_status(sim: KubeSim, name: str, command: list[str]) -> dict[str, Any]:
+    """The Status on the exec stream's channel 3, read with the official client."""
     ws = stream(
         core(sim).connect_get_namespaced_pod_exec,
-        "distroless",
+        name,
         "default",
-        command=["sh"],
+        command=command,
         stdout=True,
         stderr=True,
         stdin=False,
@@ -124,8 +125,13 @@ def test_exec_of_a_missing_binary_is_a_failure_status_without_an_exit_code(sim: 
         _preload_content=False,
     )
     ws.run_forever(timeout=30)
-    status = json.loads(ws.read_channel(3))
+    status: dict[str, Any] = json.loads(ws.read_channel(3))
     ws.close()
+    return status
+
+
+def test_exec_of_a_missing_binary_is_a_failure_status_without_an_exit_code(sim: KubeSim) -> None:
+    status = exec_status(sim, "distroless", ["sh"])
     assert status["status"] == "Failure" and status["reason"] == "InternalError"
     assert status["code"] == 500
     assert EXEC_NOT_FOUND.match(status["message"]), status["message"]
@@ -210,3 +216,16 @@ def test_a_static_binary_is_one_catalog_line_and_scratch_has_nothing_else(
             'failed: runc create failed: unable to start container process: exec: "/bin/sh": '
             "stat /bin/sh: no such file or directory: unknown"
         )
+
+
+def test_before_1_30_the_exec_failure_is_wrapped_once() -> None:
+    # 1.30 put the websocket stream translator in front of the kubelet's status, which wraps
+    # it in a second InternalError (staging/src/k8s.io/apiserver/pkg/util/proxy/).
+    # (kubectl itself only speaks SPDY to a 1.29 server; the official client's websocket is it.)
+    with KubeSim(version="1.29") as sim:
+        api = core(sim)
+        api.create_namespaced_pod("default", pod("distroless", "jdebug.local/cowweb:21-distroless"))
+        pod_running(api, "distroless")
+        status = exec_status(sim, "distroless", ["sh"])
+    once = EXEC_NOT_FOUND.pattern.replace("Internal error occurred: Internal", "Internal", 1)
+    assert re.match(once, status["message"]), status["message"]
