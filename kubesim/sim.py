@@ -60,6 +60,10 @@ async def _memory(cluster: Cluster, namespace: str, pod: str) -> dict[str, dict[
     return cluster.kubelet.memory(namespace, pod)
 
 
+async def _remove_image(cluster: Cluster, ref: str) -> bool:
+    return cluster.kubelet.images.remove(ref)
+
+
 class KubeSim:
     def __init__(
         self,
@@ -185,6 +189,11 @@ class KubeSim:
         `GET /kubesim/v1/namespaces/NS/pods/NAME/memory` serves it."""
         assert self.cluster is not None
         return self.call(_memory(self.cluster, namespace, pod))
+
+    def remove_image(self, ref: str) -> bool:
+        """Remove `ref` from the node's images (`crictl rmi`): its next use pulls it again."""
+        assert self.cluster is not None
+        return self.call(_remove_image(self.cluster, ref))
 
     def process_ids(self) -> set[int]:
         """Every host pid the kubelet started and that is still alive (containers and sandboxes)."""

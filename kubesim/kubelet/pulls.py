@@ -193,6 +193,11 @@ class ImageStore:
     def has(self, image: Image) -> bool:
         return image.digest in self.present
 
+    def remove(self, ref: str) -> bool:
+        """Forget a pulled image, as `crictl rmi` or image GC would; False if absent."""
+        image = self.catalog.find(ref)
+        return image is not None and self.present.pop(image.digest, None) is not None
+
     async def unpacked(self, image: Image) -> NodeImage:
         """The image's layer without a pull (the pause image, which the node always has)."""
         if image.digest not in self.present:
