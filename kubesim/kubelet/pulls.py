@@ -191,7 +191,8 @@ class ImageStore:
     _base_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def has(self, image: Image) -> bool:
-        return image.digest in self.present
+        """On the node (an image with a planned pull failure never is: see faults.py)."""
+        return image.digest in self.present and self.planned(image.ref) is None
 
     def remove(self, ref: str) -> bool:
         """Forget a pulled image, as `crictl rmi` or image GC would; False if absent."""
@@ -230,7 +231,7 @@ class ImageStore:
         if not authorised(self.catalog, ref, secrets):
             await asyncio.sleep(self.model.latency)
             raise PullError("ErrImagePull", unauthorized(ref))
-        if image.digest in self.present:
+        if self.has(image):
             # Already on the node (imagePullPolicy Always): only the manifest is fetched.
             await asyncio.sleep(self.model.latency)
             return self.present[image.digest], time.monotonic() - started

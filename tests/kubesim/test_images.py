@@ -13,11 +13,18 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.stream import stream
 
 from kubesim import KubeSim
 from kubesim.kubelet.images import REPO
-from tests.kubesim.conftest import core, kubectl, log_contains, needs_root, pod_running, wait_for
+from tests.kubesim.conftest import (
+    core,
+    exec_stream,
+    kubectl,
+    log_contains,
+    needs_root,
+    pod_running,
+    wait_for,
+)
 
 pytestmark = needs_root
 HOST_LIBC = Path("/lib/x86_64-linux-gnu/libc.so.6")
@@ -113,18 +120,7 @@ def test_distroless_jre_runs_java_and_has_no_shell(sim: KubeSim) -> None:
 
 def exec_status(sim: KubeSim, name: str, command: list[str]) -> dict[str, Any]:
     """The Status on the exec stream's channel 3, read with the official client."""
-    ws = stream(
-        core(sim).connect_get_namespaced_pod_exec,
-        name,
-        "default",
-        command=command,
-        stdout=True,
-        stderr=True,
-        stdin=False,
-        tty=False,
-        _preload_content=False,
-    )
-    ws.run_forever(timeout=30)
+    ws = exec_stream(core(sim), name, None, command)
     status: dict[str, Any] = json.loads(ws.read_channel(3))
     ws.close()
     return status

@@ -54,6 +54,14 @@ def sim() -> Iterator[KubeSim]:
         yield running
 
 
+def debug(api: client.CoreV1Api, pod: str, name: str, command: list[str]) -> Any:
+    """Add a busybox ephemeral container to `pod`; its state once it has ended."""
+    add_ephemeral(
+        api, pod, {"name": name, "image": BUSYBOX, "command": command, "targetContainerName": "c"}
+    )
+    return ephemeral_state(api, pod, name, "terminated")
+
+
 def terminated(api: client.CoreV1Api, name: str) -> client.V1ContainerStateTerminated | None:
     found = api.read_namespaced_pod(name, "default").status.container_statuses or []
     return found[0].state.terminated if found else None
@@ -76,12 +84,7 @@ def test_a_debug_containers_peak_is_readable_after_it_ended(sim: KubeSim) -> Non
     api = core(sim)
     api.create_namespaced_pod("default", pod("target", ["sleep", "3600"]))
     pod_running(api, "target")
-    add_ephemeral(
-        api,
-        "target",
-        {"name": "dbg", "image": BUSYBOX, "command": grow(24), "targetContainerName": "c"},
-    )
-    done = ephemeral_state(api, "target", "dbg", "terminated")
+    done = debug(api, "target", "dbg", grow(24))
     assert (done.reason, done.exit_code) == ("Completed", 0)
     # 16 MiB string, and the 8 MiB one it was doubled from: at least 24 MiB at the peak.
     status, answer = raw(sim, "GET", "/kubesim/v1/namespaces/default/pods/target/memory")
@@ -98,12 +101,7 @@ def test_a_debug_container_counts_against_the_pods_memory_limit(sim: KubeSim) ->
     pod_running(api, "tight")
     # The ephemeral container has no limit of its own; the pod's cgroup (the sum of its
     # containers' limits, as the kubelet sets it) still holds it.
-    add_ephemeral(
-        api,
-        "tight",
-        {"name": "big", "image": BUSYBOX, "command": grow(27), "targetContainerName": "c"},
-    )
-    done = ephemeral_state(api, "tight", "big", "terminated")
+    done = debug(api, "tight", "big", grow(27))
     assert (done.reason, done.exit_code) == ("OOMKilled", 137)
     assert api.read_namespaced_pod("tight", "default").status.container_statuses[0].state.running
 
