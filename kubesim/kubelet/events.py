@@ -33,6 +33,8 @@ class Recorder:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # (namespace, involved uid, fieldPath, type, reason, message) -> the Event's name
+        self._seen: dict[tuple[str, ...], str] = {}
 
     def record(
         self, pod: Obj, kind: str, container: str, type_: str, reason: str, message: str
@@ -49,22 +51,19 @@ class Recorder:
         if container:
             involved["fieldPath"] = field_path(kind, container)
         stamp = _now()
-        for existing in self.store.items("events", meta["namespace"]):
-            seen = existing["involvedObject"]
-            if (
-                seen.get("uid") == involved["uid"]
-                and seen.get("fieldPath") == involved.get("fieldPath")
-                and existing.get("reason") == reason
-                and existing.get("message") == message
-                and existing.get("type") == type_
-            ):
-                existing["count"] = int(existing.get("count", 1)) + 1
-                existing["lastTimestamp"] = stamp
-                return self.store.update("events", meta["namespace"], existing)
-        event = {
+        namespace = meta["namespace"]
+        key = (namespace, involved["uid"], involved.get("fieldPath", ""), type_, reason, message)
+        if (name := self._seen.get(key)) and (
+            existing := self.store.get("events", namespace, name)
+        ):
+            existing["count"] = int(existing.get("count", 1)) + 1
+            existing["lastTimestamp"] = stamp
+            return self.store.update("events", namespace, existing)
+        name = f"{meta['name']}.{time.time_ns():x}"
+        event: Obj = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{time.time_ns():x}"},
+            "metadata": {"name": name},
             "involvedObject": involved,
             "reason": reason,
             "message": message,
@@ -77,4 +76,5 @@ class Recorder:
             "reportingComponent": "kubelet",
             "reportingInstance": NODE,
         }
-        return self.store.create("events", meta["namespace"], event)
+        self._seen[key] = name
+        return self.store.create("events", namespace, event)

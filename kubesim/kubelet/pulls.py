@@ -61,12 +61,25 @@ class PullModel:
         if os.environ.get("KUBESIM_PULLS", "") == "instant":
             return cls.instant()
         return cls(
-            float(os.environ.get("KUBESIM_PULL_BANDWIDTH", cls.bandwidth)),
-            float(os.environ.get("KUBESIM_PULL_LATENCY", cls.latency)),
+            _positive("KUBESIM_PULL_BANDWIDTH", cls.bandwidth, "bytes per second", "25000000"),
+            _positive("KUBESIM_PULL_LATENCY", cls.latency, "seconds", "0.5"),
         )
 
     def seconds(self, size: int) -> float:
         return self.latency + (size / self.bandwidth if self.bandwidth else 0.0)
+
+
+def _positive(name: str, default: float, unit: str, example: str) -> float:
+    text = os.environ.get(name, "")
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = -1.0
+    if value < 0 or (value == 0 and unit != "seconds"):
+        raise ValueError(
+            f"{name}={text!r} is not a number of {unit}; unset it or give e.g. {example}"
+        )
+    return value
 
 
 class PullError(Exception):
@@ -206,6 +219,10 @@ class ImageStore:
         return self.present[image.digest]
 
     def _unpack(self, image: Image) -> NodeImage:
+        if os.geteuid() != 0:
+            # Without root containers are plain processes on the host's / (runtime.py):
+            # there is no layer to make (whiteouts and overlay xattrs need root anyway).
+            return NodeImage(image, Layer((), (), 0), image.size or 0)
         base = self.folder / f"base-{image.base}"
         with self._base_lock:  # unpacks run in worker threads; each base is made once
             if base not in self._bases:

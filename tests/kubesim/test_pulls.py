@@ -245,3 +245,21 @@ def test_kubectl_describe_and_get_events_show_the_pull(sim: KubeSim) -> None:
     header, *rows = listed.stdout.splitlines()
     assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert any(r.split()[1:4] == ["Normal", "Pulling", "pod/cold"] for r in rows), rows
+
+
+def test_a_malformed_pull_setting_is_one_sentence_naming_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KUBESIM_PULLS", raising=False)
+    monkeypatch.setenv("KUBESIM_PULL_BANDWIDTH", "25MB")
+    with pytest.raises(ValueError) as caught:
+        PullModel.from_env()
+    assert str(caught.value) == (
+        "KUBESIM_PULL_BANDWIDTH='25MB' is not a number of bytes per second; unset it or give "
+        "e.g. 25000000"
+    )
+    monkeypatch.setenv("KUBESIM_PULL_BANDWIDTH", "1e6")
+    monkeypatch.setenv("KUBESIM_PULL_LATENCY", "0")
+    assert PullModel.from_env() == PullModel(bandwidth=1e6, latency=0.0)
+    monkeypatch.setenv("KUBESIM_PULLS", "instant")
+    assert PullModel.from_env() == PullModel.instant()
