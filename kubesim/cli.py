@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
-from kubesim.images import DEFAULT_CATALOG, ImageCatalogError
+from kubesim.kubelet.images import DEFAULT_CATALOG, ImageCatalogError
+from kubesim.kubelet.kubelet import VOLUME_SYNC
+from kubesim.kubelet.pulls import PullModel
+from kubesim.kubelet.runtime import build_init
 from kubesim.manifests import ManifestError
 from kubesim.sim import KubeSim
 
@@ -36,11 +40,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder for one kubeconfig per ServiceAccount (NS_NAME.yaml)",
     )
     serve.add_argument(
+        "--pulls",
+        choices=("modelled", "instant"),
+        help="image pulls as modelled (25 MB/s after 0.5 s, or KUBESIM_PULL_BANDWIDTH and "
+        "KUBESIM_PULL_LATENCY) or instant; default: KUBESIM_PULLS, else modelled",
+    )
+    serve.add_argument(
+        "--volume-sync",
+        type=float,
+        default=VOLUME_SYNC,
+        help="seconds before a changed ConfigMap or Secret reaches its volumes (default 60)",
+    )
+    serve.add_argument(
         "--in-cluster",
         metavar="NS/NAME:FOLDER",
         help="write token, ca.crt and namespace for this ServiceAccount to FOLDER",
     )
+    sub.add_parser("build-init", help="compile kubesim-init, the containers' init")
     return parser
+
+
+def _pulls(choice: str | None) -> PullModel | None:
+    if choice == "instant":
+        return PullModel.instant()
+    if choice == "modelled":
+        return PullModel.from_env() if os.environ.get("KUBESIM_PULLS") != "instant" else PullModel()
+    return None
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -53,6 +78,8 @@ def serve(args: argparse.Namespace) -> int:
             images=args.images,
             version=args.version,
             feature_gates=_gates(args.feature_gates),
+            pulls=_pulls(args.pulls),
+            volume_sync=args.volume_sync,
         ).start()
     except (ManifestError, ImageCatalogError, ValueError) as exc:
         print(f"kubesim: {exc}", file=sys.stderr)
@@ -79,4 +106,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "build-init":
+        print(build_init())
+        return 0
     return serve(args)

@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubesim import podsecurity
-from kubesim.auth import Tokens
+from kubesim.admission import podsecurity
+from kubesim.admission.validation import validate_ephemeral_update, validate_new_pod
+from kubesim.apiserver.auth import Tokens
+from kubesim.apiserver.rbac import Rbac
 from kubesim.faults import Faults
-from kubesim.images import Catalog
-from kubesim.kubelet import Kubelet
-from kubesim.rbac import Rbac
+from kubesim.kubelet.images import Catalog
+from kubesim.kubelet.kubelet import VOLUME_SYNC, Kubelet
+from kubesim.kubelet.pulls import PullModel
 from kubesim.status import already_exists, invalid, not_found
 from kubesim.store import Obj, Store, now_iso
-from kubesim.validation import validate_ephemeral_update, validate_new_pod
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class Config:
     version: str = "1.31"
     feature_gates: dict[str, bool] = field(default_factory=dict)
     grace_cap: float = 2.0
+    # The node's pull model (kubesim/kubelet/pulls.py); None: from KUBESIM_PULL* variables.
+    pulls: PullModel | None = None
+    # How soon a changed ConfigMap or Secret reaches its volumes (the kubelet's sync period).
+    volume_sync: float = VOLUME_SYNC
 
     @property
     def ephemeral_enabled(self) -> bool:
@@ -68,12 +73,20 @@ class Cluster:
         self.tokens = Tokens()
         self.rbac = Rbac(self.store)
         self.faults = Faults()
-        self.kubelet = Kubelet(self.store, catalog, state_dir, config.grace_cap, self.tokens)
+        self.kubelet = Kubelet(
+            self.store,
+            catalog,
+            state_dir,
+            config.grace_cap,
+            self.tokens,
+            pulls=config.pulls,
+            volume_sync=config.volume_sync,
+        )
         self.kubelet.pull_error = self.faults.pull_error
         self.background: set[asyncio.Task[None]] = set()
-        # The Deployment controller's state (kubesim.deployments), which lives and dies with
-        # this cluster: one pass at a time per Deployment, and the Deployments waiting to
-        # retry a refused pod.
+        # The Deployment controller's state (kubesim.controllers.deployments), which lives and
+        # dies with this cluster: one pass at a time per Deployment, and the Deployments
+        # waiting to retry a refused pod.
         self.deployment_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self.deployment_retries: set[tuple[str, str]] = set()
         self.ensure_namespace("default")

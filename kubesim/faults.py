@@ -21,8 +21,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from kubesim.images import normalise
-from kubesim.requestinfo import RequestInfo
+from kubesim.apiserver.requestinfo import RequestInfo
+from kubesim.kubelet.images import DOCKER_HUB, normalise, split
 from kubesim.status import ApiError
 
 # k8s.io/apiserver/pkg/storage/errors.go: what a GuaranteedUpdate with a stale
@@ -30,14 +30,15 @@ from kubesim.status import ApiError
 OPTIMISTIC_LOCK = (
     "the object has been modified; please apply your changes to the latest version and try again"
 )
-# containerd's answer when Docker Hub refuses an anonymous pull (what the kubelet puts in
-# the container's waiting.message; 429 from registry-1.docker.io).
+# containerd's answer when Docker Hub refuses an anonymous pull (429 from registry-1.docker.io):
+# the kubelet puts it in the container's waiting.message and, after `Failed to pull image
+# "<ref>": `, in its Failed Event (kubesim/kubelet/pulling.py).
 PULL_RATE_LIMIT = (
-    'Failed to pull image "{ref}": rpc error: code = Unknown desc = failed to pull and unpack '
-    'image "docker.io/{full}": failed to copy: httpReadSeeker: failed open: unexpected status '
-    "code https://registry-1.docker.io/v2/{repo}/manifests/{tag}: 429 Too Many Requests - "
-    "Server message: toomanyrequests: You have reached your pull rate limit. You may increase "
-    "the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"
+    'failed to pull and unpack image "{full}": failed to copy: httpReadSeeker: failed '
+    "open: unexpected status code https://{registry}/v2/{repo}/manifests/{tag}: 429 "
+    "Too Many Requests - Server message: toomanyrequests: You have reached your pull rate "
+    "limit. You may increase the limit by authenticating and upgrading: "
+    "https://www.docker.com/increase-rate-limit"
 )
 
 # What API Priority and Fairness (and the older max-in-flight filter) write with a 429:
@@ -148,12 +149,14 @@ class Faults:
         return rule
 
     def fail_pull(self, ref: str, message: str | None = None) -> None:
-        """Pulls of `ref` fail (ErrImagePull, then ImagePullBackOff) even if the catalog has it."""
+        """Pulls of `ref` fail (ErrImagePull, then ImagePullBackOff) even if the catalog has it,
+        and the node is taken not to have it (as on a node that never pulled it), so even an
+        IfNotPresent container pulls and fails. `message` is containerd's error text."""
         key = normalise(ref)
-        repo, _, tag = key.rpartition(":")
-        full = key if "/" in repo else f"library/{key}"
+        host, repo, tag = split(ref)
+        registry = "registry-1.docker.io" if host == DOCKER_HUB else host
         text = message or PULL_RATE_LIMIT.format(
-            ref=ref, full=full, repo=full.rpartition(":")[0], tag=tag
+            full=key, registry=registry, repo=repo, tag=tag.lstrip("@")
         )
         with self._lock:
             self._pulls[key] = text

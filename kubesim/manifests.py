@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from kubesim import deployments
 from kubesim.cluster import Cluster
-from kubesim.environment import stored_secret
+from kubesim.controllers import deployments
+from kubesim.kubelet.environment import stored_secret
 from kubesim.status import ApiError
 
 # kind -> (store resource, namespaced, load order)

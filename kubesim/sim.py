@@ -4,6 +4,10 @@ with KubeSim(manifests=[Path("pods.yaml")]) as sim:
     config = sim.kubeconfig()                    # admin
     sa = sim.kubeconfig("system:serviceaccount:default:jdebug")
     sim.faults.add(500, verb="get", resource="pods", times=2)   # see kubesim/faults.py
+    sim.memory("default", "cowweb")["app"]["peakBytes"]           # see kubesim/kubelet/cgroups.py
+
+Pulls take the time kubesim/kubelet/pulls.py models (25 MB/s after 0.5 s by default);
+`pulls=PullModel.instant()`, or KUBESIM_PULLS=instant in the environment, makes them free.
 """
 
 from __future__ import annotations
@@ -19,16 +23,19 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from kubesim import cgroups, deployments
-from kubesim.auth import ADMIN, User, service_account_user
+from kubesim.apiserver.auth import ADMIN, User, service_account_user
+from kubesim.apiserver.server import make_app
 from kubesim.cluster import Cluster, Config
+from kubesim.controllers import deployments
 from kubesim.faults import Faults
-from kubesim.images import DEFAULT_CATALOG, load_catalog
 from kubesim.kubeconfig import write_in_cluster, write_kubeconfig
+from kubesim.kubelet import cgroups
+from kubesim.kubelet.images import DEFAULT_CATALOG, load_catalog
+from kubesim.kubelet.kubelet import VOLUME_SYNC
+from kubesim.kubelet.pulls import PullModel
+from kubesim.kubelet.runtime import descendants
+from kubesim.kubelet.serviceaccount import ApiEndpoint
 from kubesim.manifests import apply_manifests, read_manifests
-from kubesim.runtime import descendants
-from kubesim.server import make_app
-from kubesim.serviceaccount import ApiEndpoint
 from kubesim.tls import make_certs
 
 T = TypeVar("T")
@@ -49,6 +56,14 @@ def parse_identity(identity: str) -> User:
     )
 
 
+async def _memory(cluster: Cluster, namespace: str, pod: str) -> dict[str, dict[str, Any]]:
+    return cluster.kubelet.memory(namespace, pod)
+
+
+async def _remove_image(cluster: Cluster, ref: str) -> bool:
+    return cluster.kubelet.images.remove(ref)
+
+
 class KubeSim:
     def __init__(
         self,
@@ -58,9 +73,11 @@ class KubeSim:
         feature_gates: dict[str, bool] | None = None,
         state_dir: Path | None = None,
         grace_cap: float = 2.0,
+        pulls: PullModel | None = None,
+        volume_sync: float = VOLUME_SYNC,
     ) -> None:
         self._manifests = [Path(p) for p in manifests]
-        self._config = Config(version, dict(feature_gates or {}), grace_cap)
+        self._config = Config(version, dict(feature_gates or {}), grace_cap, pulls, volume_sync)
         self._catalog = load_catalog(images)
         self._own_state = state_dir is None
         self.state_dir = (
@@ -166,6 +183,17 @@ class KubeSim:
         """The planned faults (kubesim/faults.py); `clear()` them between tests."""
         assert self.cluster is not None
         return self.cluster.faults
+
+    def memory(self, namespace: str, pod: str) -> dict[str, dict[str, Any]]:
+        """Each container's memory (peakBytes, workingSetBytes, limitBytes, oomKills...), as
+        `GET /kubesim/v1/namespaces/NS/pods/NAME/memory` serves it."""
+        assert self.cluster is not None
+        return self.call(_memory(self.cluster, namespace, pod))
+
+    def remove_image(self, ref: str) -> bool:
+        """Remove `ref` from the node's images (`crictl rmi`): its next use pulls it again."""
+        assert self.cluster is not None
+        return self.call(_remove_image(self.cluster, ref))
 
     def process_ids(self) -> set[int]:
         """Every host pid the kubelet started and that is still alive (containers and sandboxes)."""

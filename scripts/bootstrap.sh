@@ -14,19 +14,22 @@ jdk_wheels=(11.0.13.1 17.0.9.2 21.0.8.2 25.0.2.1)
 need_apt=()
 command -v jattach >/dev/null || need_apt+=(jattach)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
-command -v busybox >/dev/null || need_apt+=(busybox)  # the CPU sampler must run in busybox sh
 command -v javac >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v setpriv >/dev/null || need_apt+=(util-linux)
 command -v openssl >/dev/null || need_apt+=(openssl)  # kubesim's self-signed CA
 # jdebug-attach is built static with musl; cppcheck lints it; the debug image's userland is
 # Debian's static busybox, which the tests assemble as the image's Dockerfile does.
-command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
 command -v make >/dev/null || need_apt+=(make)
 command -v cppcheck >/dev/null || need_apt+=(cppcheck)
-dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
 # The fake Slack's Block Kit schema is generated from npm @slack/types (tests/fakeslack/schema).
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
+# kubesim's image userlands: busybox images get Debian's static busybox, distroless ones
+# the CA bundle; kubesim-init (its container init) is a static binary built with musl.
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q "statically linked" || need_apt+=(busybox-static)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
+command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
+command -v file >/dev/null || need_apt+=(file)
 # kubectl drives kubesim in tests and renders deploy/ (kustomize). Debian's package is too
 # old; these machines come with a current one. Say so plainly instead of failing later.
 command -v kubectl >/dev/null || echo "bootstrap: kubectl is not installed; the kubesim and deploy tests need it" >&2
@@ -83,6 +86,11 @@ if [ ! -x "$schema_dir/node_modules/.bin/ts-json-schema-generator" ] \
     (cd "$schema_dir" && npm ci --no-audit --no-fund --silent)
 fi
 uv run python -c "from tests.fakeslack.block_schema import slack_schema; slack_schema()"
+# kubesim's container init (kubesim/kubelet/init.c), static so it runs in any image.
+if [ ! -x build/kubesim/kubesim-init ] || [ kubesim/kubelet/init.c -nt build/kubesim/kubesim-init ]; then
+    echo "bootstrap: building kubesim-init"
+    uv run --quiet python -m kubesim build-init
+fi
 
 # The sample app, compiled for Java 11 so every JVM version can run it.
 jar_out=build/cowweb/cowweb.jar

@@ -29,11 +29,19 @@ echo "== kubesim is up; the pods, as kubectl sees them:"
 "${admin[@]}" get pods -A
 
 status=0
+# kubesim models image pulls (25 MB/s after 0.5 s): the first command pays for pulling the
+# debug image onto the node, the next ones find it there.
 for cmd in "jps pod=cowweb" "flags pod=cowweb" "threaddump pod=cowweb" "threaddump pod=cowweb ns=secure"; do
     echo
     echo "\$ jdebug run \"$cmd\""
+    started=$(($(date +%s%N) / 1000000))
     uv run --quiet jdebug run --kubeconfig "$bot" "$cmd" || status=$?
+    took=$(($(date +%s%N) / 1000000 - started))
+    printf '(took %d.%d s)\n' $((took / 1000)) $((took % 1000 / 100))
 done
+echo
+echo "== the node's image pulls, as the kubelet recorded them:"
+"${admin[@]}" get events -A --field-selector reason=Pulled -o 'jsonpath={range .items[*]}{.message}{"\n"}{end}'
 echo
 echo "== the debug containers afterwards (ephemeral containers cannot be removed; they ended):"
 "${admin[@]}" get pod cowweb -o 'jsonpath={range .status.ephemeralContainerStatuses[*]}{.name}{"\t"}{.state.terminated.reason}{" exit "}{.state.terminated.exitCode}{"\n"}{end}'

@@ -16,6 +16,10 @@ import pytest
 
 from tests.support.jvms import JAVA_VERSIONS, RunningJvm, start_cowweb, stop
 
+# Image pulls are free in tests that are not about them (kubesim/kubelet/pulls.py); the pull
+# tests and the benchmarks that measure pulls give KubeSim their own PullModel.
+os.environ.setdefault("KUBESIM_PULLS", "instant")
+
 
 @pytest.fixture
 def cowweb_factory(tmp_path: Path) -> Iterator[Callable[..., RunningJvm]]:

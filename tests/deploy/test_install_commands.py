@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kubesim import KubeSim
-from kubesim.deployments import is_ready
+from kubesim.controllers.deployments import is_ready
 from tests.deploy.conftest import BOT_NAMESPACE, DEPLOY, REPO
 from tests.fakeslack import FakeSlack
 from tests.kubesim.conftest import needs_root

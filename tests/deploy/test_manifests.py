@@ -21,7 +21,7 @@ from bot.model.request import Request, Requester
 from bot.settings import ENV_PREFIX, JdebugSettings, env_name
 from handlers.slack.app import BotServer
 from handlers.slack.settings import SlackSettings
-from kubesim.podsecurity import violations
+from kubesim.admission.podsecurity import violations
 from tests.deploy.conftest import (
     BOT_NAMESPACE,
     DEPLOY,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kubesim import KubeSim
-from kubesim.runtime import descendants
+from kubesim.kubelet.runtime import descendants
 from tests.support.polling import wait_for
 
 # The label jdebug puts on its node debug pods (bot/kube/strategies/node.py).

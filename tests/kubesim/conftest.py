@@ -88,6 +88,34 @@ def log_contains(
     return str(wait_for(check, what=f"{text!r} in the log of {name}"))
 
 
+def exec_stream(
+    api: client.CoreV1Api,
+    pod: str,
+    container: str | None,
+    command: list[str],
+    namespace: str = "default",
+    timeout: float = 60,
+) -> Any:
+    """A finished `pods/exec` websocket (official client): read its channels, then close it."""
+    from kubernetes.stream import stream
+
+    kwargs = {"container": container} if container else {}
+    ws = stream(
+        api.connect_get_namespaced_pod_exec,
+        pod,
+        namespace,
+        command=command,
+        stdout=True,
+        stderr=True,
+        stdin=False,
+        tty=False,
+        _preload_content=False,
+        **kwargs,
+    )
+    ws.run_forever(timeout=timeout)
+    return ws
+
+
 def run_exec(
     api: client.CoreV1Api,
     pod: str,
@@ -97,21 +125,7 @@ def run_exec(
     timeout: float = 60,
 ) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of a command run through `pods/exec` over websocket."""
-    from kubernetes.stream import stream
-
-    ws = stream(
-        api.connect_get_namespaced_pod_exec,
-        pod,
-        namespace,
-        container=container,
-        command=command,
-        stdout=True,
-        stderr=True,
-        stdin=False,
-        tty=False,
-        _preload_content=False,
-    )
-    ws.run_forever(timeout=timeout)
+    ws = exec_stream(api, pod, container, command, namespace, timeout)
     out, err = ws.read_stdout(), ws.read_stderr()
     code = ws.returncode
     ws.close()

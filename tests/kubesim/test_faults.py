@@ -14,8 +14,8 @@ import pytest
 from kubernetes import client, config
 
 from kubesim import KubeSim
+from kubesim.apiserver.requestinfo import RequestInfo
 from kubesim.faults import Faults
-from kubesim.requestinfo import RequestInfo
 from kubesim.status import ApiError
 from tests.kubesim.conftest import needs_root, wait_for
 
@@ -166,14 +166,26 @@ def test_a_planned_pull_failure_shows_as_err_image_pull_then_back_off(sim, core)
         },
     )
 
-    def waiting() -> dict | None:
+    def waiting(reason: str) -> dict | None:
         status = core.read_namespaced_pod("pull-fails", "default").status
         state = (status.container_statuses or [None])[0]
         w = state.state.waiting if state is not None else None
-        return w if w is not None and w.reason == "ImagePullBackOff" else None
+        return w if w is not None and w.reason == reason else None
 
-    assert (
-        wait_for(waiting, what="ImagePullBackOff").message == f'Back-off pulling image "{BUSYBOX}"'
+    # containerd's text for Docker Hub's 429 (the registry named as the reference has it).
+    refused = (
+        'failed to pull and unpack image "jdebug.local/busybox:latest": failed to copy: '
+        "httpReadSeeker: failed open: unexpected status code "
+        "https://jdebug.local/v2/busybox/manifests/latest: 429 Too Many Requests - Server "
+        "message: toomanyrequests: You have reached your pull rate limit. You may increase the "
+        "limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"
     )
+    assert wait_for(lambda: waiting("ErrImagePull"), what="ErrImagePull").message == refused
+    assert (
+        wait_for(lambda: waiting("ImagePullBackOff"), what="ImagePullBackOff").message
+        == f'Back-off pulling image "{BUSYBOX}"'
+    )
+    failed = core.list_namespaced_event("default", field_selector="involvedObject.name=pull-fails")
+    assert f'Failed to pull image "{BUSYBOX}": {refused}' in [e.message for e in failed.items]
     assert sim.process_ids() == set()
     core.delete_namespaced_pod("pull-fails", "default", grace_period_seconds=0)

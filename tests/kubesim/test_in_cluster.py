@@ -327,18 +327,31 @@ def test_configmaps_and_secrets_are_served_under_rbac(incluster: KubeSim) -> Non
     assert "configmap/settings" in shown and "secret/creds" in shown
 
 
-@pytest.mark.parametrize("read_only", [True, False])
-def test_read_only_root_filesystem_leaves_only_tmp_writable(
-    incluster: KubeSim, read_only: bool
+@pytest.mark.parametrize(
+    ("read_only", "tmp_volume", "tmp"),
+    [
+        (True, True, "written"),
+        (False, False, "written"),
+        # /tmp is part of the root filesystem: read-only too unless a volume is mounted
+        # there, which is why deploy/base/deployment.yaml mounts an emptyDir at /tmp.
+        (True, False, "Read-only file system"),
+    ],
+)
+def test_read_only_root_filesystem_leaves_only_volumes_writable(
+    incluster: KubeSim, read_only: bool, tmp_volume: bool, tmp: str
 ) -> None:
     # As root, so that only the mount (not file permissions) can refuse the write.
     security = {"readOnlyRootFilesystem": read_only, "runAsUser": 0, "runAsNonRoot": False}
-    pod = probe_pod(f"rootfs-{str(read_only).lower()}", WRITE_PROBE, container={})
-    pod["spec"]["containers"][0]["securityContext"] = security
-    seen = run_probe(incluster, pod)
+    name = f"rootfs-{str(read_only).lower()}-{str(tmp_volume).lower()}"
+    extra: dict[str, Any] = {}
+    container: dict[str, Any] = {"securityContext": security}
+    if tmp_volume:
+        extra["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+        container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+    seen = run_probe(incluster, probe_pod(name, WRITE_PROBE, container=container, **extra))
     assert seen["root_ro"] is read_only
     assert seen["/opt"] == ("Read-only file system" if read_only else "written")
-    assert seen["/tmp"] == "written"
+    assert seen["/tmp"] == tmp
 
 
 def kustomize(folder: Path) -> list[Obj]:

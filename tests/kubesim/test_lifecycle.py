@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from kubesim import KubeSim
-from kubesim.images import ImageCatalogError, load_catalog
+from kubesim.kubelet.images import ImageCatalogError, load_catalog
 from kubesim.manifests import ManifestError
 from tests.kubesim.conftest import MANIFESTS, core, kubectl, needs_root, pod_running, wait_for
 
@@ -201,8 +201,14 @@ def test_broken_manifests_are_clear_errors(tmp_path: Path, text: str, message: s
 
 def test_broken_image_catalog_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "images.yaml"
-    path.write_text("images:\n  x:1: {runtime: {kind: jdk, version: 17, path: /srv/java}}\n")
-    with pytest.raises(ImageCatalogError, match="runtime must go under"):
+    path.write_text("images:\n  x:1: {runtime: {kind: jdk, version: 17, path: srv/java}}\n")
+    with pytest.raises(ImageCatalogError, match="runtime path must be absolute"):
+        load_catalog(path)
+    path.write_text("images:\n  x:1: {base: alpine}\n")
+    with pytest.raises(ImageCatalogError, match="base must be one of debian, distroless"):
+        load_catalog(path)
+    path.write_text("images:\n  x:1: {tools: [no-such-tool]}\n")
+    with pytest.raises(ImageCatalogError, match=r"tools \['no-such-tool'\] are not installed"):
         load_catalog(path)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubesim import KubeSim
-from kubesim.podsecurity import violations
+from kubesim.admission.podsecurity import violations
 from tests.kubesim.conftest import MANIFESTS, raw
 
 DEBUGGER = "default/debugger"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubesim.runtime import children_map
+from kubesim.kubelet.runtime import children_map
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("JDEBUG_CACHE", Path.home() / ".cache" / "jdebug"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 # containerd's default capabilities for a root container: kubesim's list, the one truth.
-from kubesim.runtime import DEFAULT_CAPS
+from kubesim.kubelet.runtime import DEFAULT_CAPS
 
 
 def identity(uid: int, gid: int) -> list[str]:
