@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.session import run_request
+from bot.session.run import run_request
 from kubesim import KubeSim
 from kubesim.kubelet import cgroups
 from kubesim.kubelet.pulls import PullModel

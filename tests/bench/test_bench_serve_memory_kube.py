@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from kubesim import KubeSim
-from kubesim.images import DEFAULT_CATALOG
+from kubesim.kubelet.images import DEFAULT_CATALOG
 from tests.bench.deep_stacks import DEEP_ARGS, build_deep_stacks
 from tests.bench.goals import assert_goal
 from tests.bench.test_bench_slack import PEAK_RSS_GOAL_MB, post_big_dump
