@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -17,13 +18,25 @@ from typing import Literal
 
 from bot.jvm.steps import Step, agent_word
 
-AttachTool = Literal["auto", "jattach", "jcmd"]
+AttachTool = Literal["auto", "jdebug-attach", "jattach", "jcmd"]
 
-AGENT_SCRIPT: str = files("bot.jvm").joinpath("agent.sh").read_text(encoding="utf-8")
+
+def _script() -> str:
+    """agent.sh with the snippets' code before it as shell variables (fixed package data)."""
+    here = files("bot.jvm")
+    snippets = "".join(
+        f"jdebug_snippet_{kind}={shlex.quote(here.joinpath(name).read_text(encoding='utf-8'))}\n"
+        for kind, name in (("sample", "task_sample.sh"), ("perfdata", "task_perfdata.sh"))
+    )
+    return snippets + here.joinpath("agent.sh").read_text(encoding="utf-8")
+
+
+AGENT_SCRIPT: str = _script()
 
 EXIT_USAGE, EXIT_NO_JVM, EXIT_AMBIGUOUS, EXIT_IDENTITY = 2, 3, 4, 5
 EXIT_TOOL_FAILED, EXIT_NO_TOOL, EXIT_ATTACH_DISABLED = 6, 7, 8
 EXIT_TMP_READ_ONLY, EXIT_NOT_READY, EXIT_DEADLINE = 9, 10, 124
+EXIT_RECORDING_RUNS, EXIT_FILE_FAILED = 11, 12
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,20 @@
 # Run as: sh -c "$AGENT" jdebug-agent -n NONCE [-p PID] [-m MATCH] [-c CGROUP] [-d SECONDS]
 #                                     [-t TOOL] [STEP...]
 #   MATCH: text the JVM's command line must contain. CGROUP: text its /proc/PID/cgroup must
-#   contain (a container ID, from a node-level debug pod). TOOL: auto (jattach, else jcmd),
-#   jattach or jcmd.
-#   STEP is `jcmd:NAME:COMMAND LINE` (e.g. `jcmd:threaddump.1:Thread.print -l`) or `sleep:N`.
+#   contain (a container ID, from a node-level debug pod). TOOL: auto (jdebug-attach, else
+#   jattach, else jcmd), jdebug-attach, jattach or jcmd.
+#   STEP is one of
+#     jcmd:NAME:COMMAND LINE   a diagnostic command (e.g. `jcmd:threaddump.1:Thread.print -l`);
+#                              `@FILE.EXT@` in it is this run's own file in the JVM's /tmp
+#     fetch:NAME:EXT:ENC       that file's content as step NAME (ENC text or base64), then
+#                              removed; it is removed at exit on every path too
+#     `jcmd?:` and `fetch?:`   the same, optional: their failure does not fail the run
+#     snippet:NAME:KIND        a fixed snippet run against the JVM's pid (KIND sample or
+#                              perfdata: $jdebug_snippet_KIND, prepended by agent.py)
+#     put:EXT:BASE64           write jdebug's own data to this run's file in the JVM's /tmp
+#     guard:jfr                fail (11) when a jdebug recording runs already; else remove the
+#                              leftover /tmp/jdebug-*.jfr files of earlier runs
+#     sleep:N
 # User values arrive only as argv; nothing here is ever evaluated as shell text.
 # Every run prints a `jvms` frame (one line per JVM: pid, uid, gid, nspid, command line),
 # then one frame per step:
@@ -15,7 +26,11 @@
 #   @@jdebug:NONCE end step=NAME pid=PID rc=RC
 # Agent-level failures print `@@jdebug:NONCE fail rc=RC MESSAGE` and exit with RC:
 #   2 usage, 3 no such JVM, 4 several JVMs match, 5 identity mismatch, 6 a tool failed,
-#   7 no attach tool, 8 attach disabled, 9 target /tmp read-only, 10 JVM not ready, 124 deadline.
+#   7 no attach tool, 8 attach disabled, 9 target /tmp read-only, 10 JVM not ready,
+#   11 a jdebug recording already runs, 12 a file step failed, 124 deadline.
+
+# The snippets' code, prepended as variable assignments by agent.py (fixed package data).
+: "${jdebug_snippet_sample:=}" "${jdebug_snippet_perfdata:=}"
 
 nonce=x
 want_pid=
@@ -47,7 +62,7 @@ shift $((OPTIND - 1))
 
 case $want_pid in *[!0-9]*) fail 2 "pid must be a number, got '$want_pid'" ;; esac
 case $deadline_s in '' | *[!0-9]*) fail 2 "deadline must be whole seconds, got '$deadline_s'" ;; esac
-case $prefer in auto | jattach | jcmd) ;; *) fail 2 "tool must be auto, jattach or jcmd, got '$prefer'" ;; esac
+case $prefer in auto | jdebug-attach | jattach | jcmd) ;; *) fail 2 "tool must be auto, jdebug-attach, jattach or jcmd, got '$prefer'" ;; esac
 ends_at=$(($(date +%s) + deadline_s))
 
 # Seconds left before the deadline; fails the run (in this shell, not a subshell) at 0.
@@ -157,7 +172,19 @@ tgid=$(status_field "$pid" Gid 2)
 myuid=$(id -u)
 mygid=$(id -g)
 runner=
-if [ "$myuid" = 0 ]; then
+helper=
+if [ "$prefer" = auto ] || [ "$prefer" = jdebug-attach ]; then
+    command -v jdebug-attach >/dev/null 2>&1 && helper=yes
+fi
+# setpriv as util-linux has it (busybox's applet has no --reuid).
+setpriv_works() { setpriv --reuid="$tuid" --regid="$tgid" --clear-groups true >/dev/null 2>&1; }
+if [ -n "$helper" ]; then
+    # jdebug-attach becomes the JVM's uid/gid itself; setpriv, when it works, serves the
+    # snippets and file steps.
+    if [ "$myuid" = 0 ] && { [ "$tuid" != 0 ] || [ "$tgid" != 0 ]; } && setpriv_works; then
+        runner="setpriv --reuid=$tuid --regid=$tgid --clear-groups"
+    fi
+elif [ "$myuid" = 0 ]; then
     if [ "$tuid" != 0 ] || [ "$tgid" != 0 ]; then
         if command -v setpriv >/dev/null 2>&1; then
             runner="setpriv --reuid=$tuid --regid=$tgid --clear-groups"
@@ -170,15 +197,17 @@ elif [ "$myuid" != "$tuid" ] || [ "$mygid" != "$tgid" ]; then
 fi
 
 tool=
-if [ "$prefer" != jcmd ] && command -v jattach >/dev/null 2>&1; then
+if [ -n "$helper" ]; then
+    tool=jdebug-attach
+elif [ "$prefer" != jcmd ] && [ "$prefer" != jdebug-attach ] && command -v jattach >/dev/null 2>&1; then
     tool=jattach
-elif [ "$prefer" != jattach ]; then
+elif [ "$prefer" = auto ] || [ "$prefer" = jcmd ]; then
     if [ -n "$JAVA_HOME" ] && [ -x "$JAVA_HOME/bin/jcmd" ]; then
         PATH="$JAVA_HOME/bin:$PATH"
     fi
     command -v jcmd >/dev/null 2>&1 && tool=jcmd
 fi
-[ -n "$tool" ] || fail 7 "this image has no ${prefer#auto} attach tool (neither jattach nor jcmd); use a JDK image (e.g. eclipse-temurin:25-jdk) for the debug container"
+[ -n "$tool" ] || fail 7 "this image has no ${prefer#auto} attach tool (none of jdebug-attach, jattach, jcmd); use jdebug's debug image (deploy/debug-image/) or a JDK image for the debug container"
 
 # Before the first attach, make sure the handshake can work: attaching to a JVM whose /tmp
 # is read-only, or that does not handle SIGQUIT yet, only makes it print a thread dump into
@@ -186,7 +215,9 @@ fi
 nspid=$(ns_pid "$pid")
 created_trigger=
 # shellcheck disable=SC2086
-if [ ! -S "/proc/$pid/root/tmp/.java_pid$nspid" ] && ! $runner test -S "/proc/$pid/root/tmp/.java_pid$nspid"; then
+if [ "$tool" = jdebug-attach ]; then
+    : # the helper checks the handshake, and creates and removes the trigger, itself
+elif [ ! -S "/proc/$pid/root/tmp/.java_pid$nspid" ] && ! $runner test -S "/proc/$pid/root/tmp/.java_pid$nspid"; then
     # shellcheck disable=SC2086
     if ! $runner test -w "/proc/$pid/root/tmp"; then
         fail 9 "the JVM's /tmp is read-only (or not reachable), so the attach handshake cannot create its socket; mount an emptyDir at /tmp in the app container"
@@ -199,14 +230,37 @@ if [ ! -S "/proc/$pid/root/tmp/.java_pid$nspid" ] && ! $runner test -S "/proc/$p
     created_trigger=yes
 fi
 
+# This run's files in the JVM's /tmp (JSON thread dumps, recordings): its nonce names them.
+own_file() { printf '/tmp/jdebug-%s.%s' "$nonce" "$1"; }
+# Read or remove a file under the JVM's root as the JVM's uid.
+# shellcheck disable=SC2086
+read_jvm_file() {
+    if [ -n "$runner" ] || [ "$myuid" = "$tuid" ] || [ -z "$helper" ]; then
+        $runner cat "/proc/$pid/root$1"
+    else
+        jdebug-attach -t "$left" read "$pid" "$1"
+    fi
+}
+# shellcheck disable=SC2086
+remove_jvm_file() {
+    if [ -n "$runner" ] || [ "$myuid" = "$tuid" ] || [ -z "$helper" ]; then
+        $runner rm -f "/proc/$pid/root$1" 2>/dev/null
+    else
+        jdebug-attach -t 5 remove "$pid" "$1" 2>/dev/null
+    fi
+    return 0
+}
+made_files=
+
 # jcmd leaves its .attach_pid trigger file behind; remove ours when we started the listener.
 # shellcheck disable=SC2086,SC2317
-remove_trigger() {
+cleanup() {
+    for ext in $made_files; do remove_jvm_file "$(own_file "$ext")"; done
     [ -n "$created_trigger" ] || return 0
     $runner rm -f "/proc/$pid/cwd/.attach_pid$nspid" "/proc/$pid/root/tmp/.attach_pid$nspid" 2>/dev/null
     return 0
 }
-trap remove_trigger EXIT
+trap cleanup EXIT
 
 # Put the trigger where the JVM looks for it (its own /tmp) before any tool runs. jcmd before
 # JDK 25, sharing the JVM's PID namespace but not its mounts (an ephemeral container), writes
@@ -217,8 +271,11 @@ if [ -n "$created_trigger" ]; then
     $runner /bin/sh -c ': >"$1"' jdebug-trigger "/proc/$pid/root/tmp/.attach_pid$nspid" 2>/dev/null || true
 fi
 
+# Each frame's text ends with a newline, so the end marker starts a line of its own.
 strip_header() {
-    if [ "$tool" = jattach ]; then
+    if [ "$tool" = jdebug-attach ]; then
+        awk '{ print }'
+    elif [ "$tool" = jattach ]; then
         awk 'NR <= 2 && (/^Connected to remote JVM$/ || /^JVM response code = /) { next } { print }'
     else
         awk 'NR == 1 && /^[0-9]+:$/ { next } { print }'
@@ -228,12 +285,17 @@ strip_header() {
 # $runner is empty or a fixed setpriv command: word splitting is intended there.
 # shellcheck disable=SC2086
 run_tool() {
-    if [ "$tool" = jattach ]; then
+    if [ "$tool" = jdebug-attach ]; then
+        jdebug-attach -t "$1" jcmd "$pid" "$2"
+    elif [ "$tool" = jattach ]; then
         timeout -k 2 "$1" $runner jattach "$pid" jcmd "$2"
     else
         timeout -k 2 "$1" $runner jcmd "$pid" "$2"
     fi
 }
+
+# A fetched file as frame text: bytes as base64, text with a final newline.
+encode() { if [ "$1" = base64 ]; then base64; else awk '{ print }'; fi; }
 
 status=0
 exec 4>&1
@@ -246,16 +308,85 @@ for step in "$@"; do
             [ "$secs" -lt "$left" ] || fail 124 "the agent's deadline of ${deadline_s}s would pass during the ${secs}s pause before the next step; ask for fewer dumps or a shorter interval"
             sleep "$secs"
             ;;
-        jcmd:*:*)
+        jcmd:*:* | 'jcmd?:'*:*)
+            optional=
+            case $step in 'jcmd?:'*) optional=yes ;; esac
             rest=${step#jcmd:}
+            rest=${rest#jcmd?:}
             name=${rest%%:*}
             line=${rest#*:}
+            case $line in *@NONCE@*) line="${line%%@NONCE@*}$nonce${line#*@NONCE@}" ;; esac
+            while :; do
+                case $line in *@FILE.*@*) ;; *) break ;; esac
+                ext=${line#*@FILE.}
+                ext=${ext%%@*}
+                case $ext in '' | *[!a-z]*) fail 2 "bad file extension in step '$step'" ;; esac
+                made_files="$made_files $ext"
+                line="${line%%@FILE."$ext"@*}$(own_file "$ext")${line#*@FILE."$ext"@}"
+            done
             remaining
             mark "begin step=$name pid=$pid tool=$tool"
             rc=$({ { run_tool "$left" "$line" 2>&1; echo $? >&3; } | strip_header >&4; } 3>&1)
             mark "end step=$name pid=$pid rc=$rc"
             [ "$rc" = 124 ] && fail 124 "the JVM (pid $pid) did not answer $name within the agent's deadline of ${deadline_s}s: it may be hung or stuck in a long safepoint (such as a long GC pause); check its CPU use and GC log, and try again once it responds"
+            [ "$rc" = 0 ] || [ -n "$optional" ] || status=6
+            ;;
+        fetch:*:*:* | 'fetch?:'*:*:*)
+            optional=
+            case $step in 'fetch?:'*) optional=yes ;; esac
+            rest=${step#fetch:}
+            rest=${rest#fetch?:}
+            name=${rest%%:*}
+            rest=${rest#*:}
+            ext=${rest%%:*}
+            enc=${rest#*:}
+            case $ext in '' | *[!a-z]*) fail 2 "bad file extension in step '$step'" ;; esac
+            file=$(own_file "$ext")
+            remaining
+            mark "begin step=$name pid=$pid tool=file enc=$enc"
+            rc=$({ { read_jvm_file "$file"; echo $? >&3; } | encode "$enc" >&4; } 3>&1)
+            mark "end step=$name pid=$pid rc=$rc"
+            remove_jvm_file "$file"
+            [ "$rc" = 0 ] || [ -n "$optional" ] || fail 12 "the JVM wrote no $file (or it cannot be read): its /tmp may be full or read-only; mount a writable emptyDir at /tmp"
+            ;;
+        snippet:*:*)
+            rest=${step#snippet:}
+            name=${rest%%:*}
+            kind=${rest#*:}
+            case $kind in
+                sample) code=$jdebug_snippet_sample ;;
+                perfdata) code=$jdebug_snippet_perfdata ;;
+                *) fail 2 "bad step '$step'" ;;
+            esac
+            remaining
+            mark "begin step=$name pid=$pid tool=sh"
+            # shellcheck disable=SC2086
+            timeout -k 2 "$left" $runner /bin/sh -c "$code" jdebug-step "$pid"
+            rc=$?
+            mark "end step=$name pid=$pid rc=$rc"
             [ "$rc" = 0 ] || status=6
+            ;;
+        put:*:*)
+            rest=${step#put:}
+            ext=${rest%%:*}
+            data=${rest#*:}
+            case $ext in '' | *[!a-z]*) fail 2 "bad file extension in step '$step'" ;; esac
+            made_files="$made_files $ext"
+            file="/proc/$pid/root$(own_file "$ext")"
+            # shellcheck disable=SC2086,SC2016
+            printf '%s' "$data" | base64 -d | $runner /bin/sh -c 'cat >"$1"' jdebug-put "$file" 2>/dev/null \
+                || fail 9 "the JVM's /tmp cannot be written, so jdebug cannot give it the recording's settings; mount a writable emptyDir at /tmp in the app container"
+            ;;
+        guard:jfr)
+            remaining
+            recordings=$(run_tool "$left" "JFR.check" 2>&1)
+            case $recordings in
+                *"name=jdebug-"*"(running)"*)
+                    fail 11 "a jdebug profile is already recording this JVM; wait until it ends (its duration) and try again" ;;
+            esac
+            # Files of earlier runs that never got to remove theirs (the bot died).
+            # shellcheck disable=SC2086,SC2016
+            $runner /bin/sh -c 'rm -f "/proc/$1/root/tmp/"jdebug-*.jfr' jdebug-clean "$pid" 2>/dev/null
             ;;
         *) fail 2 "bad step '$step'" ;;
     esac

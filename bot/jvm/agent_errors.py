@@ -8,10 +8,12 @@ from bot.jvm.agent import (
     EXIT_AMBIGUOUS,
     EXIT_ATTACH_DISABLED,
     EXIT_DEADLINE,
+    EXIT_FILE_FAILED,
     EXIT_IDENTITY,
     EXIT_NO_JVM,
     EXIT_NO_TOOL,
     EXIT_NOT_READY,
+    EXIT_RECORDING_RUNS,
     EXIT_TMP_READ_ONLY,
     EXIT_TOOL_FAILED,
 )
@@ -81,8 +83,11 @@ def tool_failure(step: StepOutput) -> str | None:
     return None
 
 
-def raise_for_agent(out: AgentFrames, exit_code: int, stderr: str) -> None:
-    """Turn an agent failure into the matching user-facing error; return when all went well."""
+def raise_for_agent(
+    out: AgentFrames, exit_code: int, stderr: str, optional: frozenset[str] = frozenset()
+) -> None:
+    """Turn an agent failure into the matching user-facing error; return when all went well.
+    Steps named in `optional` may have failed: their analyser reads what the JVM said."""
     rc = out.fail_rc if out.fail_rc is not None else exit_code
     message = out.fail_message or _last_words(stderr) or _last_words(out.unframed)
     if rc == EXIT_AMBIGUOUS:
@@ -97,9 +102,18 @@ def raise_for_agent(out: AgentFrames, exit_code: int, stderr: str) -> None:
         raise DeadlineExceeded(message or "the agent's deadline passed")
     if rc == EXIT_NO_TOOL:
         raise StrategyUnavailable(message or "the debug image has no JDK tool")
-    if rc in (EXIT_IDENTITY, EXIT_ATTACH_DISABLED, EXIT_TMP_READ_ONLY, EXIT_NOT_READY):
+    if rc in (
+        EXIT_IDENTITY,
+        EXIT_ATTACH_DISABLED,
+        EXIT_TMP_READ_ONLY,
+        EXIT_NOT_READY,
+        EXIT_RECORDING_RUNS,
+        EXIT_FILE_FAILED,
+    ):
         raise AttachFailed(message or f"attach refused (agent exit {rc})")
     for step in out.steps:
+        if step.name in optional:
+            continue
         reason = tool_failure(step)
         if reason:
             raise AttachFailed(f"{step.name} failed on pid {step.pid}: {reason}")

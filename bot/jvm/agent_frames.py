@@ -6,6 +6,8 @@ file, so a 50 MB dump is never held twice.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -110,12 +112,14 @@ def _split_frames(
                 jvm_text = body
             else:
                 pid, rc = current.get("pid", "-"), fields.get("rc", "")
+                data = _base64(body) if current.get("enc") == "base64" else None
                 steps.append(
                     StepOutput(
                         name=current.get("step", "?"),
                         pid=int(pid) if pid.isdigit() else None,
                         exit_code=int(rc) if rc.isdigit() else -1,
-                        text=body,
+                        text="" if data is not None else body,
+                        data=data,
                     )
                 )
                 tools.append(current.get("tool", "?"))
@@ -137,3 +141,12 @@ def _split_frames(
         fail_message=fail_message,
         unframed=text_of(unframed),
     )
+
+
+def _base64(text: str) -> bytes:
+    """A file step's bytes, sent as base64 lines; what does not decode is dropped (the
+    analyser of a cut file says so)."""
+    try:
+        return base64.b64decode("".join(text.split()), validate=False)
+    except (binascii.Error, ValueError):
+        return b""

@@ -16,12 +16,20 @@ from bot.jvm.codecache import summarise_codecache
 from bot.jvm.flags import summarise_flags
 from bot.jvm.heapinfo import summarise_heap_info
 from bot.jvm.histogram import summarise_histogram
+from bot.jvm.incident import (
+    gc_steps,
+    hot_steps,
+    summarise_gc_run,
+    summarise_hot_run,
+    summarise_threaddump_run,
+    threaddump_steps,
+)
 from bot.jvm.jps import summarise_jvm_list
 from bot.jvm.nmt import summarise_nmt
 from bot.jvm.options import OptionSpec, choice, flag, seconds, whole_number
-from bot.jvm.steps import Jcmd, Step, repeated
+from bot.jvm.recording import profile_steps, summarise_profile_run
+from bot.jvm.steps import Jcmd, Step
 from bot.jvm.sysprops import summarise_sysprops
-from bot.jvm.threaddump import summarise_thread_dumps
 from bot.jvm.version import summarise_version
 from bot.model.request import Options, OptionValue
 from bot.model.results import Analysis, ToolRun
@@ -129,12 +137,47 @@ CATALOG: tuple[Tool, ...] = (
         name="threaddump",
         summary="Take thread dumps (Thread.print -l): states, locks, deadlocks, stuck threads.",
         example="threaddump pod=cowweb count=3 interval=5s",
-        analyser=texts_and_options(summarise_thread_dumps),
-        steps=lambda o: repeated(
-            "threaddump", "Thread.print -l", o.number("count", 1), o.number("interval", 5)
-        ),
+        analyser=summarise_threaddump_run,
+        steps=threaddump_steps,
         aliases=("td", "threads", "jstack"),
         options=(COUNT, INTERVAL),
+    ),
+    Tool(
+        name="hot",
+        summary="Show the threads using CPU right now: two samples `interval` apart, joined "
+        "with a thread dump; GC and JIT threads named as such.",
+        example="hot pod=cowweb interval=2s",
+        analyser=summarise_hot_run,
+        steps=hot_steps,
+        aliases=("cpu", "top"),
+        options=(
+            seconds("interval", 1, 30, default=2, summary="between the two CPU samples"),
+            whole_number("top", 1, 50, default=5, summary="how many threads to list"),
+        ),
+    ),
+    Tool(
+        name="gc",
+        summary="Show GC pressure: time in GC, collections per minute, allocation and "
+        "promotion rates, old generation after GC, from two counter samples.",
+        example="gc pod=cowweb interval=5s",
+        analyser=summarise_gc_run,
+        steps=gc_steps,
+        aliases=("gcstat",),
+        options=(seconds("interval", 1, 60, default=5, summary="between the two samples"),),
+    ),
+    Tool(
+        name="profile",
+        summary="Record a JFR profile (cpu, alloc or lock) for `duration` s: top methods, "
+        "allocation sites or contended locks, GC pauses, and a flame graph in the thread.",
+        example="profile pod=cowweb duration=20s event=cpu",
+        analyser=summarise_profile_run,
+        steps=profile_steps,
+        aliases=("jfr",),
+        options=(
+            seconds("duration", 5, 120, default=20, summary="how long to record"),
+            choice("event", ("cpu", "alloc", "lock"), default="cpu", summary="what to record"),
+        ),
+        heavy=True,
     ),
     Tool(
         name="version",

@@ -36,12 +36,14 @@ class TargetFacts:
 
 @dataclass(frozen=True)
 class StepOutput:
-    """One framed step of the in-container agent, e.g. `jps` or `threaddump.2`."""
+    """One framed step of the in-container agent, e.g. `jps` or `threaddump.2`; a file the
+    JVM wrote (a recording) comes as `data`, with no text."""
 
     name: str
     pid: int | None
     exit_code: int
     text: str
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,14 @@ class ToolRun:
     def text(self) -> str:
         """The first step's text (most tools have one step)."""
         return self.steps[0].text if self.steps else ""
+
+    def step(self, name: str) -> StepOutput | None:
+        """The step called `name`, or None when the agent did not get to it."""
+        return next((s for s in self.steps if s.name == name), None)
+
+    def text_of(self, name: str) -> str:
+        found = self.step(name)
+        return found.text if found is not None else ""
 
 
 @dataclass(frozen=True)

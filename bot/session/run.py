@@ -23,7 +23,7 @@ from bot.jvm.agent import AgentCall, AttachTool, plan_agent_call
 from bot.jvm.agent_errors import raise_for_agent
 from bot.jvm.agent_frames import parse_agent_output
 from bot.jvm.catalog import Redaction, Tool, tool_named
-from bot.jvm.steps import pauses_s
+from bot.jvm.steps import optional_steps, pauses_s, side_steps
 from bot.model.errors import JdebugError, StrategyFailed, StrategyUnavailable
 from bot.model.request import Request
 from bot.model.results import AgentOutput, Analysis, RawOutput, Result, StepOutput, ToolRun
@@ -152,12 +152,16 @@ async def run_resolved(
     finally:
         if isinstance(stdout, Spool):
             stdout.close()
-    raise_for_agent(out, ran.output.exit_code, ran.output.stderr)
+    raise_for_agent(out, ran.output.exit_code, ran.output.stderr, optional_steps(steps))
     outputs = out.steps if steps else (StepOutput("jps", None, 0, out.jvm_text),)
     # Before anything leaves the bot (summary, files, Slack): secret-looking values go.
     outputs, redacted = redact_steps(outputs, tool.redaction)
+    side, optional = side_steps(steps), optional_steps(steps)
+    files = tuple(
+        s for s in outputs if s.name not in side and not (s.name in optional and s.exit_code)
+    )
     raw = RawOutput(
-        steps=outputs,
+        steps=files,
         strategy=ran.strategy,
         where=ran.output.where,
         duration_s=time.monotonic() - started,

@@ -27,9 +27,9 @@ from typing import Any
 
 import pytest
 
+from bot.jvm.flamegraph import profile_flame_graph, render_flame_graph
 from bot.jvm.jfr import read_recording
 from bot.jvm.profile import summarise_profile
-from bot.report.flamegraph import profile_flame_graph, render_flame_graph
 from tests.support.jvms import jattach_text, jdk_home
 from tests.support.profile_workloads import (
     RECORD_SECONDS,

@@ -202,9 +202,10 @@ class Policy:
             if not mine:
                 where = f" or channel {who.channel}" if who.channel else ""
                 return Decision(False, None, f"no rule names user {who.user}, their groups{where}")
-            if tool.mutating and any(self.rules[position].bulk for position in mine):
+            if (tool.mutating or tool.heavy) and any(self.rules[p].bulk for p in mine):
+                what = "changes the JVM" if tool.mutating else "costs the JVM noticeably"
                 reason = (
-                    f"`{tool.name}` changes the JVM, so `read-only`, `all` and `*` do not "
+                    f"`{tool.name}` {what}, so `read-only`, `all` and `*` do not "
                     f"grant it; no rule for this requester names it"
                 )
             else:

@@ -146,7 +146,9 @@ class _Reader:
         self.tools = {
             alias.lower(): tool for tool in catalog for alias in (tool.name, *tool.aliases)
         }
-        self.read_only = frozenset(tool.name for tool in catalog if not tool.mutating)
+        self.read_only = frozenset(
+            tool.name for tool in catalog if not (tool.mutating or tool.heavy)
+        )
         self.problems: list[tuple[int, str]] = []
 
     def problem(self, node: Node, text: str) -> None:

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.jvm.jfr import Frame, read_recording
-from bot.jvm.profile import WeightedStack, summarise_profile
-from bot.report.flamegraph import (
+from bot.jvm.flamegraph import (
     MAX_DEPTH,
     MIN_WIDTH,
     WIDTH,
@@ -26,9 +24,11 @@ from bot.report.flamegraph import (
     profile_flame_graph,
     render_flame_graph,
 )
+from bot.jvm.jfr import Frame, read_recording
+from bot.jvm.profile import WeightedStack, summarise_profile
 from tests.support.jfr_tool import print_json, values_of
 
-CORPUS = Path(__file__).parents[1] / "jvm" / "data" / "jfr"
+CORPUS = Path(__file__).parent / "data" / "jfr"
 
 
 def _frame(name: str, kind: str = "JIT compiled", hidden: bool = False) -> Frame:
