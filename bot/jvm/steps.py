@@ -112,9 +112,9 @@ def side_steps(steps: Sequence[Step]) -> frozenset[str]:
     fetched as bytes (the analyser attaches what the user gets of them)."""
     names = set()
     for step in steps:
-        writes_file = isinstance(step, Jcmd) and "@FILE." in step.line
-        stops = isinstance(step, Jcmd) and step.name.endswith(".stop")
-        binary = isinstance(step, Fetch) and step.binary
-        if isinstance(step, Snippet) or binary or writes_file or stops:
+        if isinstance(step, Jcmd):
+            if "@FILE." in step.line or step.name.endswith(".stop"):
+                names.add(step.name)
+        elif isinstance(step, Snippet) or (isinstance(step, Fetch) and step.binary):
             names.add(step.name)
     return frozenset(names)
