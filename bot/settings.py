@@ -53,6 +53,16 @@ class JdebugSettings(BaseSettings):
     strategies: CsvList = Field(
         STRATEGY_NAMES, description="which ways in to try, in order (comma separated)"
     )
+    debug_from_app_image: bool = Field(
+        True,
+        description="start ephemeral debug containers from the app's own image (already on "
+        "the node, nothing to pull) when it has a shell; else from JDEBUG_DEBUG_IMAGE",
+    )
+    attach_helper_dir: Path | None = Field(
+        None,
+        description="folder of `jdebug-attach-<arch>` static helpers streamed into debug "
+        "containers (the bot image has them; default: this checkout's build/native)",
+    )
     node_namespace: str | None = Field(
         None,
         description="where node debug pods run (must admit hostPID); default: the bot's namespace",

@@ -116,7 +116,7 @@ __attribute__((noreturn, format(printf, 2, 3))) static void fail(int code, const
 static void usage(void)
 {
     fail(EXIT_USAGE, "usage: jdebug-attach [-t SECONDS] jcmd PID COMMAND... | list | "
-                     "read PID PATH | remove PID PATH");
+                     "read PID PATH | remove PID PATH | as PID PROGRAM [ARG...]");
 }
 
 /* A whole small file (a /proc entry) into buf, NUL-terminated; its length, or -1. */
@@ -642,6 +642,15 @@ int main(int argc, char **argv)
                                         "of %lds\n", deadline));
         list_jvms();
         return 0;
+    }
+    if (!strcmp(mode, "as") && arg + 2 <= argc) {
+        /* Run a program as the JVM's uid/gid, as setpriv --reuid --regid --clear-groups would:
+         * the agent's snippets and file steps need it where the image has no util-linux. */
+        pid = parse_pid(argv[arg++]);
+        find_process(pid, &jvm);
+        become_owner_of(&jvm);
+        execvp(argv[arg], argv + arg);
+        fail(EXIT_USAGE, "cannot run %s: %s", argv[arg], strerror(errno));
     }
     if (strcmp(mode, "jcmd") && strcmp(mode, "read") && strcmp(mode, "remove"))
         usage();

@@ -179,10 +179,14 @@ fi
 # setpriv as util-linux has it (busybox's applet has no --reuid).
 setpriv_works() { setpriv --reuid="$tuid" --regid="$tgid" --clear-groups true >/dev/null 2>&1; }
 if [ -n "$helper" ]; then
-    # jdebug-attach becomes the JVM's uid/gid itself; setpriv, when it works, serves the
-    # snippets and file steps.
-    if [ "$myuid" = 0 ] && { [ "$tuid" != 0 ] || [ "$tgid" != 0 ]; } && setpriv_works; then
-        runner="setpriv --reuid=$tuid --regid=$tgid --clear-groups"
+    # jdebug-attach becomes the JVM's uid/gid itself, and runs the snippets and file steps
+    # as that uid too (`jdebug-attach as PID`), where the image has no util-linux setpriv.
+    if [ "$myuid" = 0 ] && { [ "$tuid" != 0 ] || [ "$tgid" != 0 ]; }; then
+        if setpriv_works; then
+            runner="setpriv --reuid=$tuid --regid=$tgid --clear-groups"
+        else
+            runner="jdebug-attach as $pid"
+        fi
     fi
 elif [ "$myuid" = 0 ]; then
     if [ "$tuid" != 0 ] || [ "$tgid" != 0 ]; then
@@ -234,20 +238,10 @@ fi
 own_file() { printf '/tmp/jdebug-%s.%s' "$nonce" "$1"; }
 # Read or remove a file under the JVM's root as the JVM's uid.
 # shellcheck disable=SC2086
-read_jvm_file() {
-    if [ -n "$runner" ] || [ "$myuid" = "$tuid" ] || [ -z "$helper" ]; then
-        $runner cat "/proc/$pid/root$1"
-    else
-        jdebug-attach -t "$left" read "$pid" "$1"
-    fi
-}
+read_jvm_file() { $runner cat "/proc/$pid/root$1"; }
 # shellcheck disable=SC2086
 remove_jvm_file() {
-    if [ -n "$runner" ] || [ "$myuid" = "$tuid" ] || [ -z "$helper" ]; then
-        $runner rm -f "/proc/$pid/root$1" 2>/dev/null
-    else
-        jdebug-attach -t 5 remove "$pid" "$1" 2>/dev/null
-    fi
+    $runner rm -f "/proc/$pid/root$1" 2>/dev/null
     return 0
 }
 made_files=

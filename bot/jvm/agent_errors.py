@@ -51,6 +51,8 @@ _TOOL_FAILURES: tuple[tuple[str, str], ...] = (
     # jattach's words when the JVM never created its socket after SIGQUIT (jattach 2.1,
     # src/posix/jattach_hotspot.c); jcmd's are "Unable to open socket file" below.
     ("Could not start attach mechanism", NOT_ANSWERING),
+    # jdebug-attach's words for the same (native/jdebug-attach.c, start_listener).
+    ("did not start its attach listener", NOT_ANSWERING),
     (
         "Read-only file system",
         "the JVM's /tmp is read-only, so the attach socket cannot be "

@@ -27,7 +27,7 @@ from bot.kube.config import (
     load_kubeconfig,
 )
 from bot.kube.errors import KubeError
-from bot.kube.exec import ExecResult, exec_in_thread
+from bot.kube.exec import AttachResult, ExecResult, attach_in_thread, exec_in_thread
 from bot.model.identity import KubeIdentity
 
 __all__ = ["ExecResult", "KubeApi"]
@@ -322,6 +322,29 @@ class KubeApi:
             pod,
             container,
             list(argv),
+            identity=self.identity,
+        )
+        return await self._calls.call(what, work, WRITE, timeout_s)
+
+    async def attach(
+        self,
+        namespace: str,
+        pod: str,
+        container: str,
+        stdin: bytes,
+        timeout_s: float = 60,
+    ) -> AttachResult:
+        """Attach to a running container (created with `stdin: true`) over `pods/attach`,
+        send it `stdin`, and collect its output until it exits, for up to `timeout_s`."""
+        what = f"attach to {namespace}/{pod}/{container}"
+        work = functools.partial(
+            attach_in_thread,
+            self._configuration,
+            what,
+            namespace,
+            pod,
+            container,
+            stdin,
             identity=self.identity,
         )
         return await self._calls.call(what, work, WRITE, timeout_s)

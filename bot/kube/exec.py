@@ -1,4 +1,5 @@
-"""Running a command in a container over the websocket `pods/exec`, blocking, in a worker thread.
+"""Running a command in a container over the websocket `pods/exec`, or attaching to one over
+`pods/attach`, blocking, in a worker thread.
 
 It reads stdout, stderr and the exit code from the stream's channels and always closes the
 socket, which websocket-client would otherwise leave open after the server's close frame.
@@ -29,7 +30,7 @@ from bot.kube.errors import (
 )
 from bot.model.identity import KubeIdentity
 
-_STDOUT, _STDERR, _STATUS = 1, 2, 3
+_STDIN, _STDOUT, _STDERR, _STATUS = 0, 1, 2, 3
 _CHANNELS = (_STDOUT, _STDERR, _STATUS)
 _PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
 
@@ -141,22 +142,68 @@ def _exec_as(
 ) -> dict[int, bytearray]:
     """The exec websocket opened by hand, so it can carry `Impersonate-*` lines; returns the
     bytes of stdout, stderr and status once the server closes the stream."""
+    query = [("container", container), *(("command", arg) for arg in argv)]
+    query += [("stdout", "true"), ("stderr", "true")]
+    return _stream(configuration, identity, what, namespace, pod, "exec", query, None, ends)
+
+
+def attach_in_thread(
+    configuration: client.Configuration,
+    what: str,
+    namespace: str,
+    pod: str,
+    container: str,
+    stdin: bytes,
+    seconds: float,
+    identity: KubeIdentity | None = None,
+) -> AttachResult:
+    """Attach to a running container started with `stdin: true`, write `stdin` to it, and
+    collect what it prints until it exits (the server then closes the stream)."""
+    ends = time.monotonic() + seconds
+    query = [("container", container), ("stdin", "true"), ("stdout", "true"), ("stderr", "true")]
+    channels = _stream(configuration, identity, what, namespace, pod, "attach", query, stdin, ends)
+    stdout, stderr, status = (channels[c].decode(errors="replace") for c in _CHANNELS)
+    if status:
+        _exit_code(status, f"{namespace}/{pod}/{container}")  # a Failure is the server's error
+    return AttachResult(stdout, stderr)
+
+
+@dataclass(frozen=True)
+class AttachResult:
+    stdout: str
+    stderr: str
+
+
+def _stream(
+    configuration: client.Configuration,
+    identity: KubeIdentity | None,
+    what: str,
+    namespace: str,
+    pod: str,
+    subresource: str,
+    query: list[tuple[str, str]],
+    stdin: bytes | None,
+    ends: float,
+) -> dict[int, bytearray]:
+    """A `pods/exec` or `pods/attach` websocket opened by hand (so it can carry
+    `Impersonate-*` lines): optionally one stdin frame, then every frame until the server
+    closes the stream, by channel."""
     seconds = max(ends - time.monotonic(), 0.0)  # the whole allowance, for the message
     api_client = client.ApiClient(configuration)
     try:
-        query = [("container", container), *(("command", arg) for arg in argv)]
         _, url, headers, _, _ = api_client.param_serialize(
             method="GET",
-            resource_path="/api/v1/namespaces/{namespace}/pods/{name}/exec",
+            resource_path=f"/api/v1/namespaces/{{namespace}}/pods/{{name}}/{subresource}",
             path_params={"namespace": namespace, "name": pod},
-            query_params=[*query, ("stdout", "true"), ("stderr", "true")],
+            query_params=query,
             header_params={},
             auth_settings=["BearerToken"],
         )
     finally:
         api_client.close()  # type: ignore[no-untyped-call]
     lines = [f"{k}: {v}" for k, v in headers.items() if k.lower() == "authorization"]
-    lines += [f"{name}: {value}" for name, value in impersonation_headers(identity)]
+    if identity is not None:
+        lines += [f"{name}: {value}" for name, value in impersonation_headers(identity)]
     ws = websocket.WebSocket(sslopt=_ssl_options(configuration))
     channels = {channel: bytearray() for channel in _CHANNELS}
     try:
@@ -177,6 +224,8 @@ def _exec_as(
                 dict(exc.resp_headers or {}),
                 str(exc.status_message or ""),
             ) from exc
+        if stdin is not None:
+            ws.send(bytes([_STDIN]) + stdin, opcode=websocket.ABNF.OPCODE_BINARY)
         while True:
             ws.settimeout(max(ends - time.monotonic(), 0.05))
             try:

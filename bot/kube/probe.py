@@ -38,6 +38,8 @@ class Probe:
     def __init__(self, api: KubeApi, ttl_s: float = 60) -> None:
         self.api = api
         self._cache: TTLCache[tuple[str, ...], object] = TTLCache(maxsize=4096, ttl=ttl_s)
+        # Facts about images and pods that do not change in minutes: an hour.
+        self._long: TTLCache[tuple[str, ...], bool] = TTLCache(maxsize=4096, ttl=3600)
         # The identity the cluster judges: "" for the bot's own, else the impersonated one.
         who = api.identity
         self._who = "" if who is None else "\0".join((who.user, *who.groups))
@@ -105,6 +107,29 @@ class Probe:
 
     def has_no_tool(self, image: str) -> bool:
         return self._cache.get(self._key("no_tool", image)) is True
+
+    def remember_no_shell(self, image: str) -> None:
+        """`image` cannot run jdebug's bootstrap (no /bin/sh): use the debug image for a while."""
+        self._long[("no_shell", image)] = True
+
+    def has_no_shell(self, image: str) -> bool:
+        return self._long.get(("no_shell", image)) is True
+
+    def first_warning(self, namespace: str, pod: str) -> bool:
+        """True the first time this is asked about a pod (in a long while), then False."""
+        key = ("warned", namespace, pod)
+        if key in self._long:
+            return False
+        self._long[key] = True
+        return True
+
+    async def stream_rules(self, subresource: str) -> tuple[tuple[str, str, str], ...]:
+        """What a websocket `pods/exec` or `pods/attach` needs: `get` up to Kubernetes 1.34
+        (the upgrade is a GET), `get` and `create` from 1.35 (kubernetes/kubernetes#134577,
+        the AuthorizePodWebsocketUpgradeCreatePermission gate)."""
+        if await self.version() >= (1, 35):
+            return (("get", "pods", subresource), ("create", "pods", subresource))
+        return (("get", "pods", subresource),)
 
     async def identity(self, namespace: str, pod: str, container: str) -> tuple[int, int] | None:
         """The uid/gid a container runs as, from a cheap `id` exec; None if unknown."""

@@ -92,6 +92,8 @@ def kube_settings(settings: JdebugSettings, cluster: str | None) -> KubeSettings
         node_namespace=node_namespace,
         owner=owner,
         cluster=cluster,
+        helpers_dir=str(settings.attach_helper_dir) if settings.attach_helper_dir else None,
+        debug_from_app_image=settings.debug_from_app_image,
     )
 
 

@@ -53,6 +53,9 @@ def backend_for(
     sim: KubeSim, identity: str = BOT, order: tuple[str, ...] = DEFAULT_ORDER, **settings: Any
 ) -> KubeBackend:
     api = KubeApi.from_kubeconfig(str(sim.kubeconfig(identity)))
+    # A test that names a debug image wants that image, not the app's own.
+    if "debug_image" in settings:
+        settings.setdefault("debug_from_app_image", False)
     return KubeBackend(api, KubeSettings(**settings), order)
 
 

@@ -133,7 +133,7 @@ def test_bot_killed_mid_run_leaves_an_ephemeral_container_that_ends_itself(sim):
         bot.wait(10)
     name = new[0].name
     ended = wait_for(
-        lambda: next((s for s in ours() if s.name == name and s.state.terminated), None), timeout=30
+        lambda: next((s for s in ours() if s.name == name and s.state.terminated), None), timeout=60
     )
     assert ended.state.terminated is not None
 
@@ -145,8 +145,9 @@ RULE_EFFECTS = {
     "ClusterRole/jdebug#2": ("flags pod=jvm-17 ns=apps", "PodSecurity level cannot be read"),
     "ClusterRole/jdebug#3": ("version pod=cowweb-jdk ns=apps", "strategy!=exec"),
     "ClusterRole/jdebug#4": ("flags pod=jvm-17 ns=apps", "strategy!=ephemeral"),
-    "ClusterRole/jdebug#5": ("flags pod=jvm-17 ns=apps", "pods/log"),
+    "ClusterRole/jdebug#5": ("flags pod=jvm-17 ns=apps", "strategy!=ephemeral"),
     "Role/jdebug-node-pods#0": ("flags pod=jvm-17 ns=apps --strategies node", "create pods"),
+    "Role/jdebug-node-pods#1": ("flags pod=jvm-17 ns=apps --strategies node", "pods/log"),
 }
 
 
@@ -199,7 +200,12 @@ async def test_restricted_namespace_and_undeclared_uid_probe_as_nobody_first(sim
 async def test_debug_image_follows_the_apps_java_major(sim):
     result = await run_request(
         request("version pod=jvm-17 ns=apps"),
-        backend_for(sim, debug_image="eclipse-temurin:{java_major}-jdk", order=("ephemeral",)),
+        backend_for(
+            sim,
+            debug_image="eclipse-temurin:{java_major}-jdk",
+            debug_from_app_image=False,
+            order=("ephemeral",),
+        ),
     )
     core = admin_core_api(sim)
     last = core.read_namespaced_pod("jvm-17", "apps").spec.ephemeral_containers[-1]

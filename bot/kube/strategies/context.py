@@ -10,7 +10,9 @@ from bot.kube.probe import Probe
 
 # The agent bounds itself; this covers websocket set-up and log reading on top.
 GRACE_S = 15
-DEFAULT_DEBUG_IMAGE = "eclipse-temurin:25-jdk"
+# deploy/debug-image/: a static busybox and jdebug-attach, about 1 MB (a release publishes it
+# and pins this by digest; until then, build and push it, README "Mirror the debug image").
+DEFAULT_DEBUG_IMAGE = "ghcr.io/jdebug-dev/jdebug-debug:0.1.0"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class KubeSettings:
     node_namespace: str = "jdebug"
     owner: dict[str, Any] | None = None
     cluster: str | None = None
+    helpers_dir: str | None = None
+    # Start debug containers from the app's own image (no pull) when it has a shell.
+    debug_from_app_image: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,27 @@
-"""`ephemeral`: add an ephemeral container next to the JVM, as the JVM's uid, and read its log.
+"""`ephemeral`: add an ephemeral container next to the JVM, as the JVM's uid, and stream it the
+agent.
 
-The container targets the app container (so it shares its PID namespace), runs the agent
-with a deadline (so it always exits by itself, because ephemeral containers can never be
-removed), and needs only `patch pods/ephemeralcontainers` and `get pods/log`, not exec. Its
+The container targets the app container (so it shares its PID namespace) and starts from
+the app's own image when it can (already on the node: no pull), else from the small debug
+image. Its command is a fixed bootstrap; the agent, our static attach helper and the argv
+arrive on stdin over `pods/attach` (debug_container.py), so nothing of the request stays in
+the pod spec. It needs `patch pods/ephemeralcontainers` and `pods/attach`, not exec, and its
 securityContext comes from `bot.kube.identity`: no SYS_PTRACE, PodSecurity-compliant.
 """
 
 from __future__ import annotations
 
-import secrets
-import string
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
-from bot.backends.protocols import Created, DebugProcess, Unavailable
+from bot.backends.protocols import Created, Unavailable
 from bot.jvm.agent import AgentCall, plan_agent_call
 from bot.jvm.agent_frames import parse_agent_output
-from bot.kube.errors import KubeError, KubeForbidden, KubeInvalid, KubeNotFound
+from bot.jvm.delivery import attach_helpers
+from bot.kube.errors import KubeError
 from bot.kube.identity import (
     Identity,
     added_capabilities,
@@ -26,11 +29,16 @@ from bot.kube.identity import (
     declared_identity,
     exec_identity,
 )
-from bot.kube.podjson import container_image
+from bot.kube.podjson import container_image, container_status
 from bot.kube.probe import UNKNOWN_LEVEL
-from bot.kube.strategies.context import GRACE_S, KubeContext
-from bot.kube.strategies.exec import EXEC_RULES
-from bot.kube.strategies.waiting import named_status, wait_until_terminated
+from bot.kube.strategies.context import KubeContext
+from bot.kube.strategies.debug_container import (
+    CannotStart,
+    ContainerRun,
+    jdebug_containers,
+    run_debug_container,
+)
+from bot.kube.strategies.waiting import named_status
 from bot.kube.targets import KubeTarget
 from bot.model.errors import AmbiguousTarget, Choice, StrategyFailed, TargetNotFound
 from bot.model.request import Request
@@ -38,12 +46,15 @@ from bot.model.results import AgentOutput
 
 log = structlog.get_logger("jdebug.ephemeral")
 
-RULES = (("patch", "pods", "ephemeralcontainers"), ("get", "pods", "log"))
+RBAC_FIX = "grant patch on pods/ephemeralcontainers and get and create on pods/attach"
 ROOT_FIX = (
     "run the JVM as a non-root uid (runAsUser), or relax the namespace's PodSecurity to baseline"
 )
 DEFAULT_JAVA_MAJOR = 25
 PROBE_DEADLINE_S = 20
+# Beyond this many ended debug containers in one pod the answer says the pod should be
+# replaced some day: they are never removed, and each adds to the pod object.
+MANY_CONTAINERS = 50
 # The uid probe: nobody, nothing it could misuse, and acceptable to PodSecurity restricted.
 NOBODY_CONTEXT: dict[str, Any] = {
     "runAsUser": 65534,
@@ -55,22 +66,20 @@ NOBODY_CONTEXT: dict[str, Any] = {
 }
 
 
-def debug_container_name() -> str:
-    """`jdebug-` + 5 random lowercase characters (names can never be reused in a pod)."""
-    alphabet = string.ascii_lowercase + string.digits
-    return "jdebug-" + "".join(secrets.choice(alphabet) for _ in range(5))
-
-
 @dataclass(frozen=True)
 class EphemeralPlan:
-    """Add a debug container targeting the app container. `identity` is what the pod spec
-    declares; when it is unknown, `run` asks (an `id` exec if allowed, else a probe container)."""
+    """Add a debug container targeting the app container, from the first of `images` that
+    can run it: the app's own image (already on the node: no pull) when it may have a shell,
+    then the debug image. `identity` is what the pod spec declares; when it is unknown, `run`
+    asks (an `id` exec if allowed, else a probe container)."""
 
     target: KubeTarget
     identity: Identity
     level: str
     app_caps: tuple[str, ...]
     exec_allowed: bool
+    images: tuple[str, ...]
+    app_image: str | None = None
 
 
 class EphemeralStrategy:
@@ -80,53 +89,96 @@ class EphemeralStrategy:
         self.ctx = ctx
 
     async def check(self, request: Request, target: KubeTarget) -> EphemeralPlan | Unavailable:
-        if await self.ctx.probe.version() < (1, 23):
+        probe = self.ctx.probe
+        if await probe.version() < (1, 23):
             return Unavailable(
                 "Kubernetes before 1.23 has no ephemeral containers by default",
                 "upgrade the cluster or enable the EphemeralContainers feature gate",
             )
-        missing = await self.ctx.probe.can_all(target.namespace, *RULES)
+        rules = (("patch", "pods", "ephemeralcontainers"), *await probe.stream_rules("attach"))
+        missing = await probe.can_all(target.namespace, *rules)
         if missing:
-            return Unavailable(
-                f"not allowed to {missing}",
-                "grant patch on pods/ephemeralcontainers and get on pods/log",
-            )
-        exec_allowed = await self.ctx.probe.can_all(target.namespace, *EXEC_RULES) is None
+            return Unavailable(f"not allowed to {missing}", RBAC_FIX)
+        exec_rules = await probe.stream_rules("exec")
+        exec_allowed = await probe.can_all(target.namespace, *exec_rules) is None
         identity = declared_identity(target.pod, target.container)
-        level = await self.ctx.probe.pod_security(target.namespace)
+        level = await probe.pod_security(target.namespace)
         caps = tuple(added_capabilities(target.pod, target.container))
         if identity.known:
             context = debug_security_context(identity, level, list(caps))
             if isinstance(context, str):
                 return Unavailable(context, ROOT_FIX)
-        return EphemeralPlan(target, identity, level, caps, exec_allowed)
+        images: tuple[str, ...] = (self.ctx.settings.debug_image,)
+        app_image = app_image_ref(target)
+        reuse = self.ctx.settings.debug_from_app_image and self._helpers()
+        if reuse and app_image and not probe.has_no_shell(app_image):
+            images = (app_image, *images)
+        first = images[0] if len(images) > 1 else None
+        return EphemeralPlan(target, identity, level, caps, exec_allowed, images, first)
+
+    def _helpers(self) -> dict[str, bytes]:
+        return attach_helpers(self.ctx.settings.helpers_dir)
 
     async def run(self, plan: EphemeralPlan, call: AgentCall, created: Created) -> AgentOutput:
         target = plan.target
-        image = await self._image(plan)
         identity = plan.identity
         if not identity.known and plan.exec_allowed:
             identity = await exec_identity(self.ctx.probe, target, identity)
         if not identity.known and plan.level in ("restricted", UNKNOWN_LEVEL):
             # Only root could look without knowing the uid, and restricted forbids root:
             # first ask a nobody-uid probe container for the JVM's uid/gid.
-            identity = await self._probe_identity(plan, image, created)
+            identity = await self._probe_identity(plan, created)
         context = debug_security_context(identity, plan.level, list(plan.app_caps))
         if isinstance(context, str):
             raise StrategyFailed(context)
-        output, exit_code, name = await self._run_container(plan, image, call, context, created)
+        ran = await self._first_image(plan, call, context, created)
         return AgentOutput(
-            stdout=output,
-            stderr="",
-            exit_code=exit_code,
-            where=f"ephemeral container {name} in {target.namespace}/{target.name}",
-            debug_container=name,
+            stdout=ran.stdout,
+            stderr=ran.stderr,
+            exit_code=ran.exit_code,
+            where=f"ephemeral container {ran.name} in {target.namespace}/{target.name} "
+            f"({ran.image_note})",
+            debug_container=ran.name,
         )
 
-    async def _image(self, plan: EphemeralPlan) -> str:
-        """The debug image; `{java_major}` in it becomes the app's Java major version (from
+    async def _first_image(
+        self,
+        plan: EphemeralPlan,
+        call: AgentCall,
+        security_context: dict[str, Any],
+        created: Created,
+    ) -> ContainerRun:
+        """Run the agent from the first image that can start it; an image that cannot (no
+        /bin/sh) is remembered, so the next request goes straight to the debug image."""
+        why = ""
+        for image in plan.images:
+            resolved = await self._image(plan, image)
+            try:
+                ran = await run_debug_container(
+                    self.ctx,
+                    plan.target,
+                    resolved,
+                    security_context,
+                    call,
+                    self._helpers(),
+                    created,
+                )
+            except CannotStart as error:
+                self.ctx.probe.remember_no_shell(image)
+                why = f"{resolved} cannot run jdebug's bootstrap ({error})"
+                log.info("ephemeral.no_shell", image=resolved)
+                continue
+            note = (
+                "from the app's own image: nothing pulled"
+                if image == plan.app_image
+                else f"from {resolved}"
+            )
+            return dataclasses.replace(ran, image_note=note)
+        raise StrategyFailed(why or "no image to run the debug container from")
+
+    async def _image(self, plan: EphemeralPlan, image: str) -> str:
+        """`{java_major}` in the debug image becomes the app's Java major version (from
         `java -version` in the app container when exec is allowed, else 25)."""
-        image = self.ctx.settings.debug_image
         if "{java_major}" not in image:
             return image
         major = None
@@ -140,12 +192,12 @@ class EphemeralStrategy:
             )
         return image.replace("{java_major}", str(major or DEFAULT_JAVA_MAJOR))
 
-    async def _probe_identity(self, plan: EphemeralPlan, image: str, created: Created) -> Identity:
+    async def _probe_identity(self, plan: EphemeralPlan, created: Created) -> Identity:
         """Add a short-lived container as uid 65534 with every capability dropped (restricted
         accepts it); /proc/<pid>/status is readable by anyone, so it lists the JVMs' uid/gid."""
         probe = plan_agent_call((), deadline_s=PROBE_DEADLINE_S, pid=plan.target.pid)
-        output, _, _ = await self._run_container(plan, image, probe, NOBODY_CONTEXT, created)
-        jvms = parse_agent_output(output, probe.nonce).jvms
+        ran = await self._first_image(plan, probe, NOBODY_CONTEXT, created)
+        jvms = parse_agent_output(ran.stdout, probe.nonce).jvms
         if not jvms:
             raise TargetNotFound(f"no JVM is running in {plan.target.description}")
         uids = {(j.uid, j.gid) for j in jvms}
@@ -158,51 +210,9 @@ class EphemeralStrategy:
         uid, gid = uids.pop()
         return Identity(uid, gid, "probe container")
 
-    async def _run_container(
-        self,
-        plan: EphemeralPlan,
-        image: str,
-        call: AgentCall,
-        security_context: dict[str, Any],
-        created: Created,
-    ) -> tuple[str, int, str]:
-        """Add one ephemeral container running the agent; its log, exit code and name once
-        it ended."""
-        target = plan.target
-        name = debug_container_name()
-        pod = await self.ctx.api.get_pod(target.namespace, target.name)
-        existing = list(pod.get("spec", {}).get("ephemeralContainers") or [])
-        spec = container_spec(name, image, target.container, call, security_context)
-        try:
-            await self.ctx.api.patch_ephemeral_containers(
-                target.namespace, target.name, [*existing, spec]
-            )
-        except KubeNotFound as error:
-            if error.is_missing_resource:
-                raise StrategyFailed(
-                    "this cluster does not serve pods/ephemeralcontainers "
-                    "(Kubernetes < 1.23 or the feature gate is off)"
-                ) from error
-            raise
-        except (KubeForbidden, KubeInvalid) as error:
-            raise StrategyFailed(error.message) from error
-        created.add(DebugProcess("container", target.namespace, target.name, name, call.deadline_s))
-        log.info("ephemeral.added", container=name, uid=security_context.get("runAsUser"))
-        status = await wait_until_terminated(
-            self.ctx.api,
-            target.namespace,
-            target.name,
-            f"the debug container {name}",
-            named_status("ephemeralContainerStatuses", name),
-            image,
-            self.ctx.settings.start_timeout_s,
-            call.deadline_s + GRACE_S,
-        )
-        output = await self.ctx.api.read_log(target.namespace, target.name, name)
-        return output, int(status["state"]["terminated"].get("exitCode", -1)), name
-
     async def cleanup(self, created: Created) -> str:
-        """Ephemeral containers cannot be removed: confirm ours ended, or say when it will."""
+        """Ephemeral containers cannot be removed: confirm ours ended, or say when it will;
+        and say so once when the pod holds many of them."""
         process = created.last
         if process is None:
             return "nothing added to the pod"
@@ -214,27 +224,28 @@ class EphemeralStrategy:
         status = named_status("ephemeralContainerStatuses", name)(pod) or {}
         state = status.get("state") or {}
         if "terminated" in state:
-            return f"debug container {name} ended"
-        if "running" in state:
-            return (
+            said = f"debug container {name} ended"
+        elif "running" in state:
+            said = (
                 f"debug container {name} is still running; its deadline ends it "
                 f"within {process.deadline_s}s"
             )
-        return f"debug container {name} never started"
+        else:
+            said = f"debug container {name} never started"
+        many = jdebug_containers(pod)
+        if many > MANY_CONTAINERS and self.ctx.probe.first_warning(process.namespace, process.pod):
+            said += (
+                f". This pod now holds {many} ended jdebug debug containers: Kubernetes never "
+                "removes them, and each adds to the pod object; they go when the pod is "
+                "replaced (e.g. kubectl rollout restart)"
+            )
+        return said
 
 
-def container_spec(
-    name: str, image: str, target: str, call: AgentCall, security_context: dict[str, Any]
-) -> dict[str, Any]:
-    """The ephemeral container as it goes into the pod spec."""
-    return {
-        "name": name,
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": call.argv(),
-        "targetContainerName": target,
-        "securityContext": security_context,
-        "terminationMessagePolicy": "File",
-        "stdin": False,
-        "tty": False,
-    }
+def app_image_ref(target: KubeTarget) -> str | None:
+    """The app container's image by the digest the kubelet reports (`imageID`), which a node
+    that runs it already has; None when the kubelet reported none."""
+    status = container_status(target.pod, target.container)
+    image_id = status.get("imageID") or ""
+    ref = image_id.split("://", 1)[-1]  # docker-pullable://repo@sha256:... in older runtimes
+    return ref if "@sha256:" in ref else None

@@ -20,6 +20,43 @@ POLL_S = 0.25
 StatusOf = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
+async def wait_until_started(
+    api: KubeApi,
+    namespace: str,
+    pod: str,
+    what: str,
+    status_of: StatusOf,
+    image: str,
+    start_timeout_s: float,
+) -> dict[str, Any]:
+    """The container status once it runs, or once it ended without (a runtime's StartError:
+    say an image without /bin/sh); `what` names it in errors."""
+    start_by = time.monotonic() + start_timeout_s
+    while True:
+        status = status_of(await api.get_pod(namespace, pod)) or {}
+        state = status.get("state") or {}
+        if "running" in state or "terminated" in state:
+            return status
+        waiting = state.get("waiting") or {}
+        if waiting.get("reason") in IMAGE_FAILURES:
+            raise pull_failed(image, waiting)
+        if time.monotonic() > start_by:
+            raise DeadlineExceeded(
+                f"{what} did not start within {start_timeout_s:.0f}s "
+                f"({waiting.get('reason') or 'no status yet'}); if it starts later, it ends by "
+                "itself when nothing attaches to it"
+            )
+        await asyncio.sleep(POLL_S)
+
+
+def pull_failed(image: str, waiting: dict[str, Any]) -> StrategyUnavailable:
+    return StrategyUnavailable(
+        f"the debug image {image} could not be pulled ({waiting.get('reason')}: "
+        f"{waiting.get('message') or 'no details'}); set JDEBUG_DEBUG_IMAGE to an image "
+        "this cluster can pull"
+    )
+
+
 async def wait_until_terminated(
     api: KubeApi,
     namespace: str,
@@ -40,11 +77,7 @@ async def wait_until_terminated(
             return status
         waiting = state.get("waiting") or {}
         if waiting.get("reason") in IMAGE_FAILURES:
-            raise StrategyUnavailable(
-                f"the debug image {image} could not be pulled ({waiting.get('reason')}: "
-                f"{waiting.get('message') or 'no details'}); set JDEBUG_DEBUG_IMAGE to an image "
-                "this cluster can pull"
-            )
+            raise pull_failed(image, waiting)
         now = time.monotonic()
         if "running" not in state and now > start_by:
             raise DeadlineExceeded(
