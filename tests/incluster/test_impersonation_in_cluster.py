@@ -28,7 +28,7 @@ rules:
 - {apiGroups: [""], resources: [pods], verbs: [get, list]}
 - {apiGroups: [""], resources: [namespaces], verbs: [get]}
 - {apiGroups: [""], resources: [pods/ephemeralcontainers], verbs: [patch]}
-- {apiGroups: [""], resources: [pods/log], verbs: [get]}
+- {apiGroups: [""], resources: [pods/attach], verbs: [get, create]}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
