@@ -11,6 +11,7 @@ from pathlib import Path
 from kubesim.kubelet.images import DEFAULT_CATALOG, ImageCatalogError
 from kubesim.manifests import ManifestError
 from kubesim.sim import KubeSim
+from kubesim.store import MAX_REQUEST_BYTES
 
 
 def _gates(text: str) -> dict[str, bool]:
@@ -29,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--images", type=Path, default=DEFAULT_CATALOG)
     serve.add_argument("--version", default="1.31")
     serve.add_argument("--feature-gates", default="", help="e.g. EphemeralContainers=false")
+    serve.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=MAX_REQUEST_BYTES,
+        help="etcd's limit on one object's stored size (default %(default)s, etcd's own)",
+    )
     serve.add_argument("--kubeconfig-out", type=Path, required=True, help="admin kubeconfig path")
     serve.add_argument(
         "--service-account-kubeconfigs",
@@ -53,6 +60,7 @@ def serve(args: argparse.Namespace) -> int:
             images=args.images,
             version=args.version,
             feature_gates=_gates(args.feature_gates),
+            max_request_bytes=args.max_request_bytes,
         ).start()
     except (ManifestError, ImageCatalogError, ValueError) as exc:
         print(f"kubesim: {exc}", file=sys.stderr)

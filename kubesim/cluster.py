@@ -20,8 +20,8 @@ from kubesim.apiserver.rbac import Rbac
 from kubesim.faults import Faults
 from kubesim.kubelet.images import Catalog
 from kubesim.kubelet.kubelet import Kubelet
-from kubesim.status import already_exists, invalid, not_found
-from kubesim.store import Obj, Store, now_iso
+from kubesim.status import StorageError, already_exists, invalid, not_found
+from kubesim.store import MAX_REQUEST_BYTES, Obj, Store, now_iso
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Config:
     version: str = "1.31"
     feature_gates: dict[str, bool] = field(default_factory=dict)
     grace_cap: float = 2.0
+    # etcd's --max-request-bytes: writes whose stored form is larger are refused (store.py).
+    max_request_bytes: int = MAX_REQUEST_BYTES
 
     @property
     def ephemeral_enabled(self) -> bool:
@@ -64,7 +66,7 @@ class Cluster:
         self.config = config
         self.catalog = catalog
         self.state_dir = state_dir
-        self.store = Store()
+        self.store = Store(max_request_bytes=config.max_request_bytes)
         self.tokens = Tokens()
         self.rbac = Rbac(self.store)
         self.faults = Faults()
@@ -151,11 +153,18 @@ class Cluster:
         if pod is None:
             raise not_found("pods", name)
         if not pod["metadata"].get("deletionTimestamp"):
+            pod = copy.deepcopy(pod)
             pod["metadata"]["deletionTimestamp"] = now_iso()
             pod["metadata"]["deletionGracePeriodSeconds"] = int(
                 grace if grace is not None else pod["spec"].get("terminationGracePeriodSeconds", 30)
             )
-            self.store.update("pods", namespace, pod)
+            try:
+                pod = self.store.update("pods", namespace, pod)
+            except StorageError:
+                # A graceful delete is an update, which etcd refuses for a pod at its size
+                # limit; a forced one (grace 0) is a plain etcd delete, which it never refuses.
+                if grace != 0:
+                    raise
             self.spawn(self._finish_delete(pod, grace))
         return copy.deepcopy(pod)
 

@@ -30,6 +30,7 @@ from kubesim.kubelet.images import DEFAULT_CATALOG, load_catalog
 from kubesim.kubelet.runtime import descendants
 from kubesim.kubelet.serviceaccount import ApiEndpoint
 from kubesim.manifests import apply_manifests, read_manifests
+from kubesim.store import MAX_REQUEST_BYTES
 from kubesim.tls import make_certs
 
 T = TypeVar("T")
@@ -59,9 +60,10 @@ class KubeSim:
         feature_gates: dict[str, bool] | None = None,
         state_dir: Path | None = None,
         grace_cap: float = 2.0,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         self._manifests = [Path(p) for p in manifests]
-        self._config = Config(version, dict(feature_gates or {}), grace_cap)
+        self._config = Config(version, dict(feature_gates or {}), grace_cap, max_request_bytes)
         self._catalog = load_catalog(images)
         self._own_state = state_dir is None
         self.state_dir = (

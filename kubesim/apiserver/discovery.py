@@ -43,7 +43,7 @@ RESOURCES = (
             ("ephemeralcontainers", "Pod", ("get", "patch", "update")),
             ("exec", "PodExecOptions", ("create", "get")),
             ("log", "Pod", ("get",)),
-            ("status", "Pod", ("get",)),
+            ("status", "Pod", ("get", "patch", "update")),
         ),
     ),
     Resource("", "v1", "events", "Event", True, ("list", "get", "watch"), ("ev",)),

@@ -42,17 +42,6 @@ def _ns(ctx: Ctx) -> str:
     return "" if ctx.info.resource == "namespaces" else ctx.info.namespace
 
 
-def conflict(ctx: Ctx) -> ApiError:
-    return ApiError(
-        409,
-        f'Operation cannot be fulfilled on {_qualified(ctx)} "{ctx.info.name}": '
-        "the object has been modified; please apply your changes to the latest "
-        "version and try again",
-        "Conflict",
-        {"name": ctx.info.name, "group": ctx.info.group, "kind": ctx.info.resource},
-    )
-
-
 def _stored(ctx: Ctx, body: Obj, old: Obj | None) -> Obj:
     """What the registry keeps: system fields its own, a Secret's stringData folded into data,
     status untouched by writes to the main resource, generation bumped on spec changes (the
@@ -158,8 +147,7 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         rv = (new.get("metadata") or {}).get("resourceVersion")
         if not rv:
             raise invalid(res.kind, info.name, [MISSING_RV], info.group)
-        if rv != old["metadata"]["resourceVersion"]:
-            raise conflict(ctx)
+    writes.precondition(new, old, info.resource, info.name, info.group)
     if _dry_run(ctx):
         would = _stored(ctx, new, old)
         would["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]

@@ -49,7 +49,7 @@ def _route(info: RequestInfo, cluster: Cluster) -> Handler:
             "ephemeralcontainers": ephemeral.handle,
             "log": logs.handle,
             "exec": exec_.handle,
-            "status": pods.get_status,
+            "status": pods.status,
         }
         allowed = subs[info.subresource]
         if info.subresource == "exec" and info.verb in ("get", "create"):
