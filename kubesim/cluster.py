@@ -15,6 +15,7 @@ from typing import Any
 
 from kubesim.admission import podsecurity
 from kubesim.admission.validation import validate_ephemeral_update, validate_new_pod
+from kubesim.apiserver.accounting import RequestLedger
 from kubesim.apiserver.auth import Tokens
 from kubesim.apiserver.rbac import Rbac
 from kubesim.faults import Faults
@@ -70,6 +71,8 @@ class Cluster:
         self.tokens = Tokens()
         self.rbac = Rbac(self.store)
         self.faults = Faults()
+        # Every API request served, per User-Agent and kind (kubesim/apiserver/accounting.py).
+        self.requests = RequestLedger()
         self.kubelet = Kubelet(self.store, catalog, state_dir, config.grace_cap, self.tokens)
         self.kubelet.pull_error = self.faults.pull_error
         self.background: set[asyncio.Task[None]] = set()

@@ -4,6 +4,7 @@ with KubeSim(manifests=[Path("pods.yaml")]) as sim:
     config = sim.kubeconfig()                    # admin
     sa = sim.kubeconfig("system:serviceaccount:default:jdebug")
     sim.faults.add(500, verb="get", resource="pods", times=2)   # see kubesim/faults.py
+    sim.reset_request_counts(); ...; sim.request_counts().total  # kubesim/apiserver/accounting.py
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from kubesim.apiserver.accounting import RequestCounts
 from kubesim.apiserver.auth import ADMIN, User, service_account_user
 from kubesim.apiserver.server import make_app
 from kubesim.cluster import Cluster, Config
@@ -163,6 +165,16 @@ class KubeSim:
     def in_cluster_files(self, folder: Path, namespace: str, service_account: str) -> Path:
         token = self.token(f"{namespace}/{service_account}")
         return write_in_cluster(folder, self.certs.ca_cert.read_bytes(), token, namespace)
+
+    def request_counts(self) -> RequestCounts:
+        """How many API requests kubesim has served since it started or was last reset, per
+        User-Agent and kind (also at GET /kubesim/requests, for the admin)."""
+        assert self.cluster is not None
+        return self.cluster.requests.snapshot()
+
+    def reset_request_counts(self) -> None:
+        assert self.cluster is not None
+        self.cluster.requests.reset()
 
     @property
     def faults(self) -> Faults:

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-from kubesim.apiserver import discovery, ephemeral, generic, openapi, pods, reviews
+from kubesim.apiserver import accounting, discovery, ephemeral, generic, openapi, pods, reviews
+from kubesim.apiserver.accounting import RequestKind
+from kubesim.apiserver.auth import User
 from kubesim.apiserver.context import Ctx, ok
 from kubesim.apiserver.impersonation import impersonate
 from kubesim.apiserver.rbac import Attributes, denial_message
@@ -109,19 +111,46 @@ async def _discovery(request: web.Request, cluster: Cluster) -> web.StreamRespon
     return ok(doc)
 
 
+def _count(request: web.Request, cluster: Cluster, info: RequestInfo | None) -> None:
+    agent = request.headers.get("User-Agent", "")
+    if info is None:
+        kind = RequestKind(agent, request.method.lower(), path=request.path)
+    else:
+        kind = RequestKind(agent, info.verb, info.group, info.resource, info.subresource)
+    cluster.requests.record(kind)
+
+
+def _accounting(request: web.Request, cluster: Cluster, user: User) -> web.StreamResponse:
+    """`/kubesim/requests` (kubesim/apiserver/accounting.py), for the admin only."""
+    verb = "delete" if request.method == "DELETE" else "get"
+    if not user.is_master:
+        attrs = Attributes(verb, path=accounting.PATH)
+        raise ApiError(403, f"forbidden: {denial_message(user, attrs)}", "Forbidden", {})
+    if request.method == "DELETE":
+        cluster.requests.reset()
+    elif request.method != "GET":
+        raise NOT_ALLOWED
+    return ok(cluster.requests.snapshot().to_json())
+
+
 async def _serve(request: web.Request) -> web.StreamResponse:
     cluster = request.app[CLUSTER_KEY]
+    watch = request.query.get("watch", "") in ("1", "true")
+    info = parse(request.method, request.path, watch)
+    accounting_request = request.path.rstrip("/") == accounting.PATH
+    if not accounting_request:
+        _count(request, cluster, info)
     user = cluster.tokens.user_for(request.headers.get("Authorization", ""))
     if user is None:
         raise ApiError(401, "Unauthorized", "Unauthorized", {})
+    if accounting_request:
+        return _accounting(request, cluster, user)
     request[USER_KEY] = user.name
     # As in the apiserver, impersonation comes right after authentication, before anything
     # (discovery included) is served or authorized: from here on the request is the new user.
     user = impersonate(user, request.headers, request.raw_path, cluster.rbac)
     if user.impersonator:
         request[IMPERSONATED_KEY] = user.name
-    watch = request.query.get("watch", "") in ("1", "true")
-    info = parse(request.method, request.path, watch)
     if info is None:
         if request.method != "GET":
             raise NOT_ALLOWED if request.path in ("/api", "/apis", "/version") else path_not_found()
