@@ -24,6 +24,9 @@ from kubesim.kubelet.kubelet import Kubelet
 from kubesim.status import StorageError, already_exists, invalid, not_found
 from kubesim.store import MAX_REQUEST_BYTES, Obj, Store, now_iso
 
+# KEP-4006's gate (pkg/features/kube_features.go): beta and on by default from 1.35.
+CONNECT_CREATE_GATE = "AuthorizePodWebsocketUpgradeCreatePermission"
+
 
 @dataclass(frozen=True)
 class Config:
@@ -33,12 +36,29 @@ class Config:
     # etcd's --max-request-bytes: writes whose stored form is larger are refused (store.py).
     max_request_bytes: int = MAX_REQUEST_BYTES
 
+    def __post_init__(self) -> None:
+        if CONNECT_CREATE_GATE in self.feature_gates and self.release < (1, 35):
+            raise ValueError(
+                f"unrecognized feature gate: {CONNECT_CREATE_GATE} (it exists from 1.35; "
+                f"this cluster is {self.version}): drop it or use --version 1.35"
+            )
+
+    @property
+    def release(self) -> tuple[int, int]:
+        major, minor = (int(x) for x in self.version.split(".")[:2])
+        return major, minor
+
     @property
     def ephemeral_enabled(self) -> bool:
-        major, minor = (int(x) for x in self.version.split(".")[:2])
         if self.feature_gates.get("EphemeralContainers") is False:
             return False
-        return (major, minor) >= (1, 23) or bool(self.feature_gates.get("EphemeralContainers"))
+        return self.release >= (1, 23) or bool(self.feature_gates.get("EphemeralContainers"))
+
+    @property
+    def connect_needs_create(self) -> bool:
+        """Whether pods/exec, attach and portforward also need `create` when the request's
+        own verb is `get` (a websocket upgrade): from 1.35, unless the gate is turned off."""
+        return self.release >= (1, 35) and self.feature_gates.get(CONNECT_CREATE_GATE) is not False
 
 
 def random_suffix(n: int = 5) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import structlog
 from aiohttp import web
@@ -26,6 +27,8 @@ from kubesim.kubelet import logs
 from kubesim.status import ApiError, forbidden, path_not_found
 
 log = structlog.get_logger("kubesim.api")
+# The pod subresources that connect a stream to a container.
+CONNECT = ("exec", "attach", "portforward")
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 NOT_ALLOWED = ApiError(
     405, "the server does not allow this method on the requested resource", "MethodNotAllowed", {}
@@ -71,16 +74,25 @@ def _route(info: RequestInfo, cluster: Cluster) -> Handler:
 
 
 def _authorize(ctx: Ctx) -> None:
-    info = ctx.info
-    verbs = ["get", "create"] if info.subresource == "exec" else [info.verb]
-    for verb in verbs:
-        attrs = Attributes(
-            verb, info.group, info.resource, info.subresource, info.namespace, info.name
-        )
-        allowed, _ = ctx.cluster.rbac.authorize(ctx.user, attrs)
+    """The authorization filter (endpoints/filters/authorization.go), with the request's own
+    verb: a websocket exec is a GET, so `get`; an SPDY one a POST, so `create`."""
+    info, rbac = ctx.info, ctx.cluster.rbac
+    attrs = Attributes(
+        info.verb, info.group, info.resource, info.subresource, info.namespace, info.name
+    )
+    allowed, reason = rbac.authorize(ctx.user, attrs)
+    subject = f"{info.resource}.{info.group}" if info.group else info.resource
+    if not allowed:
+        raise forbidden(subject, info.name, denial_message(ctx.user, attrs, reason), info.group)
+    connect = info.resource == "pods" and info.subresource in CONNECT
+    if connect and info.verb != "create" and ctx.cluster.config.connect_needs_create:
+        # From 1.35 the pod registry's Connect authorizes `create` too (pkg/registry/core/
+        # pod/rest/subresources.go and authorization.go, ensureAuthorizedForVerb;
+        # kubernetes/kubernetes#134577). Its 403 is errors.NewForbidden with the
+        # authorizer's reason alone, empty for a plain RBAC denial.
+        allowed, reason = rbac.authorize(ctx.user, replace(attrs, verb="create"))
         if not allowed:
-            subject = f"{info.resource}.{info.group}" if info.group else info.resource
-            raise forbidden(subject, info.name, denial_message(ctx.user, attrs), info.group)
+            raise forbidden(subject, info.name, reason, info.group)
 
 
 async def _discovery(request: web.Request, cluster: Cluster) -> web.StreamResponse:
