@@ -61,6 +61,15 @@ RESOURCES = (
         False,
         ("create",),
     ),
+    # `kubectl auth can-i --list`: every rule the caller has in a namespace.
+    Resource(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        False,
+        ("create",),
+    ),
     # `kubectl auth whoami`: who the server thinks the caller is (after impersonation).
     Resource(
         "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, ("create",)

@@ -68,6 +68,8 @@ def _route(info: RequestInfo, cluster: Cluster) -> Handler:
         return pods.handle
     if info.resource == "selfsubjectaccessreviews":
         return reviews.handle
+    if info.resource == "selfsubjectrulesreviews":
+        return reviews.rules
     if info.resource == "selfsubjectreviews":
         return reviews.whoami
     return generic.handle
