@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubesim import node
 from kubesim.admission import podsecurity
 from kubesim.admission.validation import validate_ephemeral_update, validate_new_pod
 from kubesim.apiserver.accounting import RequestLedger
 from kubesim.apiserver.auth import Tokens
+from kubesim.apiserver.discovery import version_info
 from kubesim.apiserver.rbac import Rbac
 from kubesim.faults import Faults
 from kubesim.kubelet.images import Catalog
@@ -103,6 +105,7 @@ class Cluster:
         self.deployment_retries: set[tuple[str, str]] = set()
         self.ensure_namespace("default")
         self.ensure_namespace("kube-system")
+        node.register(self, version_info(config.version)["gitVersion"])
 
     def ensure_namespace(self, name: str, labels: dict[str, str] | None = None) -> Obj:
         existing = self.store.get("namespaces", "", name)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from kubesim import node
 from kubesim.apiserver.accounting import RequestCounts
 from kubesim.apiserver.auth import ADMIN, User, service_account_user
 from kubesim.apiserver.server import make_app
@@ -92,6 +93,7 @@ class KubeSim:
     async def _start(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
         self.cluster = Cluster(self._config, self._catalog, self.state_dir)
         self.cluster.spawn(deployments.run(self.cluster))
+        self.cluster.spawn(node.renew_lease(self.cluster))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.certs.cert, self.certs.key)
         # The apiserver (Go net/http) accepts 1 MiB of request line and headers; exec puts the

@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubesim.node import architecture
+
 RW = ("create", "delete", "get", "list", "patch", "update", "watch")
+NODE_VERBS = ("get", "list", "patch", "update", "watch")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ RESOURCES = (
         ),
     ),
     Resource("", "v1", "events", "Event", True, ("list", "get", "watch"), ("ev",)),
+    # The one node (kubesim/node.py): read, and labels or spec.unschedulable changed.
+    Resource(
+        "", "v1", "nodes", "Node", False, ("get", "list", "patch", "update", "watch"), ("no",)
+    ),
     # What `kubectl apply -k deploy/overlays/...` writes; stored as given
     # (kubesim.apiserver.generic), and Deployments get pods from kubesim.controllers.deployments.
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, RW, ("sa",)),
@@ -113,7 +120,7 @@ def version_info(version: str) -> dict[str, str]:
         "buildDate": "2025-01-01T00:00:00Z",
         "goVersion": "go1.23",
         "compiler": "gc",
-        "platform": "linux/amd64",
+        "platform": f"linux/{architecture()}",
     }
 
 
