@@ -10,7 +10,8 @@ import uuid
 
 from aiohttp import web
 
-from kubesim.admission import fieldvalidation
+from kubesim import requestnotes
+from kubesim.admission import fieldvalidation, podsecurity
 from kubesim.admission.validation import required
 from kubesim.apiserver import discovery, schemas, watch, writes
 from kubesim.apiserver.context import Ctx, ok
@@ -83,6 +84,18 @@ def _dry_run(ctx: Ctx) -> bool:
     return bool(values)
 
 
+def _admit_update(ctx: Ctx, old: Obj, new: Obj) -> None:
+    """PodSecurity on updates: a controller's template is warned about; a namespace whose
+    enforce level is raised warns about the pods already in it (dry runs included, so
+    `kubectl label --dry-run=server` previews them)."""
+    store = ctx.cluster.store
+    if ctx.info.resource == "namespaces":
+        pods = list(store.items("pods", ctx.info.name))
+        requestnotes.warn(*podsecurity.namespace_warnings(old, new, pods))
+    elif podsecurity.template_pod(new) is not None:
+        podsecurity.check_template(new, store.get("namespaces", "", ctx.info.namespace))
+
+
 async def handle(ctx: Ctx) -> web.StreamResponse:
     info, store, cluster = ctx.info, ctx.cluster.store, ctx.cluster
     res = discovery.find(info.group, info.resource)
@@ -114,6 +127,9 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
             ctx.query, body, info.group, info.version, res.kind, version
         )
         dry = _dry_run(ctx)
+        if res.namespaced and podsecurity.template_pod(body) is not None:
+            ns_obj = store.get("namespaces", "", info.namespace)
+            podsecurity.check_template(body, ns_obj)
         if info.resource == "namespaces" and not dry:
             return writes.answer(namespaces.create(cluster, body), warnings, 201)
         if res.namespaced:
@@ -148,6 +164,7 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         if not rv:
             raise invalid(res.kind, info.name, [MISSING_RV], info.group)
     writes.precondition(new, old, info.resource, info.name, info.group)
+    _admit_update(ctx, old, new)
     if _dry_run(ctx):
         would = _stored(ctx, new, old)
         would["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]

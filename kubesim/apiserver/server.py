@@ -14,6 +14,8 @@ from dataclasses import replace
 import structlog
 from aiohttp import web
 
+from kubesim import requestnotes
+from kubesim.admission.fieldvalidation import warning_headers
 from kubesim.apiserver import accounting, discovery, ephemeral, generic, openapi, pods, reviews
 from kubesim.apiserver.accounting import RequestKind
 from kubesim.apiserver.auth import User
@@ -24,6 +26,7 @@ from kubesim.apiserver.requestinfo import RequestInfo, parse
 from kubesim.cluster import Cluster
 from kubesim.kubelet import exec as exec_
 from kubesim.kubelet import logs
+from kubesim.requestnotes import RequestNotes
 from kubesim.status import ApiError, forbidden, path_not_found
 
 log = structlog.get_logger("kubesim.api")
@@ -182,13 +185,16 @@ async def _errors_and_logs(
 ) -> web.StreamResponse:
     started = time.monotonic()
     status = 500
+    notes = RequestNotes()
+    noting = requestnotes.CURRENT.set(notes)
     try:
         response = await handler(request)
         status = response.status
-        return response
+        return _with_warnings(response, notes)
     except ApiError as exc:
         status = exc.code
-        return web.json_response(exc.body(), status=exc.code, headers=exc.headers)
+        answer = web.json_response(exc.body(), status=exc.code, headers=exc.headers)
+        return _with_warnings(answer, notes)
     except web.HTTPException as exc:
         status = exc.status
         raise
@@ -199,8 +205,12 @@ async def _errors_and_logs(
         )
         return web.json_response(error.body(), status=500)
     finally:
+        requestnotes.CURRENT.reset(noting)
         # Like the apiserver's "<user> is acting as <user>": both names when impersonating.
         acting = {"impersonated": request[IMPERSONATED_KEY]} if IMPERSONATED_KEY in request else {}
+        # The audit annotations (PodSecurity's) go with the request's one log line, which is
+        # kubesim's audit trail.
+        audit = {"annotations": notes.annotations} if notes.annotations else {}
         log.info(
             "request",
             method=request.method,
@@ -209,7 +219,16 @@ async def _errors_and_logs(
             **acting,
             status=status,
             ms=round((time.monotonic() - started) * 1000, 1),
+            **audit,
         )
+
+
+def _with_warnings(response: web.StreamResponse, notes: RequestNotes) -> web.StreamResponse:
+    """Admission's warnings as `Warning` headers, after any field-validation ones."""
+    if not response.prepared:
+        for name, value in warning_headers(notes.warnings):
+            response.headers.add(name, value)
+    return response
 
 
 def make_app(cluster: Cluster) -> web.Application:
