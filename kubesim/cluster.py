@@ -1,7 +1,8 @@
 """The cluster's state and the operations both the API and the manifest loader go through.
 
 Creating a pod always means: defaults -> validation -> PodSecurity -> store -> kubelet, and
-deleting one stops its processes and garbage-collects pods that name it as their owner.
+deleting one stops its processes before it leaves the store (the garbage collector then
+deletes what it owned).
 """
 
 from __future__ import annotations
@@ -98,11 +99,10 @@ class Cluster:
         self.kubelet = Kubelet(self.store, catalog, state_dir, config.grace_cap, self.tokens)
         self.kubelet.pull_error = self.faults.pull_error
         self.background: set[asyncio.Task[None]] = set()
-        # The Deployment controller's state (kubesim.controllers.deployments), which lives and
-        # dies with this cluster: one pass at a time per Deployment, and the Deployments
-        # waiting to retry a refused pod.
-        self.deployment_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self.deployment_retries: set[tuple[str, str]] = set()
+        # The controllers' work queue (kubesim/controllers/workqueue.py), which lives and dies
+        # with this cluster: one pass at a time per object, and the passes waiting to run.
+        self.controller_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self.controller_timers: set[tuple[str, str, str]] = set()
         self.ensure_namespace("default")
         self.ensure_namespace("kube-system")
         node.register(self, version_info(config.version)["gitVersion"])
@@ -199,17 +199,8 @@ class Cluster:
         await self.kubelet.stop_pod(meta["uid"], grace)
         current = self.store.get("pods", meta["namespace"], meta["name"])
         if current is not None and current["metadata"]["uid"] == meta["uid"]:
+            # Its dependents go with it (kubesim/controllers/garbage.py).
             self.store.delete("pods", meta["namespace"], meta["name"])
-        await self.collect_garbage(meta["uid"])
-
-    async def collect_garbage(self, owner_uid: str) -> None:
-        """Delete (in the background) every pod whose ownerReferences name `owner_uid`."""
-        for dependent in list(self.store.items("pods")):
-            refs = dependent["metadata"].get("ownerReferences") or []
-            if any(r.get("uid") == owner_uid for r in refs):
-                await self.delete_pod(
-                    dependent["metadata"]["namespace"], dependent["metadata"]["name"]
-                )
 
     def update_ephemeral(self, pod: Obj, new_list: list[dict[str, Any]]) -> Obj:
         """Validate and store a new `spec.ephemeralContainers`; the kubelet starts the new ones."""

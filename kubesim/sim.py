@@ -25,7 +25,7 @@ from kubesim.apiserver.accounting import RequestCounts
 from kubesim.apiserver.auth import ADMIN, User, service_account_user
 from kubesim.apiserver.server import make_app
 from kubesim.cluster import Cluster, Config
-from kubesim.controllers import deployments
+from kubesim.controllers import deployments, garbage, replicasets
 from kubesim.faults import Faults
 from kubesim.kubeconfig import write_in_cluster, write_kubeconfig
 from kubesim.kubelet import cgroups
@@ -92,7 +92,8 @@ class KubeSim:
 
     async def _start(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
         self.cluster = Cluster(self._config, self._catalog, self.state_dir)
-        self.cluster.spawn(deployments.run(self.cluster))
+        for controller in (deployments.run, replicasets.run, garbage.run):
+            self.cluster.spawn(controller(self.cluster))
         self.cluster.spawn(node.renew_lease(self.cluster))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.certs.cert, self.certs.key)

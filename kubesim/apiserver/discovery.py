@@ -29,7 +29,7 @@ class Resource:
     @property
     def categories(self) -> list[str]:
         """`kubectl get all` lists the kinds in category `all` (of those served here)."""
-        return ["all"] if self.name in ("pods", "services", "deployments") else []
+        return ["all"] if self.name in ("pods", "services", "deployments", "replicasets") else []
 
 
 RESOURCES = (
@@ -83,6 +83,7 @@ RESOURCES = (
     ),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True, RW),
     Resource("apps", "v1", "deployments", "Deployment", True, RW, ("deploy",)),
+    Resource("apps", "v1", "replicasets", "ReplicaSet", True, RW, ("rs",)),
     Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True, RW),
     Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, RW),
     Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, RW),

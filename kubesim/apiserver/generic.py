@@ -10,8 +10,9 @@ import uuid
 
 from aiohttp import web
 
-from kubesim import requestnotes
+from kubesim import deletion, requestnotes
 from kubesim.admission import fieldvalidation, podsecurity
+from kubesim.admission.defaults import apps_defaults
 from kubesim.admission.validation import required
 from kubesim.apiserver import discovery, schemas, watch, writes
 from kubesim.apiserver.context import Ctx, ok
@@ -57,6 +58,8 @@ def _stored(ctx: Ctx, body: Obj, old: Obj | None) -> Obj:
         meta.pop(key, None)
     if res.kind == "Secret":
         body = stored_secret(body)
+    body = apps_defaults(res.kind, body)
+    meta = body["metadata"]
     if old is None:
         if "spec" in body:
             meta["generation"] = 1
@@ -146,10 +149,15 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         old = _get(ctx)
         if info.resource == "namespaces":
             return ok(namespaces.delete(cluster, info.name, _dry_run(ctx)))
+        options = await ctx.body() if await ctx.raw_body() else {}
+        policy = deletion.propagation(options, ctx.query)
         if _dry_run(ctx):
             return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
-        store.delete(info.resource, _ns(ctx), info.name)
-        await cluster.collect_garbage(old["metadata"]["uid"])
+        # Kept while finalizers remain (the answer is then the object), else gone at once;
+        # the garbage collector deletes, or orphans, what it owned.
+        kept = deletion.delete(store, info.resource, _ns(ctx), info.name, policy)
+        if kept is not None:
+            return ok(kept)
         return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
     schema, defs = None, None
     if info.verb == "patch":  # strategic merge follows this kind's own schema
@@ -169,4 +177,6 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         would = _stored(ctx, new, old)
         would["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         return writes.answer(would, warnings)
-    return writes.answer(store.update(info.resource, _ns(ctx), _stored(ctx, new, old)), warnings)
+    # An update that takes the last finalizer off an object being deleted deletes it.
+    saved = deletion.save(store, info.resource, _ns(ctx), _stored(ctx, new, old))
+    return writes.answer(saved if saved is not None else old, warnings)
