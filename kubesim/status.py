@@ -138,14 +138,9 @@ class StorageError(ApiError):
     message; kubectl then prints `Error from server: <message>`."""
 
     def body(self) -> dict[str, Any]:
-        return {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "code": self.code,
-        }
+        status = super().body()
+        del status["reason"], status["details"]
+        return status
 
 
 # etcd's rpctypes.ErrGRPCRequestTooLarge (codes.InvalidArgument), which it answers for any

@@ -22,22 +22,18 @@ one), minReadySeconds, and adopting ReplicaSets or pods that match the selector.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import math
 from datetime import UTC, datetime
 from typing import Any
 
-import structlog
-
 from kubesim import deletion
 from kubesim.cluster import Cluster
 from kubesim.controllers import replicasets, workqueue
 from kubesim.controllers.replicasets import controller_of, is_ready
-from kubesim.store import Obj, now_iso
+from kubesim.store import Event, Obj, now_iso
 
-log = structlog.get_logger("kubesim.deployments")
 # The alphabet of apimachinery's rand.SafeEncodeString.
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
 HASH_LABEL = "pod-template-hash"
@@ -632,35 +628,18 @@ def _deployment_of_pod(cluster: Cluster, namespace: str, pod: Obj) -> list[str]:
 
 async def run(cluster: Cluster) -> None:
     """React to every new Deployment or change of its spec (not to status writes, its own
-    included), and to every change of a ReplicaSet a Deployment controls."""
-    queue = cluster.store.subscribe()
-    seen: dict[tuple[str, str], Any] = {}
-    try:
-        while True:
-            event = await queue.get()
-            meta = event.obj.get("metadata") or {}
-            if event.resource == "deployments" and event.type != "DELETED":
-                key = (event.namespace, str(meta.get("name", "")))
-                generation = meta.get("generation") if event.type == "MODIFIED" else None
-                if generation is not None and seen.get(key) == generation:
-                    continue
-                seen[key] = generation
-                names = [key[1]]
-            elif event.resource == "replicasets":
-                owner = controller_of(event.obj) or {}
-                names = [owner["name"]] if owner.get("kind") == "Deployment" else []
-            elif event.resource == "pods" and event.type == "DELETED":
-                # A Recreate waits for the old pods to be gone, which changes no ReplicaSet's
-                # status (they no longer counted terminating pods): deletePod's enqueue.
-                names = _deployment_of_pod(cluster, event.namespace, event.obj)
-            else:
-                continue
-            for name in names:
-                try:
-                    await reconcile(cluster, event.namespace, name)
-                except Exception:  # a controller bug must not stop the controller
-                    log.exception("reconcile failed", namespace=event.namespace, name=name)
-    except asyncio.CancelledError:
-        pass
-    finally:
-        cluster.store.unsubscribe(queue)
+    included), to every change of a ReplicaSet a Deployment controls, and to the deletion of
+    their pods (a Recreate waits for the old pods to be gone, which changes no ReplicaSet's
+    status, as they no longer counted terminating pods: deletePod's enqueue)."""
+
+    def related(event: Event) -> list[str]:
+        if event.resource == "replicasets":
+            owner = controller_of(event.obj) or {}
+            return [str(owner["name"])] if owner.get("kind") == "Deployment" else []
+        if event.resource == "pods" and event.type == "DELETED":
+            return _deployment_of_pod(cluster, event.namespace, event.obj)
+        return []
+
+    await workqueue.serve(
+        cluster, "deployments", related, lambda c, ns, name: reconcile(c, ns, name)
+    )

@@ -11,19 +11,14 @@ not-ready first, then the newest; a refused create shows as the ReplicaFailure c
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
-from typing import Any
-
-import structlog
 
 from kubesim.cluster import Cluster
 from kubesim.controllers import namespaces, workqueue
 from kubesim.status import ApiError
-from kubesim.store import Obj, now_iso
+from kubesim.store import Event, Obj, now_iso
 
-log = structlog.get_logger("kubesim.replicasets")
 # Seconds before a refused pod is tried again (the controller's workqueue backs off).
 RETRY = 5.0
 FAILURE = "ReplicaFailure"
@@ -154,33 +149,18 @@ def publish(cluster: Cluster, namespace: str, name: str, failure: str = "") -> N
     cluster.store.update("replicasets", namespace, {**rs, "status": status})
 
 
+def _owner_of_pod(event: Event) -> list[str]:
+    owner = controller_of(event.obj) or {}
+    return (
+        [str(owner["name"])]
+        if event.resource == "pods" and owner.get("kind") == "ReplicaSet"
+        else []
+    )
+
+
 async def run(cluster: Cluster) -> None:
     """React to every new ReplicaSet and change of its spec, and to every change of a pod a
     ReplicaSet controls."""
-    queue = cluster.store.subscribe()
-    seen: dict[tuple[str, str], Any] = {}
-    try:
-        while True:
-            event = await queue.get()
-            meta = event.obj.get("metadata") or {}
-            if event.resource == "replicasets" and event.type != "DELETED":
-                key = (event.namespace, str(meta.get("name", "")))
-                generation = meta.get("generation") if event.type == "MODIFIED" else None
-                if generation is not None and seen.get(key) == generation:
-                    continue
-                seen[key] = generation
-                names = [key[1]]
-            elif event.resource == "pods":
-                owner = controller_of(event.obj) or {}
-                names = [owner["name"]] if owner.get("kind") == "ReplicaSet" else []
-            else:
-                continue
-            for name in names:
-                try:
-                    await reconcile(cluster, event.namespace, name)
-                except Exception:  # a controller bug must not stop the controller
-                    log.exception("reconcile failed", namespace=event.namespace, name=name)
-    except asyncio.CancelledError:
-        pass
-    finally:
-        cluster.store.unsubscribe(queue)
+    await workqueue.serve(
+        cluster, "replicasets", _owner_of_pod, lambda c, ns, name: reconcile(c, ns, name)
+    )

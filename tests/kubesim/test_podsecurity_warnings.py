@@ -141,29 +141,9 @@ def test_adding_a_debug_container_is_warned_about_with_the_whole_pod(sim: KubeSi
     ]
 
 
-def test_a_deployment_template_is_warned_about_but_never_refused(sim: KubeSim) -> None:
-    namespace(sim, "templated", enforce="restricted", warn="restricted")
-    deployment = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 0,
-            "selector": {"matchLabels": {"app": "web"}},
-            "template": {
-                "metadata": {"labels": {"app": "web"}},
-                "spec": root_pod("x")["spec"],
-            },
-        },
-    }
-    out = kubectl(sim, "create", "-n", "templated", "-f", "-", stdin=json.dumps(deployment))
-    assert out.returncode == 0, out.stderr
-    assert out.stderr == f"Warning: {WOULD_VIOLATE}\n"
-
-
-def test_only_enforce_set_means_no_template_warning(sim: KubeSim) -> None:
-    namespace(sim, "enforced", enforce="restricted")
-    deployment = {
+def root_deployment() -> dict[str, Any]:
+    """A Deployment (of no replicas) whose pods would run as root."""
+    return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": "web"},
@@ -173,7 +153,18 @@ def test_only_enforce_set_means_no_template_warning(sim: KubeSim) -> None:
             "template": {"metadata": {"labels": {"app": "web"}}, "spec": root_pod("x")["spec"]},
         },
     }
-    out = kubectl(sim, "create", "-n", "enforced", "-f", "-", stdin=json.dumps(deployment))
+
+
+def test_a_deployment_template_is_warned_about_but_never_refused(sim: KubeSim) -> None:
+    namespace(sim, "templated", enforce="restricted", warn="restricted")
+    out = kubectl(sim, "create", "-n", "templated", "-f", "-", stdin=json.dumps(root_deployment()))
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == f"Warning: {WOULD_VIOLATE}\n"
+
+
+def test_only_enforce_set_means_no_template_warning(sim: KubeSim) -> None:
+    namespace(sim, "enforced", enforce="restricted")
+    out = kubectl(sim, "create", "-n", "enforced", "-f", "-", stdin=json.dumps(root_deployment()))
     assert (out.returncode, out.stderr) == (0, "")
 
 

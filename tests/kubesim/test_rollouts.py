@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -171,80 +171,83 @@ def test_history_and_undo_go_back_to_the_first_template(sim: KubeSim) -> None:
     assert "skipped rollback (current template already matches revision 3)" in again.stdout
 
 
+def pod_events(
+    sim: KubeSim, app: str, change: Callable[[], None]
+) -> tuple[set[str], list[tuple[str, str, bool]]]:
+    """The app's pods before `change`, and every pod event during it, in the store's order:
+    (type, name, being deleted). A sentinel pod's creation marks the end of the change."""
+    api = core(sim)
+    listed = api.list_namespaced_pod("default", label_selector=f"app={app}")
+    sentinel = f"{app}-sentinel"
+    events: list[tuple[str, str, bool]] = []
+
+    def follow() -> None:
+        for event in watch.Watch().stream(
+            api.list_namespaced_pod,
+            "default",
+            label_selector=f"app={app}",
+            resource_version=listed.metadata.resource_version,
+            timeout_seconds=90,
+        ):
+            pod = event["object"]
+            if pod.metadata.name == sentinel:
+                return
+            events.append((event["type"], pod.metadata.name, bool(pod.metadata.deletion_timestamp)))
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    change()
+    marker = deployment(app)["spec"]["template"]
+    api.create_namespaced_pod(
+        "default", {**marker, "metadata": {**marker["metadata"], "name": sentinel}}
+    )
+    follower.join(100)
+    api.delete_namespaced_pod(sentinel, "default")
+    return {p.metadata.name for p in listed.items}, events
+
+
 def test_a_rolling_update_keeps_the_pods_within_surge_and_availability(sim: KubeSim) -> None:
     """maxSurge 1, maxUnavailable 0: never more than 3 pods that are not terminating (the
     controllers no longer count a pod once it is being deleted, on a real cluster too)."""
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     apply(sim, deployment("rolling", strategy=strategy))
     rollout_status(sim, "rolling")
-    api = core(sim)
-    listed = api.list_namespaced_pod("default", label_selector="app=rolling")
-    live: dict[str, bool] = {p.metadata.name: True for p in listed.items}
-    most = [len(live)]
-    done = threading.Event()
 
-    def follow() -> None:
-        for event in watch.Watch().stream(
-            api.list_namespaced_pod,
-            "default",
-            label_selector="app=rolling",
-            resource_version=listed.metadata.resource_version,
-            timeout_seconds=60,
-        ):
-            pod = event["object"]
-            if event["type"] == "DELETED" or pod.metadata.deletion_timestamp:
-                live.pop(pod.metadata.name, None)
-            else:
-                live[pod.metadata.name] = True
-            most.append(len(live))
-            if done.is_set():
-                return
+    def roll() -> None:
+        apply(sim, deployment("rolling", "2", strategy=strategy))
+        rollout_status(sim, "rolling")
 
-    follower = threading.Thread(target=follow)
-    follower.start()
-    apply(sim, deployment("rolling", "2", strategy=strategy))
-    rollout_status(sim, "rolling")
-    wait_for(lambda: len(pods(sim, "rolling", live=False)) == 2, what="old pods gone")
-    done.set()
-    kubectl(sim, "label", "deployment/rolling", "poke=1", check=True)
-    follower.join(70)
-    assert max(most) <= 3
+    before, events = pod_events(sim, "rolling", roll)
+    live = set(before)
+    most = len(live)
+    for kind, name, deleting in events:
+        if kind == "DELETED" or deleting:
+            live.discard(name)
+        else:
+            live.add(name)
+        most = max(most, len(live))
+    assert most == 3  # the surge was used, and never exceeded
+    assert len(live) == 2 and not live & before
 
 
 def test_recreate_starts_no_new_pod_while_an_old_one_exists(sim: KubeSim) -> None:
     apply(sim, deployment("recreated", strategy={"type": "Recreate"}))
     rollout_status(sim, "recreated")
-    api = core(sim)
-    listed = api.list_namespaced_pod("default", label_selector="app=recreated")
-    old = {p.metadata.name for p in listed.items}
-    overlap: list[tuple[str, set[str]]] = []
-    new_seen: set[str] = set()
 
-    def follow() -> None:
-        for event in watch.Watch().stream(
-            api.list_namespaced_pod,
-            "default",
-            label_selector="app=recreated",
-            resource_version=listed.metadata.resource_version,
-            timeout_seconds=60,
-        ):
-            name = event["object"].metadata.name
-            if event["type"] == "DELETED":
-                old.discard(name)
-            elif name not in old and event["type"] == "ADDED":
-                new_seen.add(name)
-                if old:
-                    overlap.append((name, set(old)))
-            if len(new_seen) == 2:
-                return
+    def recreate() -> None:
+        apply(sim, deployment("recreated", "2", strategy={"type": "Recreate"}))
+        rollout_status(sim, "recreated")
 
-    follower = threading.Thread(target=follow)
-    follower.start()
-    apply(sim, deployment("recreated", "2", strategy={"type": "Recreate"}))
-    rollout_status(sim, "recreated")
-    follower.join(70)
-    assert len(new_seen) == 2
-    assert overlap == []
+    before, events = pod_events(sim, "recreated", recreate)
+    old = set(before)
+    started = []
+    for kind, name, _ in events:
+        if kind == "DELETED":
+            old.discard(name)
+        elif kind == "ADDED":
+            started.append((name, sorted(old)))
+    assert len(started) == 2
+    assert [still for _, still in started] == [[], []]
 
 
 def test_a_paused_deployment_rolls_out_only_once_resumed(sim: KubeSim) -> None:
