@@ -47,7 +47,7 @@ class Store:
     def stored_size(self, resource: str, namespace: str, obj: Obj) -> int:
         """The bytes etcd would be asked to store for `obj`: its key and its serialised form.
         kubesim serialises as compact JSON; a real apiserver stores core kinds as protobuf,
-        which is smaller, so kubesim reaches the limit somewhat earlier (see README)."""
+        which is smaller, so kubesim reaches the limit somewhat earlier (kubesim/README.md)."""
         name = obj.get("metadata", {}).get("name", "")
         key = "/".join(("/registry", resource, *([namespace] if namespace else []), name))
         body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
