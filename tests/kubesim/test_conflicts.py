@@ -18,6 +18,7 @@ from kubernetes import client
 
 from kubesim import KubeSim
 from tests.kubesim.conftest import MANIFESTS, core, needs_root, pod_running, raw
+from tests.support.polling import wait_for
 
 CONFLICT = (
     'Operation cannot be fulfilled on pods "cowweb": the object has been modified; '
@@ -45,6 +46,23 @@ def with_debugger(pod: client.V1Pod, name: str) -> client.V1Pod:
     return pod
 
 
+def add_from_a_fresh_read(api: client.CoreV1Api, name: str) -> None:
+    """Read the pod and PUT it with one more debug container, reading again on a 409: the
+    kubelet writes the pod's status whenever a container changes state, so even a fresh read
+    can be overtaken, and a real client's retry-on-conflict loop is the answer."""
+    for _ in range(10):
+        fresh = api.read_namespaced_pod("cowweb", "default")
+        try:
+            api.replace_namespaced_pod_ephemeralcontainers(
+                "cowweb", "default", with_debugger(fresh, name)
+            )
+            return
+        except client.ApiException as exc:
+            if exc.status != 409:
+                raise
+    raise AssertionError(f"{name} never landed")
+
+
 def assert_conflict(exc: client.ApiException) -> None:
     assert exc.status == 409
     body = json.loads(exc.body)
@@ -62,10 +80,7 @@ def test_put_of_ephemeral_containers_with_a_stale_resource_version_is_409(sim: K
             "cowweb", "default", with_debugger(stale, "stale-put")
         )
     assert_conflict(refused.value)
-    fresh = api.read_namespaced_pod("cowweb", "default")
-    api.replace_namespaced_pod_ephemeralcontainers(
-        "cowweb", "default", with_debugger(fresh, "fresh-put")
-    )
+    add_from_a_fresh_read(api, "fresh-put")
     names = [c.name for c in api.read_namespaced_pod("cowweb", "default").spec.ephemeral_containers]
     assert "fresh-put" in names and "stale-put" not in names
 
@@ -112,6 +127,7 @@ def test_pod_status_writes_change_the_status_and_nothing_else(sim: KubeSim) -> N
     """The status strategy keeps the stored spec: a status PUT cannot smuggle in a spec."""
     api = core(sim)
     pod = api.read_namespaced_pod_status("cowweb", "default")
+    pod.metadata.resource_version = None  # unconditional: the kubelet may write meanwhile
     pod.spec.active_deadline_seconds = 5
     pod.status.message = "written through pods/status"
     written = api.replace_namespaced_pod_status("cowweb", "default", pod)
@@ -125,7 +141,15 @@ def test_of_two_concurrent_debug_requests_from_one_read_exactly_one_conflicts(
     """Two writers that read the same pod and PUT their debug container at once: one lands, the
     other gets the 409 and, reading again, lands too."""
     api = core(sim)
-    base = api.read_namespaced_pod("cowweb", "default")
+
+    def settled() -> client.V1Pod | None:
+        """The pod once every debug container has ended: nothing writes it any more."""
+        pod = api.read_namespaced_pod("cowweb", "default")
+        specs = pod.spec.ephemeral_containers or []
+        ended = [s for s in pod.status.ephemeral_container_statuses or [] if s.state.terminated]
+        return pod if len(ended) == len(specs) else None
+
+    base = wait_for(settled, what="the earlier debug containers to end")
     both_read = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 
@@ -139,10 +163,7 @@ def test_of_two_concurrent_debug_requests_from_one_read_exactly_one_conflicts(
         status, answer = raw(sim, "PUT", EPHEMERAL, mine)
         outcomes[name] = "ok" if status == 200 else f"{status} {answer['message']}"
         if status == 409:
-            fresh = api.read_namespaced_pod("cowweb", "default")
-            api.replace_namespaced_pod_ephemeralcontainers(
-                "cowweb", "default", with_debugger(fresh, name)
-            )
+            add_from_a_fresh_read(api, name)
 
     threads = [threading.Thread(target=request, args=(n,)) for n in ("racer-a", "racer-b")]
     for t in threads:

@@ -186,7 +186,8 @@ def test_debug_containers_fill_a_pod_until_it_takes_no_more_updates(sim: KubeSim
         f"debugger-{n}" for n in range(added)
     ]
     assert stored_size(pod) <= LIMIT < stored_size(pod) + 200_000
-    ephemeral_state(api, "filling", f"debugger-{added - 1}", "terminated")
+    for n in range(added):
+        ephemeral_state(api, "filling", f"debugger-{n}", "terminated")
     fill_to_the_brim(sim, "filling", "last")
     label = {"metadata": {"labels": {"seen": "yes"}}}
     path = "/api/v1/namespaces/default/pods/filling"
