@@ -37,6 +37,7 @@ from kubesim.kubelet.rootfs import Layer
 from kubesim.kubelet.runtime import ISOLATED
 from kubesim.kubelet.serviceaccount import ApiEndpoint, token_mounts
 from kubesim.kubelet.volumes import MountError, PodVolumes, container_mounts
+from kubesim.status import StorageError
 from kubesim.store import Obj, Store, now_iso
 
 log = structlog.get_logger("kubesim.kubelet")
@@ -131,11 +132,20 @@ class Kubelet:
 
     # -- status ---------------------------------------------------------------
     def publish(self, run: PodRun) -> None:
-        pod = self.store.get("pods", run.namespace, run.name)
-        if pod is None or pod["metadata"]["uid"] != run.uid:
+        stored = self.store.get("pods", run.namespace, run.name)
+        if stored is None or stored["metadata"]["uid"] != run.uid:
             return
+        pod = dict(stored)  # the stored pod stays as it is if the write is refused
         pod["status"] = pod_status(pod, run.records, run.started_at, run.deadline_exceeded)
-        self.store.update("pods", run.namespace, pod)
+        try:
+            self.store.update("pods", run.namespace, pod)
+        except StorageError as exc:
+            # A pod over etcd's limit takes no status either. The kubelet's status manager
+            # logs it and keeps its own view, retrying at the next change (pkg/kubelet/status/
+            # status_manager.go, syncPod): the API goes on showing the last status it stored.
+            log.warning(
+                "Failed to update status for pod", pod=f"{run.namespace}/{run.name}", err=str(exc)
+            )
 
     def _pod(self, run: PodRun) -> Obj | None:
         pod = self.store.get("pods", run.namespace, run.name)
