@@ -9,7 +9,7 @@ import pytest
 
 from kubesim import KubeSim
 from kubesim.admission.podsecurity import violations
-from tests.kubesim.conftest import MANIFESTS, raw
+from tests.kubesim.conftest import MANIFESTS, all_running, raw
 
 DEBUGGER = "default/debugger"
 EPHEMERAL = "/api/v1/namespaces/default/pods/{}/ephemeralcontainers"
@@ -19,7 +19,7 @@ SMP = "application/strategic-merge-patch+json"
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KubeSim]:
     with KubeSim(manifests=[MANIFESTS / "small.yaml"]) as running:
-        yield running
+        yield all_running(running, "cowweb", "other")
 
 
 def ssar(sim: KubeSim, identity: str, **attrs: str) -> dict[str, Any]:

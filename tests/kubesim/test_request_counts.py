@@ -9,7 +9,7 @@ import pytest
 
 from kubesim import KubeSim
 from kubesim.apiserver.accounting import RequestCounts
-from tests.kubesim.conftest import MANIFESTS, core, kubectl, raw
+from tests.kubesim.conftest import MANIFESTS, all_running, core, kubectl, raw
 
 PYTHON_CLIENT = "OpenAPI-Generator/37.0.2/python"
 
@@ -17,7 +17,7 @@ PYTHON_CLIENT = "OpenAPI-Generator/37.0.2/python"
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KubeSim]:
     with KubeSim(manifests=[MANIFESTS / "small.yaml"], grace_cap=0.5) as running:
-        yield running
+        yield all_running(running, "cowweb", "other")
 
 
 @pytest.fixture

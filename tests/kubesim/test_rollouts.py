@@ -98,7 +98,11 @@ def history(sim: KubeSim, name: str) -> list[tuple[str, str]]:
 
 def test_a_deployment_owns_a_replicaset_that_owns_its_pods(sim: KubeSim) -> None:
     apply(sim, deployment("owned"))
-    assert rollout_status(sim, "owned") == 'deployment "owned" successfully rolled out\n'
+    *waiting, done = rollout_status(sim, "owned").splitlines()
+    # The pods take a moment to start (kubelet/pulling.py), so kubectl may report progress first.
+    progress = r'Waiting for deployment "owned" rollout to finish: [01] of 2 updated replicas are '
+    assert all(re.fullmatch(progress + r"available\.\.\.", line) for line in waiting), waiting
+    assert done == 'deployment "owned" successfully rolled out'
     _, d = raw(sim, "GET", "/apis/apps/v1/namespaces/default/deployments/owned")
     (rs,) = replicasets(sim, "owned")
     pod_hash = rs["metadata"]["labels"]["pod-template-hash"]
