@@ -135,6 +135,26 @@ def test_pod_status_writes_change_the_status_and_nothing_else(sim: KubeSim) -> N
     assert written.spec.active_deadline_seconds is None
 
 
+def test_a_status_a_client_wrote_is_put_right_by_the_kubelet(sim: KubeSim) -> None:
+    """The kubelet is the source of truth for a pod's status: within its status sync period
+    (10 s) it writes its own view over what a client stored (status_manager.go,
+    needsReconcile)."""
+    api = core(sim)
+    pod = api.read_namespaced_pod_status("cowweb", "default")
+    pod.metadata.resource_version = None
+    pod.status.message = "a client's word"
+    pod.status.phase = "Failed"
+    assert api.replace_namespaced_pod_status("cowweb", "default", pod).status.phase == "Failed"
+
+    def put_right() -> client.V1PodStatus | None:
+        status = api.read_namespaced_pod_status("cowweb", "default").status
+        return status if status.phase == "Running" else None
+
+    restored = wait_for(put_right, what="the kubelet's own status back")
+    assert restored.message is None
+    assert [s.name for s in restored.container_statuses if s.state.running] == ["cowweb"]
+
+
 def test_of_two_concurrent_debug_requests_from_one_read_exactly_one_conflicts(
     sim: KubeSim,
 ) -> None:

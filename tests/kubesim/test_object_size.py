@@ -215,6 +215,27 @@ def test_a_pod_at_the_limit_runs_its_last_container_but_its_status_stays_stale(
     assert [s["name"] for s in pod["status"]["ephemeralContainerStatuses"]] == ["filler"]
 
 
+@needs_root
+def test_once_the_pod_has_room_again_the_kubelet_writes_the_status_it_kept(sim: KubeSim) -> None:
+    """The status manager compares the API's status with its own every 10 s and writes its
+    own when they differ (status_manager.go, syncBatch and needsReconcile), not only at the
+    next change: dropping an annotation makes room, and the last container's status appears
+    although nothing about it changed since its refused writes."""
+    api = core(sim)
+    pod = shell_pod("roomy", ["sleep", "600"])
+    pod["metadata"]["annotations"] = {"pad": "x" * 20_000}
+    api.create_namespaced_pod("default", pod)
+    pod_running(api, "roomy")
+    fill_to_the_brim(sim, "roomy", "last")
+    log_contains(api, "roomy", "started", container="last")
+    assert "ephemeralContainerStatuses" not in get_pod(sim, "roomy")["status"]
+    unpad = {"metadata": {"annotations": {"pad": None}}}
+    path = "/api/v1/namespaces/default/pods/roomy"
+    assert raw(sim, "PATCH", path, unpad, "application/merge-patch+json")[0] == 200
+    ended = ephemeral_state(api, "roomy", "last", "terminated")
+    assert (ended.exit_code, ended.reason) == (0, "Completed")
+
+
 def test_the_limit_is_a_kubesim_setting() -> None:
     with KubeSim(max_request_bytes=4096) as small:
         lease = {
