@@ -111,6 +111,7 @@ class Cluster:
             volume_sync=config.volume_sync,
         )
         self.kubelet.pull_error = self.faults.pull_error
+        self.kubelet.images.changed = lambda: node.report_images(self)
         self.background: set[asyncio.Task[None]] = set()
         # The controllers' work queue (kubesim/controllers/workqueue.py), which lives and dies
         # with this cluster: one pass at a time per object, and the passes waiting to run.
@@ -167,7 +168,7 @@ class Cluster:
         spec.setdefault("schedulerName", "default-scheduler")
         spec.setdefault("enableServiceLinks", True)
         spec.setdefault("priority", 0)
-        spec["nodeName"] = spec.get("nodeName") or "kubesim"
+        spec["nodeName"] = spec.get("nodeName") or node.NAME
         spec["containers"] = [default_container(c) for c in spec["containers"]]
         if spec.get("initContainers"):
             spec["initContainers"] = [default_container(c) for c in spec["initContainers"]]

@@ -1,6 +1,7 @@
 """The cluster's one Node, as its kubelet registers it: this machine's name in the cluster
 (`kubesim`, every pod's spec.nodeName), labels, nodeInfo, capacity and conditions, read from
-this machine, and the node Lease the kubelet renews in kube-node-lease.
+this machine, the images its kubelet holds, and the node Lease the kubelet renews in
+kube-node-lease.
 
 Figures follow pkg/kubelet/nodestatus/setters.go (MachineInfo, NodeAddress, ReadyCondition...)
 and pkg/kubelet/kubelet_node_status.go (initialNode's labels); architecture is Go's name for
@@ -17,10 +18,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kubesim.kubelet.images import qualified
 from kubesim.store import Obj, now_iso
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from kubesim.cluster import Cluster
+    from kubesim.kubelet.pulls import NodeImage
 
 NAME = "kubesim"
 LEASE_NAMESPACE = "kube-node-lease"
@@ -48,6 +53,10 @@ EVICTION_MEMORY_KI = 100 * 1024
 EVICTION_NODEFS = 0.10
 # kubelet --max-pods default.
 MAX_PODS = "110"
+# How many images status.images lists (the kubelet's nodeStatusMaxImages default) and how many
+# names each keeps (pkg/kubelet/nodestatus/setters.go, MaxNamesPerImageInNodeStatus).
+MAX_IMAGES = 50
+MAX_NAMES = 5
 
 
 def architecture() -> str:
@@ -176,6 +185,32 @@ def node_object(kubelet_version: str) -> Obj:
             },
         },
     }
+
+
+def images_status(present: Iterable[NodeImage]) -> list[Obj]:
+    """nodestatus.Images (pkg/kubelet/nodestatus/setters.go): the node's images largest first
+    (the image manager's list is sorted by size), each named by its repository digest, then
+    its tag, as containerd reports RepoDigests and RepoTags; its size is the compressed one
+    containerd counts."""
+    largest = sorted(present, key=lambda held: held.size, reverse=True)[:MAX_IMAGES]
+    return [
+        {
+            "names": [held.image.image_id, qualified(held.image.ref)][:MAX_NAMES],
+            "sizeBytes": held.size,
+        }
+        for held in largest
+    ]
+
+
+def report_images(cluster: Cluster) -> None:
+    """Write the kubelet's images into the Node's status when they changed."""
+    stored = cluster.store.get("nodes", "", NAME)
+    if stored is None:
+        return
+    images = images_status(cluster.kubelet.images.present.values())
+    if stored["status"].get("images") != images:
+        status = {**stored["status"], "images": images}
+        cluster.store.update("nodes", "", {**stored, "status": status})
 
 
 def register(cluster: Cluster, kubelet_version: str) -> Obj:

@@ -20,6 +20,7 @@ from kubernetes import client, watch
 
 from kubesim import KubeSim
 from tests.kubesim.conftest import MANIFESTS, api_client, core, kubectl, raw
+from tests.support.polling import wait_for
 
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 
@@ -164,6 +165,48 @@ def test_nodes_are_cluster_scoped_for_rbac(sim: KubeSim) -> None:
     crbs = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
     assert raw(sim, "POST", crbs, {**binding, "kind": "ClusterRoleBinding"})[0] == 201
     assert [n.metadata.name for n in reader.list_node().items] == ["kubesim"]
+
+
+def test_the_node_lists_the_images_it_holds_largest_first(sim: KubeSim) -> None:
+    """status.images as the kubelet reports them (nodestatus.Images): by size, each named by
+    its repository digest then its tag, with the compressed size the catalog declares
+    (kubesim/kubelet/images.yaml: 205 MB for the JDK image, 95 MB for the JRE); an image
+    the node drops (`crictl rmi`) leaves the list."""
+    api = core(sim)
+    for name, image in (("jre", "eclipse-temurin:25-jre"), ("jdk", "eclipse-temurin:25-jdk")):
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"uses-{name}"},
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "main", "image": image, "command": ["true"]}],
+            },
+        }
+        api.create_namespaced_pod("default", pod)
+    ids = {
+        name: wait_for(
+            lambda name=name: image_id(api, f"uses-{name}"), what=f"uses-{name} to start"
+        )
+        for name in ("jre", "jdk")
+    }
+
+    def listed() -> list[tuple[list[str], int]]:
+        images = api.read_node("kubesim").status.images or []
+        return [(i.names, i.size_bytes) for i in images if "eclipse-temurin" in i.names[-1]]
+
+    assert listed() == [
+        ([ids["jdk"], "docker.io/library/eclipse-temurin:25-jdk"], 205_000_000),
+        ([ids["jre"], "docker.io/library/eclipse-temurin:25-jre"], 95_000_000),
+    ]
+    assert ids["jdk"].startswith("docker.io/library/eclipse-temurin@sha256:")
+    assert sim.remove_image("eclipse-temurin:25-jdk")
+    assert [names[-1] for names, _ in listed()] == ["docker.io/library/eclipse-temurin:25-jre"]
+
+
+def image_id(api: client.CoreV1Api, pod: str) -> str | None:
+    statuses = api.read_namespaced_pod(pod, "default").status.container_statuses or []
+    return next((s.image_id for s in statuses if s.image_id), None)
 
 
 def test_nodes_have_no_namespaced_path(sim: KubeSim) -> None:
