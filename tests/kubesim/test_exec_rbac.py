@@ -1,12 +1,14 @@
-"""Exec RBAC follows the server version kubesim reports, through kubectl and the official client.
+"""Exec and attach RBAC follow the server version kubesim reports, through kubectl and the
+official client.
 
 The authorization filter judges a request by its own verb (endpoints/request/requestinfo.go):
 a websocket exec is a GET, so `get pods/exec`; kubectl's SPDY fallback is a POST, so `create`.
 Up to 1.34 that is all. From 1.35 the pod registry's Connect also authorizes `create` for
-exec, attach and portforward (pkg/registry/core/pod/rest/subresources.go and
-authorization.go, ensureAuthorizedForVerb; gate AuthorizePodWebsocketUpgradeCreatePermission,
-beta and on by default in 1.35, kubernetes/kubernetes#134577), and its 403 carries the
-authorizer's reason alone, which RBAC leaves empty.
+exec, attach and portforward (pkg/registry/core/pod/rest/subresources.go and authorization.go,
+ensureAuthorizedForVerb; gate AuthorizePodWebsocketUpgradeCreatePermission, beta and on by
+default in 1.35, kubernetes/kubernetes#134577), and its 403 carries the authorizer's reason
+alone, which RBAC leaves empty. Attach is checked here like exec; kubesim serves no
+portforward.
 
 kubectl (client-go's FallbackExecutor) retries a refused websocket upgrade over SPDY, which
 kubesim does not serve; so kubectl is shown where its answer does not need SPDY.
@@ -115,6 +117,49 @@ def test_from_135_get_and_create_together_exec(v135: KubeSim) -> None:
     out = kubectl(v135, "exec", "shell", "--", "echo", "via-kubectl", identity="default/exec-both")
     assert (out.returncode, out.stdout) == (0, "via-kubectl\n")
     assert refusal(v135, "exec-create") == (403, denied("exec-create", "get"))
+
+
+def attach_refusal(sim: KubeSim, account: str) -> tuple[int, str]:
+    path = "/api/v1/namespaces/default/pods/shell/attach?container=main&stdout=true"
+    status, body = raw(sim, "GET", path, identity=f"default/{account}")
+    return status, body["message"]
+
+
+def python_attach(sim: KubeSim, account: str) -> None:
+    """Open an attach websocket to the shell pod's container and close it again."""
+    ws = stream(
+        core(sim, f"default/{account}").connect_get_namespaced_pod_attach,
+        "shell",
+        "default",
+        container="main",
+        stdout=True,
+        stderr=True,
+        stdin=False,
+        tty=False,
+        _preload_content=False,
+    )
+    assert ws.is_open()
+    ws.close()
+
+
+def test_attach_follows_the_same_rule_as_exec_on_131(v131: KubeSim) -> None:
+    """A websocket attach is a GET: `get` on pods/attach lets it through authorization (it
+    then fails only for want of the upgrade), `create` alone does not."""
+    assert attach_refusal(v131, "exec-get") == (400, "Upgrade request required")
+    python_attach(v131, "exec-get")
+    assert attach_refusal(v131, "exec-create") == (
+        403,
+        denied("exec-create", "get").replace("pods/exec", "pods/attach"),
+    )
+
+
+def test_attach_follows_the_same_rule_as_exec_from_135(v135: KubeSim) -> None:
+    assert attach_refusal(v135, "exec-get") == (403, 'pods "shell" is forbidden: ')
+    with pytest.raises(client.ApiException) as refused:
+        python_attach(v135, "exec-get")
+    assert "Handshake status 403 Forbidden" in str(refused.value)
+    assert attach_refusal(v135, "exec-both") == (400, "Upgrade request required")
+    python_attach(v135, "exec-both")
 
 
 def test_the_135_check_can_be_turned_off_with_its_feature_gate() -> None:
