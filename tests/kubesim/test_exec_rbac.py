@@ -133,9 +133,6 @@ def python_attach(sim: KubeSim, account: str) -> None:
         "default",
         container="main",
         stdout=True,
-        stderr=True,
-        stdin=False,
-        tty=False,
         _preload_content=False,
     )
     assert ws.is_open()
