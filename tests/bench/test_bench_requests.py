@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.kube.backend import KubeBackend
-from bot.session import run_request
+from bot.session.run import run_request
 from kubesim import KubeSim
 from kubesim.apiserver.accounting import RequestCounts
 from tests.strategies.conftest import (
