@@ -15,6 +15,7 @@ from kubesim.kubelet.pulls import PullModel
 from kubesim.kubelet.runtime import build_init
 from kubesim.manifests import ManifestError
 from kubesim.sim import KubeSim
+from kubesim.store import MAX_REQUEST_BYTES
 
 
 def _gates(text: str) -> dict[str, bool]:
@@ -33,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--images", type=Path, default=DEFAULT_CATALOG)
     serve.add_argument("--version", default="1.31")
     serve.add_argument("--feature-gates", default="", help="e.g. EphemeralContainers=false")
+    serve.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=MAX_REQUEST_BYTES,
+        help="etcd's limit on one object's stored size (default %(default)s, etcd's own)",
+    )
     serve.add_argument("--kubeconfig-out", type=Path, required=True, help="admin kubeconfig path")
     serve.add_argument(
         "--service-account-kubeconfigs",
@@ -80,6 +87,7 @@ def serve(args: argparse.Namespace) -> int:
             feature_gates=_gates(args.feature_gates),
             pulls=_pulls(args.pulls),
             volume_sync=args.volume_sync,
+            max_request_bytes=args.max_request_bytes,
         ).start()
     except (ManifestError, ImageCatalogError, ValueError) as exc:
         print(f"kubesim: {exc}", file=sys.stderr)

@@ -1,7 +1,8 @@
 """The cluster's state and the operations both the API and the manifest loader go through.
 
 Creating a pod always means: defaults -> validation -> PodSecurity -> store -> kubelet, and
-deleting one stops its processes and garbage-collects pods that name it as their owner.
+deleting one stops its processes before it leaves the store (the garbage collector then
+deletes what it owned).
 """
 
 from __future__ import annotations
@@ -13,16 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubesim import node
 from kubesim.admission import podsecurity
 from kubesim.admission.validation import validate_ephemeral_update, validate_new_pod
+from kubesim.apiserver.accounting import RequestLedger
 from kubesim.apiserver.auth import Tokens
+from kubesim.apiserver.discovery import version_info
 from kubesim.apiserver.rbac import Rbac
 from kubesim.faults import Faults
 from kubesim.kubelet.images import Catalog
 from kubesim.kubelet.kubelet import VOLUME_SYNC, Kubelet
 from kubesim.kubelet.pulls import PullModel
-from kubesim.status import already_exists, invalid, not_found
-from kubesim.store import Obj, Store, now_iso
+from kubesim.status import StorageError, already_exists, invalid, not_found
+from kubesim.store import MAX_REQUEST_BYTES, Obj, Store, now_iso
+
+# KEP-4006's gate (pkg/features/kube_features.go): beta and on by default from 1.35.
+CONNECT_CREATE_GATE = "AuthorizePodWebsocketUpgradeCreatePermission"
 
 
 @dataclass(frozen=True)
@@ -34,13 +41,32 @@ class Config:
     pulls: PullModel | None = None
     # How soon a changed ConfigMap or Secret reaches its volumes (the kubelet's sync period).
     volume_sync: float = VOLUME_SYNC
+    # etcd's --max-request-bytes: writes whose stored form is larger are refused (store.py).
+    max_request_bytes: int = MAX_REQUEST_BYTES
+
+    def __post_init__(self) -> None:
+        if CONNECT_CREATE_GATE in self.feature_gates and self.release < (1, 35):
+            raise ValueError(
+                f"unrecognized feature gate: {CONNECT_CREATE_GATE} (it exists from 1.35; "
+                f"this cluster is {self.version}): drop it or use --version 1.35"
+            )
+
+    @property
+    def release(self) -> tuple[int, int]:
+        major, minor = (int(x) for x in self.version.split(".")[:2])
+        return major, minor
 
     @property
     def ephemeral_enabled(self) -> bool:
-        major, minor = (int(x) for x in self.version.split(".")[:2])
         if self.feature_gates.get("EphemeralContainers") is False:
             return False
-        return (major, minor) >= (1, 23) or bool(self.feature_gates.get("EphemeralContainers"))
+        return self.release >= (1, 23) or bool(self.feature_gates.get("EphemeralContainers"))
+
+    @property
+    def connect_needs_create(self) -> bool:
+        """Whether pods/exec, attach and portforward also need `create` when the request's
+        own verb is `get` (a websocket upgrade): from 1.35, unless the gate is turned off."""
+        return self.release >= (1, 35) and self.feature_gates.get(CONNECT_CREATE_GATE) is not False
 
 
 def random_suffix(n: int = 5) -> str:
@@ -69,10 +95,12 @@ class Cluster:
         self.config = config
         self.catalog = catalog
         self.state_dir = state_dir
-        self.store = Store()
+        self.store = Store(max_request_bytes=config.max_request_bytes)
         self.tokens = Tokens()
         self.rbac = Rbac(self.store)
         self.faults = Faults()
+        # Every API request served, per User-Agent and kind (kubesim/apiserver/accounting.py).
+        self.requests = RequestLedger()
         self.kubelet = Kubelet(
             self.store,
             catalog,
@@ -83,14 +111,15 @@ class Cluster:
             volume_sync=config.volume_sync,
         )
         self.kubelet.pull_error = self.faults.pull_error
+        self.kubelet.images.changed = lambda: node.report_images(self)
         self.background: set[asyncio.Task[None]] = set()
-        # The Deployment controller's state (kubesim.controllers.deployments), which lives and
-        # dies with this cluster: one pass at a time per Deployment, and the Deployments
-        # waiting to retry a refused pod.
-        self.deployment_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self.deployment_retries: set[tuple[str, str]] = set()
+        # The controllers' work queue (kubesim/controllers/workqueue.py), which lives and dies
+        # with this cluster: one pass at a time per object, and the passes waiting to run.
+        self.controller_locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self.controller_timers: set[tuple[str, str, str]] = set()
         self.ensure_namespace("default")
         self.ensure_namespace("kube-system")
+        node.register(self, version_info(config.version)["gitVersion"])
 
     def ensure_namespace(self, name: str, labels: dict[str, str] | None = None) -> Obj:
         existing = self.store.get("namespaces", "", name)
@@ -139,7 +168,7 @@ class Cluster:
         spec.setdefault("schedulerName", "default-scheduler")
         spec.setdefault("enableServiceLinks", True)
         spec.setdefault("priority", 0)
-        spec["nodeName"] = spec.get("nodeName") or "kubesim"
+        spec["nodeName"] = spec.get("nodeName") or node.NAME
         spec["containers"] = [default_container(c) for c in spec["containers"]]
         if spec.get("initContainers"):
             spec["initContainers"] = [default_container(c) for c in spec["initContainers"]]
@@ -164,11 +193,18 @@ class Cluster:
         if pod is None:
             raise not_found("pods", name)
         if not pod["metadata"].get("deletionTimestamp"):
+            pod = copy.deepcopy(pod)
             pod["metadata"]["deletionTimestamp"] = now_iso()
             pod["metadata"]["deletionGracePeriodSeconds"] = int(
                 grace if grace is not None else pod["spec"].get("terminationGracePeriodSeconds", 30)
             )
-            self.store.update("pods", namespace, pod)
+            try:
+                pod = self.store.update("pods", namespace, pod)
+            except StorageError:
+                # A graceful delete is an update, which etcd refuses for a pod at its size
+                # limit; a forced one (grace 0) is a plain etcd delete, which it never refuses.
+                if grace != 0:
+                    raise
             self.spawn(self._finish_delete(pod, grace))
         return copy.deepcopy(pod)
 
@@ -177,17 +213,8 @@ class Cluster:
         await self.kubelet.stop_pod(meta["uid"], grace)
         current = self.store.get("pods", meta["namespace"], meta["name"])
         if current is not None and current["metadata"]["uid"] == meta["uid"]:
+            # Its dependents go with it (kubesim/controllers/garbage.py).
             self.store.delete("pods", meta["namespace"], meta["name"])
-        await self.collect_garbage(meta["uid"])
-
-    async def collect_garbage(self, owner_uid: str) -> None:
-        """Delete (in the background) every pod whose ownerReferences name `owner_uid`."""
-        for dependent in list(self.store.items("pods")):
-            refs = dependent["metadata"].get("ownerReferences") or []
-            if any(r.get("uid") == owner_uid for r in refs):
-                await self.delete_pod(
-                    dependent["metadata"]["namespace"], dependent["metadata"]["name"]
-                )
 
     def update_ephemeral(self, pod: Obj, new_list: list[dict[str, Any]]) -> Obj:
         """Validate and store a new `spec.ephemeralContainers`; the kubelet starts the new ones."""

@@ -23,13 +23,8 @@ from aiohttp import web
 
 from kubesim.apiserver.requestinfo import RequestInfo
 from kubesim.kubelet.images import DOCKER_HUB, normalise, split
-from kubesim.status import ApiError
+from kubesim.status import ApiError, conflict
 
-# k8s.io/apiserver/pkg/storage/errors.go: what a GuaranteedUpdate with a stale
-# resourceVersion reports (OptimisticLockErrorMsg).
-OPTIMISTIC_LOCK = (
-    "the object has been modified; please apply your changes to the latest version and try again"
-)
 # containerd's answer when Docker Hub refuses an anonymous pull (429 from registry-1.docker.io):
 # the kubelet puts it in the container's waiting.message and, after `Failed to pull image
 # "<ref>": `, in its Failed Event (kubesim/kubelet/pulling.py).
@@ -228,15 +223,10 @@ def _status(rule: Rule, info: RequestInfo) -> ApiError:
     details: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if rule.status == 409:
-        # errors.NewConflict(qualifiedResource, name, err)
-        details = {"name": info.name, "kind": info.resource}
-        if info.group:
-            details["group"] = info.group
-        qualified = f"{info.resource}.{info.group}" if info.group else info.resource
-        message = rule.message or (
-            f'Operation cannot be fulfilled on {qualified} "{info.name}": {OPTIMISTIC_LOCK}'
-        )
-        return ApiError(409, message, "Conflict", details)
+        error = conflict(info.resource, info.name, info.group)
+        if rule.message:
+            error.message = rule.message
+        return error
     if rule.status == 429:
         # errors.NewTooManyRequests(message, retryAfterSeconds); the handler's ErrorNegotiated
         # (endpoints/handlers/responsewriters/writers.go) copies retryAfterSeconds into the

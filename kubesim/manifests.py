@@ -1,4 +1,5 @@
-"""Load YAML manifests (Namespaces, Pods, Deployments' pods, RBAC, ServiceAccounts, Leases,
+"""Load YAML manifests (Namespaces, Pods, Deployments and ReplicaSets with their pods, RBAC,
+ServiceAccounts, Leases,
 ConfigMaps, Secrets; PodDisruptionBudgets and NetworkPolicies are stored, not enforced).
 
 Everything goes through the same paths as API calls, so an invalid pod or a PodSecurity
@@ -13,8 +14,9 @@ from typing import Any
 
 import yaml
 
+from kubesim.admission.defaults import apps_defaults
 from kubesim.cluster import Cluster
-from kubesim.controllers import deployments
+from kubesim.controllers import deployments, replicasets
 from kubesim.kubelet.environment import stored_secret
 from kubesim.status import ApiError
 
@@ -34,6 +36,7 @@ KINDS = {
     "NetworkPolicy": ("networkpolicies", True, 2),
     "Pod": ("pods", True, 3),
     "Deployment": ("deployments", True, 3),
+    "ReplicaSet": ("replicasets", True, 3),
 }
 
 
@@ -98,11 +101,12 @@ async def _apply(cluster: Cluster, doc: dict[str, Any]) -> None:
         ns["metadata"]["labels"].update(meta.get("labels") or {})
     elif kind == "Pod":
         await cluster.create_pod(doc, namespace)
-    elif kind == "Deployment":
-        deployment = copy.deepcopy(doc)
-        deployment["metadata"]["generation"] = 1
-        cluster.store.create(resource, namespace, deployment)
-        await deployments.reconcile(cluster, namespace, meta["name"], strict=True)
+    elif kind in ("Deployment", "ReplicaSet"):
+        controller = apps_defaults(kind, copy.deepcopy(doc))
+        controller["metadata"]["generation"] = 1
+        cluster.store.create(resource, namespace, controller)
+        sync = deployments.reconcile if kind == "Deployment" else replicasets.reconcile
+        await sync(cluster, namespace, meta["name"], strict=True)
     else:
         obj = copy.deepcopy(doc)
         if kind == "Secret":

@@ -5,6 +5,7 @@ with KubeSim(manifests=[Path("pods.yaml")]) as sim:
     sa = sim.kubeconfig("system:serviceaccount:default:jdebug")
     sim.faults.add(500, verb="get", resource="pods", times=2)   # see kubesim/faults.py
     sim.memory("default", "cowweb")["app"]["peakBytes"]           # see kubesim/kubelet/cgroups.py
+    sim.reset_request_counts(); ...; sim.request_counts().total  # kubesim/apiserver/accounting.py
 
 Pulls take the time kubesim/kubelet/pulls.py models (25 MB/s after 0.5 s by default);
 `pulls=PullModel.instant()`, or KUBESIM_PULLS=instant in the environment, makes them free.
@@ -23,10 +24,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from kubesim import node
+from kubesim.apiserver.accounting import RequestCounts
 from kubesim.apiserver.auth import ADMIN, User, service_account_user
 from kubesim.apiserver.server import make_app
 from kubesim.cluster import Cluster, Config
-from kubesim.controllers import deployments
+from kubesim.controllers import deployments, garbage, replicasets
 from kubesim.faults import Faults
 from kubesim.kubeconfig import write_in_cluster, write_kubeconfig
 from kubesim.kubelet import cgroups
@@ -36,6 +39,7 @@ from kubesim.kubelet.pulls import PullModel
 from kubesim.kubelet.runtime import descendants
 from kubesim.kubelet.serviceaccount import ApiEndpoint
 from kubesim.manifests import apply_manifests, read_manifests
+from kubesim.store import MAX_REQUEST_BYTES
 from kubesim.tls import make_certs
 
 T = TypeVar("T")
@@ -75,9 +79,17 @@ class KubeSim:
         grace_cap: float = 2.0,
         pulls: PullModel | None = None,
         volume_sync: float = VOLUME_SYNC,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         self._manifests = [Path(p) for p in manifests]
-        self._config = Config(version, dict(feature_gates or {}), grace_cap, pulls, volume_sync)
+        self._config = Config(
+            version,
+            dict(feature_gates or {}),
+            grace_cap,
+            pulls=pulls,
+            volume_sync=volume_sync,
+            max_request_bytes=max_request_bytes,
+        )
         self._catalog = load_catalog(images)
         self._own_state = state_dir is None
         self.state_dir = (
@@ -103,7 +115,9 @@ class KubeSim:
 
     async def _start(self, docs: list[tuple[str, dict[str, Any]]]) -> None:
         self.cluster = Cluster(self._config, self._catalog, self.state_dir)
-        self.cluster.spawn(deployments.run(self.cluster))
+        for controller in (deployments.run, replicasets.run, garbage.run):
+            self.cluster.spawn(controller(self.cluster))
+        self.cluster.spawn(node.renew_lease(self.cluster))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.certs.cert, self.certs.key)
         # The apiserver (Go net/http) accepts 1 MiB of request line and headers; exec puts the
@@ -177,6 +191,16 @@ class KubeSim:
     def in_cluster_files(self, folder: Path, namespace: str, service_account: str) -> Path:
         token = self.token(f"{namespace}/{service_account}")
         return write_in_cluster(folder, self.certs.ca_cert.read_bytes(), token, namespace)
+
+    def request_counts(self) -> RequestCounts:
+        """How many API requests kubesim has served since it started or was last reset, per
+        User-Agent and kind (also at GET /kubesim/requests, for the admin)."""
+        assert self.cluster is not None
+        return self.cluster.requests.snapshot()
+
+    def reset_request_counts(self) -> None:
+        assert self.cluster is not None
+        self.cluster.requests.reset()
 
     @property
     def faults(self) -> Faults:

@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# k8s.io/apiserver/pkg/registry/generic/registry/store.go: what an update with a stale
+# resourceVersion reports (OptimisticLockErrorMsg).
+OPTIMISTIC_LOCK = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
 REASONS = {
     400: "BadRequest",
     401: "Unauthorized",
@@ -16,6 +21,7 @@ REASONS = {
     404: "NotFound",
     405: "MethodNotAllowed",
     409: "Conflict",
+    413: "RequestEntityTooLarge",
     415: "UnsupportedMediaType",
     422: "Invalid",
     429: "TooManyRequests",
@@ -101,6 +107,51 @@ def invalid(kind: str, name: str, causes: list[Cause], group: str = "") -> ApiEr
     if group:
         details["group"] = group
     return ApiError(422, f'{kind} "{name}" is invalid: {joined}', "Invalid", details, causes)
+
+
+def conflict(resource: str, name: str, group: str = "") -> ApiError:
+    """errors.NewConflict with OptimisticLockErrorMsg: a write whose metadata.resourceVersion is
+    not the stored one (k8s.io/apiserver/pkg/registry/generic/registry/store.go, Update)."""
+    qualified = f"{resource}.{group}" if group else resource
+    details: dict[str, Any] = {"name": name, "kind": resource}
+    if group:
+        details["group"] = group
+    return ApiError(
+        409,
+        f'Operation cannot be fulfilled on {qualified} "{name}": {OPTIMISTIC_LOCK}',
+        "Conflict",
+        details,
+    )
+
+
+def request_entity_too_large(limit: int) -> ApiError:
+    """The body of a write is over the apiserver's own limit (handlers/rest.go,
+    limitedReadBody: errors.NewRequestEntityTooLargeError), before anything is decoded."""
+    return ApiError(413, f"Request entity too large: limit is {limit}", "RequestEntityTooLarge", {})
+
+
+@dataclass
+class StorageError(ApiError):
+    """An error from etcd that the apiserver passes on unconverted. responsewriters'
+    ErrorToAPIStatus makes any such error a 500 with reason StatusReasonUnknown (the empty
+    string, so `reason` is left out of the JSON), no details, and etcd's own text as the
+    message; kubectl then prints `Error from server: <message>`."""
+
+    def body(self) -> dict[str, Any]:
+        status = super().body()
+        del status["reason"], status["details"]
+        return status
+
+
+# etcd's rpctypes.ErrGRPCRequestTooLarge (codes.InvalidArgument), which it answers for any
+# request over --max-request-bytes (server/etcdserver/v3_server.go); the apiserver's
+# handlers only recognise it to retry once without managedFields (handlers/rest.go,
+# isTooLargeError) and otherwise return it as it is.
+ETCD_REQUEST_TOO_LARGE = "etcdserver: request is too large"
+
+
+def request_too_large() -> StorageError:
+    return StorageError(500, ETCD_REQUEST_TOO_LARGE)
 
 
 def forbidden(resource: str, name: str, why: str, group: str = "") -> ApiError:

@@ -1,20 +1,28 @@
 """The object store: API objects by (resource, namespace, name), with resourceVersions and watches.
 
 One global counter gives resourceVersions as a real etcd-backed apiserver would (increasing,
-opaque strings); watchers get ADDED/MODIFIED/DELETED events through asyncio queues.
+opaque strings); watchers get ADDED/MODIFIED/DELETED events through asyncio queues. Every write,
+the kubelet's and the controllers' included, is refused as etcd refuses it once the stored form
+is over etcd's request limit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kubesim.status import request_too_large
+
 Obj = dict[str, Any]
+# etcd's --max-request-bytes default (server/embed/config.go, DefaultMaxRequestBytes = 1.5 MiB;
+# https://etcd.io/docs/v3.5/dev-guide/limit/).
+MAX_REQUEST_BYTES = 1572864
 
 
 def now_iso() -> str:
@@ -34,6 +42,20 @@ class Store:
     objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
     revision: int = 1
     watchers: set[asyncio.Queue[Event]] = field(default_factory=set)
+    max_request_bytes: int = MAX_REQUEST_BYTES
+
+    def stored_size(self, resource: str, namespace: str, obj: Obj) -> int:
+        """The bytes etcd would be asked to store for `obj`: its key and its serialised form.
+        kubesim serialises as compact JSON; a real apiserver stores core kinds as protobuf,
+        which is smaller, so kubesim reaches the limit somewhat earlier (kubesim/README.md)."""
+        name = obj.get("metadata", {}).get("name", "")
+        key = "/".join(("/registry", resource, *([namespace] if namespace else []), name))
+        body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        return len(key.encode()) + len(body.encode())
+
+    def _check_size(self, resource: str, namespace: str, obj: Obj) -> None:
+        if self.stored_size(resource, namespace, obj) > self.max_request_bytes:
+            raise request_too_large()
 
     def _bump(self, obj: Obj) -> None:
         self.revision += 1
@@ -53,12 +75,14 @@ class Store:
         meta.setdefault("creationTimestamp", now_iso())
         if namespace:
             meta["namespace"] = namespace
+        self._check_size(resource, namespace, obj)
         self._bump(obj)
         self.objects[(resource, namespace, meta["name"])] = obj
         self._notify("ADDED", resource, namespace, obj)
         return obj
 
     def update(self, resource: str, namespace: str, obj: Obj) -> Obj:
+        self._check_size(resource, namespace, obj)
         self._bump(obj)
         self.objects[(resource, namespace, obj["metadata"]["name"])] = obj
         self._notify("MODIFIED", resource, namespace, obj)

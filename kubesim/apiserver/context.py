@@ -12,7 +12,11 @@ from aiohttp import web
 from kubesim.apiserver.auth import User
 from kubesim.apiserver.requestinfo import RequestInfo
 from kubesim.cluster import Cluster
-from kubesim.status import bad_request
+from kubesim.status import bad_request, request_entity_too_large
+
+# The apiserver decodes at most this much of a write's body (k8s.io/apiserver/pkg/server/
+# config.go, MaxRequestBodyBytes: twice etcd's 1.5 MiB, for JSON's overhead over protobuf).
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -26,9 +30,16 @@ class Ctx:
     def query(self) -> Any:
         return self.request.query
 
+    async def raw_body(self) -> bytes:
+        """The request body, refused with the apiserver's 413 above its limit."""
+        raw = await self.request.read()
+        if len(raw) > MAX_REQUEST_BODY_BYTES:
+            raise request_entity_too_large(MAX_REQUEST_BODY_BYTES)
+        return raw
+
     async def body(self) -> dict[str, Any]:
         """The request body as an object; malformed bodies are the apiserver's 400."""
-        raw = await self.request.read()
+        raw = await self.raw_body()
         try:
             doc = yaml.safe_load(raw) if "yaml" in self.request.content_type else json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:

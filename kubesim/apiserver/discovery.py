@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kubesim.node import architecture
+
 RW = ("create", "delete", "get", "list", "patch", "update", "watch")
+NODE_VERBS = ("get", "list", "patch", "update", "watch")
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class Resource:
     @property
     def categories(self) -> list[str]:
         """`kubectl get all` lists the kinds in category `all` (of those served here)."""
-        return ["all"] if self.name in ("pods", "services", "deployments") else []
+        return ["all"] if self.name in ("pods", "services", "deployments", "replicasets") else []
 
 
 RESOURCES = (
@@ -44,11 +47,13 @@ RESOURCES = (
             ("ephemeralcontainers", "Pod", ("get", "patch", "update")),
             ("exec", "PodExecOptions", ("create", "get")),
             ("log", "Pod", ("get",)),
-            ("status", "Pod", ("get",)),
+            ("status", "Pod", ("get", "patch", "update")),
         ),
     ),
     # The kubelet's Events (kubesim/kubelet/events.py), read by `kubectl describe`.
     Resource("", "v1", "events", "Event", True, RW, ("ev",)),
+    # The one node (kubesim/node.py): read, and labels or spec.unschedulable changed.
+    Resource("", "v1", "nodes", "Node", False, NODE_VERBS, ("no",)),
     # What `kubectl apply -k deploy/overlays/...` writes; stored as given
     # (kubesim.apiserver.generic), and Deployments get pods from kubesim.controllers.deployments.
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, RW, ("sa",)),
@@ -63,12 +68,22 @@ RESOURCES = (
         False,
         ("create",),
     ),
+    # `kubectl auth can-i --list`: every rule the caller has in a namespace.
+    Resource(
+        "authorization.k8s.io",
+        "v1",
+        "selfsubjectrulesreviews",
+        "SelfSubjectRulesReview",
+        False,
+        ("create",),
+    ),
     # `kubectl auth whoami`: who the server thinks the caller is (after impersonation).
     Resource(
         "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, ("create",)
     ),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True, RW),
     Resource("apps", "v1", "deployments", "Deployment", True, RW, ("deploy",)),
+    Resource("apps", "v1", "replicasets", "ReplicaSet", True, RW, ("rs",)),
     Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True, RW),
     Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True, RW),
     Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, RW),
@@ -110,7 +125,7 @@ def version_info(version: str) -> dict[str, str]:
         "buildDate": "2025-01-01T00:00:00Z",
         "goVersion": "go1.23",
         "compiler": "gc",
-        "platform": "linux/amd64",
+        "platform": f"linux/{architecture()}",
     }
 
 

@@ -4,7 +4,8 @@
 The body goes through the same server-side field validation as every other write (the
 subresource's handlers are the generic ones of staging/src/k8s.io/apiserver/pkg/endpoints/
 handlers, update.go and patch.go): unknown fields are dropped, warned about by default, and
-refused under `fieldValidation=Strict`.
+refused under `fieldValidation=Strict`; a stale resourceVersion is the registry's 409, as for
+the pod itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
     pod, new, warnings = await writes.incoming(
         ctx, lambda: get_pod(ctx), "", "v1", "Pod", vet=lambda body: _whole_pod(ctx, body)
     )
+    writes.precondition(new, pod, "pods", ctx.info.name)
     spec = new.get("spec")
     if not isinstance(spec, dict):
         raise bad_request("spec: Required value")

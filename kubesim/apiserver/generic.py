@@ -10,7 +10,9 @@ import uuid
 
 from aiohttp import web
 
-from kubesim.admission import fieldvalidation
+from kubesim import deletion, requestnotes
+from kubesim.admission import fieldvalidation, podsecurity
+from kubesim.admission.defaults import apps_defaults
 from kubesim.admission.validation import required
 from kubesim.apiserver import discovery, schemas, watch, writes
 from kubesim.apiserver.context import Ctx, ok
@@ -42,17 +44,6 @@ def _ns(ctx: Ctx) -> str:
     return "" if ctx.info.resource == "namespaces" else ctx.info.namespace
 
 
-def conflict(ctx: Ctx) -> ApiError:
-    return ApiError(
-        409,
-        f'Operation cannot be fulfilled on {_qualified(ctx)} "{ctx.info.name}": '
-        "the object has been modified; please apply your changes to the latest "
-        "version and try again",
-        "Conflict",
-        {"name": ctx.info.name, "group": ctx.info.group, "kind": ctx.info.resource},
-    )
-
-
 def _stored(ctx: Ctx, body: Obj, old: Obj | None) -> Obj:
     """What the registry keeps: system fields its own, a Secret's stringData folded into data,
     status untouched by writes to the main resource, generation bumped on spec changes (the
@@ -67,6 +58,8 @@ def _stored(ctx: Ctx, body: Obj, old: Obj | None) -> Obj:
         meta.pop(key, None)
     if res.kind == "Secret":
         body = stored_secret(body)
+    body = apps_defaults(res.kind, body)
+    meta = body["metadata"]
     if old is None:
         if "spec" in body:
             meta["generation"] = 1
@@ -92,6 +85,18 @@ def _dry_run(ctx: Ctx) -> bool:
         why = f'dryRun: Unsupported value: "{wrong[0]}": supported values: "All"'
         raise ApiError(422, f'{kind}.meta.k8s.io "" is invalid: {why}', "Invalid", {})
     return bool(values)
+
+
+def _admit_update(ctx: Ctx, old: Obj, new: Obj) -> None:
+    """PodSecurity on updates: a controller's template is warned about; a namespace whose
+    enforce level is raised warns about the pods already in it (dry runs included, so
+    `kubectl label --dry-run=server` previews them)."""
+    store = ctx.cluster.store
+    if ctx.info.resource == "namespaces":
+        pods = list(store.items("pods", ctx.info.name))
+        requestnotes.warn(*podsecurity.namespace_warnings(old, new, pods))
+    elif podsecurity.template_pod(new) is not None:
+        podsecurity.check_template(new, store.get("namespaces", "", ctx.info.namespace))
 
 
 async def handle(ctx: Ctx) -> web.StreamResponse:
@@ -125,6 +130,9 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
             ctx.query, body, info.group, info.version, res.kind, version
         )
         dry = _dry_run(ctx)
+        if res.namespaced and podsecurity.template_pod(body) is not None:
+            ns_obj = store.get("namespaces", "", info.namespace)
+            podsecurity.check_template(body, ns_obj)
         if info.resource == "namespaces" and not dry:
             return writes.answer(namespaces.create(cluster, body), warnings, 201)
         if res.namespaced:
@@ -141,10 +149,15 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         old = _get(ctx)
         if info.resource == "namespaces":
             return ok(namespaces.delete(cluster, info.name, _dry_run(ctx)))
+        options = await ctx.body() if await ctx.raw_body() else {}
+        policy = deletion.propagation(options, ctx.query)
         if _dry_run(ctx):
             return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
-        store.delete(info.resource, _ns(ctx), info.name)
-        await cluster.collect_garbage(old["metadata"]["uid"])
+        # Kept while finalizers remain (the answer is then the object), else gone at once;
+        # the garbage collector deletes, or orphans, what it owned.
+        kept = deletion.delete(store, info.resource, _ns(ctx), info.name, policy)
+        if kept is not None:
+            return ok(kept)
         return ok(success(info.name, info.resource, old["metadata"]["uid"], info.group))
     schema, defs = None, None
     if info.verb == "patch":  # strategic merge follows this kind's own schema
@@ -158,10 +171,12 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         rv = (new.get("metadata") or {}).get("resourceVersion")
         if not rv:
             raise invalid(res.kind, info.name, [MISSING_RV], info.group)
-        if rv != old["metadata"]["resourceVersion"]:
-            raise conflict(ctx)
+    writes.precondition(new, old, info.resource, info.name, info.group)
+    _admit_update(ctx, old, new)
     if _dry_run(ctx):
         would = _stored(ctx, new, old)
         would["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         return writes.answer(would, warnings)
-    return writes.answer(store.update(info.resource, _ns(ctx), _stored(ctx, new, old)), warnings)
+    # An update that takes the last finalizer off an object being deleted deletes it.
+    saved = deletion.save(store, info.resource, _ns(ctx), _stored(ctx, new, old))
+    return writes.answer(saved if saved is not None else old, warnings)

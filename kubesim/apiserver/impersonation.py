@@ -126,11 +126,11 @@ def impersonate(
     extra: dict[str, list[str]] = {}
     for item in wanted:
         attrs = item.attributes()
-        allowed, _ = rbac.authorize(requestor, attrs)
+        allowed, reason = rbac.authorize(requestor, attrs)
         if not allowed:
-            # RBAC gives no reason when it denies, so the message is forbiddenMessage alone.
             qualified = f"{attrs.resource}.{attrs.group}" if attrs.group else attrs.resource
-            raise forbidden(qualified, attrs.name, denial_message(requestor, attrs), attrs.group)
+            why = denial_message(requestor, attrs, reason)
+            raise forbidden(qualified, attrs.name, why, attrs.group)
         if item.kind == "ServiceAccount":
             name = f"{SA_PREFIX}{item.namespace}:{item.name}"
             if not groups_specified:

@@ -16,7 +16,7 @@ from kubesim.apiserver.context import Ctx, ok
 from kubesim.apiserver.selectors import field_matches, label_matches
 from kubesim.apiserver.tables import table, wants_table
 from kubesim.controllers import namespaces
-from kubesim.status import ApiError, Cause, bad_request, invalid, not_found
+from kubesim.status import Cause, bad_request, invalid, not_found
 from kubesim.store import Obj
 
 POD_IMMUTABLE = (
@@ -70,8 +70,25 @@ def single(ctx: Ctx, obj: Obj, resource: str, status: int = 200) -> web.Response
     return ok(obj, status)
 
 
-async def get_status(ctx: Ctx) -> web.StreamResponse:
-    return ok(get_pod(ctx))
+async def status(ctx: Ctx) -> web.StreamResponse:
+    """`pods/status`: GET the pod; PUT and PATCH change its status only, as the pod status
+    strategy does (pkg/registry/core/pod/strategy.go, podStatusStrategy.PrepareForUpdate:
+    spec and ownerReferences stay the stored ones). The kubelet writes the same object."""
+    if ctx.info.verb == "get":
+        return ok(get_pod(ctx))
+    old, new, warnings = await writes.incoming(ctx, lambda: get_pod(ctx), "", "v1", "Pod")
+    writes.precondition(new, old, "pods", ctx.info.name)
+    if not isinstance(new.get("status"), dict):
+        raise bad_request("status: Required value")
+    merged = copy.deepcopy(old)
+    merged["status"] = new["status"]
+    for key in ("labels", "annotations"):
+        value = (new.get("metadata") or {}).get(key)
+        if value is None:
+            merged["metadata"].pop(key, None)
+        else:
+            merged["metadata"][key] = value
+    return writes.answer(ctx.cluster.store.update("pods", ctx.info.namespace, merged), warnings)
 
 
 def _checked_update(ctx: Ctx, old: Obj, new: Obj) -> Obj:
@@ -82,16 +99,7 @@ def _checked_update(ctx: Ctx, old: Obj, new: Obj) -> Obj:
             ctx.info.name,
             [Cause("FieldValueForbidden", POD_IMMUTABLE.split(": ", 1)[1], "spec")],
         )
-    rv = (new.get("metadata") or {}).get("resourceVersion")
-    if ctx.request.method == "PUT" and rv and rv != old["metadata"]["resourceVersion"]:
-        raise ApiError(
-            409,
-            f'Operation cannot be fulfilled on pods "{ctx.info.name}": the object '
-            "has been modified; please apply your changes to the latest version and "
-            "try again",
-            "Conflict",
-            {"name": ctx.info.name, "kind": "pods"},
-        )
+    writes.precondition(new, old, "pods", ctx.info.name)
     merged = copy.deepcopy(old)
     for key in ("labels", "annotations", "ownerReferences", "finalizers"):
         value = (new.get("metadata") or {}).get(key)
@@ -124,7 +132,7 @@ async def handle(ctx: Ctx) -> web.StreamResponse:
         return writes.answer(await cluster.create_pod(body, namespace), warnings, 201)
     if verb == "delete":
         grace = ctx.query.get("gracePeriodSeconds")
-        raw = await ctx.request.read()
+        raw = await ctx.raw_body()
         if raw:
             options = await ctx.body()
             grace = options.get("gracePeriodSeconds", grace)

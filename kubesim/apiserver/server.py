@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import structlog
 from aiohttp import web
 
-from kubesim.apiserver import discovery, ephemeral, generic, openapi, pods, reviews
+from kubesim import requestnotes
+from kubesim.admission.fieldvalidation import warning_headers
+from kubesim.apiserver import accounting, discovery, ephemeral, generic, openapi, pods, reviews
+from kubesim.apiserver.accounting import RequestKind
+from kubesim.apiserver.auth import User
 from kubesim.apiserver.context import Ctx, ok
 from kubesim.apiserver.impersonation import impersonate
 from kubesim.apiserver.rbac import Attributes, denial_message
@@ -21,15 +26,18 @@ from kubesim.apiserver.requestinfo import RequestInfo, parse
 from kubesim.cluster import Cluster
 from kubesim.kubelet import attach, logs, metrics
 from kubesim.kubelet import exec as exec_
+from kubesim.requestnotes import RequestNotes
 from kubesim.status import ApiError, forbidden, path_not_found
 
 log = structlog.get_logger("kubesim.api")
+# The pod subresources that connect a stream to a container.
+CONNECT = ("exec", "attach", "portforward")
 Handler = Callable[[Ctx], Awaitable[web.StreamResponse]]
 NOT_ALLOWED = ApiError(
     405, "the server does not allow this method on the requested resource", "MethodNotAllowed", {}
 )
 CLUSTER_KEY = web.AppKey("cluster", Cluster)
-# The websocket subresources: a GET that upgrades, authorized like a create (see _authorize).
+# The websocket subresources served: a GET that upgrades (or an SPDY POST); see _authorize.
 STREAMS = ("exec", "attach")
 MEMORY_PREFIX = "/kubesim/v1/namespaces/"
 USER_KEY = web.RequestKey("user", str)
@@ -53,7 +61,7 @@ def _route(info: RequestInfo, cluster: Cluster) -> Handler:
             "log": logs.handle,
             "exec": exec_.handle,
             "attach": attach.handle,
-            "status": pods.get_status,
+            "status": pods.status,
         }
         allowed = subs[info.subresource]
         if info.subresource in STREAMS and info.verb in ("get", "create"):
@@ -69,22 +77,33 @@ def _route(info: RequestInfo, cluster: Cluster) -> Handler:
         return pods.handle
     if info.resource == "selfsubjectaccessreviews":
         return reviews.handle
+    if info.resource == "selfsubjectrulesreviews":
+        return reviews.rules
     if info.resource == "selfsubjectreviews":
         return reviews.whoami
     return generic.handle
 
 
 def _authorize(ctx: Ctx) -> None:
-    info = ctx.info
-    verbs = ["get", "create"] if info.subresource in STREAMS else [info.verb]
-    for verb in verbs:
-        attrs = Attributes(
-            verb, info.group, info.resource, info.subresource, info.namespace, info.name
-        )
-        allowed, _ = ctx.cluster.rbac.authorize(ctx.user, attrs)
+    """The authorization filter (endpoints/filters/authorization.go), with the request's own
+    verb: a websocket exec or attach is a GET, so `get`; an SPDY one a POST, so `create`."""
+    info, rbac = ctx.info, ctx.cluster.rbac
+    attrs = Attributes(
+        info.verb, info.group, info.resource, info.subresource, info.namespace, info.name
+    )
+    allowed, reason = rbac.authorize(ctx.user, attrs)
+    subject = f"{info.resource}.{info.group}" if info.group else info.resource
+    if not allowed:
+        raise forbidden(subject, info.name, denial_message(ctx.user, attrs, reason), info.group)
+    connect = info.resource == "pods" and info.subresource in CONNECT
+    if connect and info.verb != "create" and ctx.cluster.config.connect_needs_create:
+        # From 1.35 the pod registry's Connect authorizes `create` too (pkg/registry/core/
+        # pod/rest/subresources.go and authorization.go, ensureAuthorizedForVerb;
+        # kubernetes/kubernetes#134577). Its 403 is errors.NewForbidden with the
+        # authorizer's reason alone, empty for a plain RBAC denial.
+        allowed, reason = rbac.authorize(ctx.user, replace(attrs, verb="create"))
         if not allowed:
-            subject = f"{info.resource}.{info.group}" if info.group else info.resource
-            raise forbidden(subject, info.name, denial_message(ctx.user, attrs), info.group)
+            raise forbidden(subject, info.name, reason, info.group)
 
 
 async def _discovery(request: web.Request, cluster: Cluster) -> web.StreamResponse:
@@ -115,11 +134,40 @@ async def _discovery(request: web.Request, cluster: Cluster) -> web.StreamRespon
     return ok(doc)
 
 
+def _count(request: web.Request, cluster: Cluster, info: RequestInfo | None) -> None:
+    agent = request.headers.get("User-Agent", "")
+    if info is None:
+        kind = RequestKind(agent, request.method.lower(), path=request.path)
+    else:
+        kind = RequestKind(agent, info.verb, info.group, info.resource, info.subresource)
+    cluster.requests.record(kind)
+
+
+def _accounting(request: web.Request, cluster: Cluster, user: User) -> web.StreamResponse:
+    """`/kubesim/requests` (kubesim/apiserver/accounting.py), for the admin only."""
+    verb = "delete" if request.method == "DELETE" else "get"
+    if not user.is_master:
+        attrs = Attributes(verb, path=accounting.PATH)
+        raise ApiError(403, f"forbidden: {denial_message(user, attrs)}", "Forbidden", {})
+    if request.method == "DELETE":
+        cluster.requests.reset()
+    elif request.method != "GET":
+        raise NOT_ALLOWED
+    return ok(cluster.requests.snapshot().to_json())
+
+
 async def _serve(request: web.Request) -> web.StreamResponse:
     cluster = request.app[CLUSTER_KEY]
+    watch = request.query.get("watch", "") in ("1", "true")
+    info = parse(request.method, request.path, watch)
+    accounting_request = request.path.rstrip("/") == accounting.PATH
+    if not accounting_request:
+        _count(request, cluster, info)
     user = cluster.tokens.user_for(request.headers.get("Authorization", ""))
     if user is None:
         raise ApiError(401, "Unauthorized", "Unauthorized", {})
+    if accounting_request:
+        return _accounting(request, cluster, user)
     request[USER_KEY] = user.name
     # As in the apiserver, impersonation comes right after authentication, before anything
     # (discovery included) is served or authorized: from here on the request is the new user.
@@ -128,8 +176,6 @@ async def _serve(request: web.Request) -> web.StreamResponse:
         request[IMPERSONATED_KEY] = user.name
     if request.path.startswith(MEMORY_PREFIX):
         return _memory(request, cluster)
-    watch = request.query.get("watch", "") in ("1", "true")
-    info = parse(request.method, request.path, watch)
     if info is None:
         if request.method != "GET":
             raise NOT_ALLOWED if request.path in ("/api", "/apis", "/version") else path_not_found()
@@ -158,13 +204,16 @@ async def _errors_and_logs(
 ) -> web.StreamResponse:
     started = time.monotonic()
     status = 500
+    notes = RequestNotes()
+    noting = requestnotes.CURRENT.set(notes)
     try:
         response = await handler(request)
         status = response.status
-        return response
+        return _with_warnings(response, notes)
     except ApiError as exc:
         status = exc.code
-        return web.json_response(exc.body(), status=exc.code, headers=exc.headers)
+        answer = web.json_response(exc.body(), status=exc.code, headers=exc.headers)
+        return _with_warnings(answer, notes)
     except web.HTTPException as exc:
         status = exc.status
         raise
@@ -175,8 +224,12 @@ async def _errors_and_logs(
         )
         return web.json_response(error.body(), status=500)
     finally:
+        requestnotes.CURRENT.reset(noting)
         # Like the apiserver's "<user> is acting as <user>": both names when impersonating.
         acting = {"impersonated": request[IMPERSONATED_KEY]} if IMPERSONATED_KEY in request else {}
+        # The audit annotations (PodSecurity's) go with the request's one log line, which is
+        # kubesim's audit trail.
+        audit = {"annotations": notes.annotations} if notes.annotations else {}
         log.info(
             "request",
             method=request.method,
@@ -185,7 +238,16 @@ async def _errors_and_logs(
             **acting,
             status=status,
             ms=round((time.monotonic() - started) * 1000, 1),
+            **audit,
         )
+
+
+def _with_warnings(response: web.StreamResponse, notes: RequestNotes) -> web.StreamResponse:
+    """Admission's warnings as `Warning` headers, after any field-validation ones."""
+    if not response.prepared:
+        for name, value in warning_headers(notes.warnings):
+            response.headers.add(name, value)
+    return response
 
 
 def make_app(cluster: Cluster) -> web.Application:

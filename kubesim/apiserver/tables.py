@@ -58,23 +58,96 @@ def _pod_row(pod: Obj) -> list[Any]:
     ]
 
 
-def _deployment_cells(d: Obj) -> list[Any]:
-    status = d.get("status") or {}
-    wanted = int((d.get("spec") or {}).get("replicas", 1))
-    ready = int(status.get("readyReplicas", 0))
-    return [
-        f"{ready}/{wanted}",
-        status.get("updatedReplicas", 0),
-        status.get("availableReplicas", 0),
-    ]
+def _selector(obj: Obj) -> str:
+    """metav1.FormatLabelSelector: matchLabels as `k=v`, sorted, comma-joined."""
+    labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"
 
 
-# The printer columns `kubectl get` shows for these kinds besides Name and Age
-# (pkg/printers/internalversion/printers.go).
-EXTRA: dict[str, tuple[tuple[str, ...], Callable[[Obj], list[Any]]]] = {
-    "namespaces": (("Status",), lambda o: [(o.get("status") or {}).get("phase", "Active")]),
-    "deployments": (("Ready", "Up-to-date", "Available"), _deployment_cells),
+def _containers(obj: Obj, key: str) -> str:
+    spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return ",".join(str(c.get(key, "")) for c in spec.get("containers") or [])
+
+
+def _node_status(node: Obj) -> str:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = next((c["status"] for c in conditions if c.get("type") == "Ready"), "Unknown")
+    text = {"True": "Ready", "False": "NotReady"}.get(ready, "Unknown")
+    if (node.get("spec") or {}).get("unschedulable"):
+        text += ",SchedulingDisabled"
+    return text
+
+
+def _node_roles(node: Obj) -> str:
+    labels = node["metadata"].get("labels") or {}
+    roles = {k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")}
+    if labels.get("kubernetes.io/role"):
+        roles.add(labels["kubernetes.io/role"])
+    return ",".join(sorted(r for r in roles if r)) or "<none>"
+
+
+def _node_address(node: Obj, kind: str) -> str:
+    for address in (node.get("status") or {}).get("addresses") or []:
+        if address.get("type") == kind:
+            return str(address.get("address"))
+    return "<none>"
+
+
+def _node_info(node: Obj, key: str) -> str:
+    return str(((node.get("status") or {}).get("nodeInfo") or {}).get(key, ""))
+
+
+def _age(obj: Obj) -> str:
+    return age(obj["metadata"].get("creationTimestamp", ""))
+
+
+Cell = Callable[[Obj], Any]
+# The printer columns `kubectl get` shows for these kinds (pkg/printers/internalversion/
+# printers.go: nodeColumnDefinitions, deploymentColumnDefinitions, replicaSetColumnDefinitions,
+# namespaceColumnDefinitions): (name, priority, cell). Priority 1 is `-o wide` only.
+COLUMNS: dict[str, tuple[tuple[str, int, Cell], ...]] = {
+    "namespaces": (
+        ("Status", 0, lambda o: (o.get("status") or {}).get("phase", "Active")),
+        ("Age", 0, _age),
+    ),
+    "deployments": (
+        (
+            "Ready",
+            0,
+            lambda o: (
+                f"{(o.get('status') or {}).get('readyReplicas', 0)}/"
+                f"{(o.get('spec') or {}).get('replicas', 1)}"
+            ),
+        ),
+        ("Up-to-date", 0, lambda o: (o.get("status") or {}).get("updatedReplicas", 0)),
+        ("Available", 0, lambda o: (o.get("status") or {}).get("availableReplicas", 0)),
+        ("Age", 0, _age),
+        ("Containers", 1, lambda o: _containers(o, "name")),
+        ("Images", 1, lambda o: _containers(o, "image")),
+        ("Selector", 1, _selector),
+    ),
+    "replicasets": (
+        ("Desired", 0, lambda o: (o.get("spec") or {}).get("replicas", 1)),
+        ("Current", 0, lambda o: (o.get("status") or {}).get("replicas", 0)),
+        ("Ready", 0, lambda o: (o.get("status") or {}).get("readyReplicas", 0)),
+        ("Age", 0, _age),
+        ("Containers", 1, lambda o: _containers(o, "name")),
+        ("Images", 1, lambda o: _containers(o, "image")),
+        ("Selector", 1, _selector),
+    ),
+    "nodes": (
+        ("Status", 0, _node_status),
+        ("Roles", 0, _node_roles),
+        ("Age", 0, _age),
+        ("Version", 0, lambda o: _node_info(o, "kubeletVersion")),
+        ("Internal-IP", 1, lambda o: _node_address(o, "InternalIP")),
+        ("External-IP", 1, lambda o: _node_address(o, "ExternalIP")),
+        ("OS-Image", 1, lambda o: _node_info(o, "osImage")),
+        ("Kernel-Version", 1, lambda o: _node_info(o, "kernelVersion")),
+        ("Container-Runtime", 1, lambda o: _node_info(o, "containerRuntimeVersion")),
+    ),
 }
+DEFAULT_COLUMNS: tuple[tuple[str, int, Cell], ...] = (("Age", 0, _age),)
 
 
 def _event_row(e: Obj) -> list[Any]:
@@ -127,27 +200,11 @@ def table(resource: str, objects: list[Obj], resource_version: str) -> Obj:
             _column("Name", fmt="name", priority=1),
         ]
         rows = [{"cells": _event_row(o), "object": o} for o in objects]
-    elif resource in EXTRA:
-        heads, cells = EXTRA[resource]
-        columns = [_column("Name", fmt="name"), *(_column(h) for h in heads), _column("Age")]
-        rows = [
-            {
-                "cells": [
-                    o["metadata"]["name"],
-                    *cells(o),
-                    age(o["metadata"].get("creationTimestamp", "")),
-                ],
-                "object": o,
-            }
-            for o in objects
-        ]
     else:
-        columns = [_column("Name", fmt="name"), _column("Age")]
+        spec = COLUMNS.get(resource, DEFAULT_COLUMNS)
+        columns = [_column("Name", fmt="name"), *(_column(n, priority=p) for n, p, _ in spec)]
         rows = [
-            {
-                "cells": [o["metadata"]["name"], age(o["metadata"].get("creationTimestamp", ""))],
-                "object": o,
-            }
+            {"cells": [o["metadata"]["name"], *(cell(o) for _, _, cell in spec)], "object": o}
             for o in objects
         ]
     return {

@@ -17,6 +17,7 @@ from kubesim.admission import fieldvalidation
 from kubesim.apiserver.context import Ctx, ok
 from kubesim.apiserver.patches import apply_patch
 from kubesim.apiserver.schemas import Definitions, Schema
+from kubesim.status import conflict
 from kubesim.store import Obj
 
 
@@ -35,7 +36,7 @@ async def incoming(
     a PUT's body before it is field-validated (a wrong kind fails decoding first upstream)."""
     cluster_version = ctx.cluster.config.version
     if ctx.info.verb == "patch":
-        raw = await ctx.request.read()
+        raw = await ctx.raw_body()
         old = current()
         new = apply_patch(copy.deepcopy(old), ctx.request.content_type, raw, schema, defs)
         warnings = fieldvalidation.check_patched(
@@ -56,3 +57,13 @@ def answer(obj: Obj, warnings: list[str], status: int = 200) -> web.Response:
     for name, value in fieldvalidation.warning_headers(warnings):
         response.headers.add(name, value)
     return response
+
+
+def precondition(new: Obj, old: Obj, resource: str, name: str, group: str = "") -> None:
+    """The optimistic lock every update shares, subresources included: a resourceVersion in
+    the new object (a PUT's body, or what a PATCH leaves after applying) that is not the
+    stored one is the registry's 409 (generic/registry/store.go, Update). Without one the
+    update is unconditional, which pods and their subresources allow."""
+    rv = (new.get("metadata") or {}).get("resourceVersion")
+    if rv and rv != old["metadata"]["resourceVersion"]:
+        raise conflict(resource, name, group)

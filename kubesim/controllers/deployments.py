@@ -1,41 +1,121 @@
-"""The Deployment controller: keeps `spec.replicas` pods of the current template and reports the
-status `kubectl rollout status` reads (observedGeneration, updated/ready/available replicas).
+"""The Deployment controller: one ReplicaSet per pod template, rolled out and reported as
+pkg/controller/deployment/ does it (sync.go, rolling.go, recreate.go, progress.go and
+util/deployment_util.go), so `kubectl rollout status`, `history` and `undo` work as on a real
+cluster.
 
-Simplified from pkg/controller/deployment/ (rolling.go, recreate.go, sync.go): pods are owned by
-the Deployment itself (kubesim has no ReplicaSets); their `pod-template-hash` label marks the
-template they came from, as the ReplicaSet's would. RollingUpdate keeps at most
-replicas+maxSurge pods and at least replicas-maxUnavailable available; Recreate stops the old
-pods before it starts new ones. A pod counts as available once Ready (minReadySeconds is 0).
+- The ReplicaSet is `<deployment>-<pod-template-hash>`; the hash is rand.SafeEncodeString of an
+  FNV-32a hash (of the template's JSON here, of its Go struct upstream, so the values differ).
+  Its template and selector carry the hash label, its ownerReference has controller: true.
+- Revisions: `deployment.kubernetes.io/revision` on each ReplicaSet (the newest is the largest)
+  and on the Deployment; a template seen before (rollout undo) reuses its ReplicaSet, which takes
+  the next revision and keeps its old ones in `revision-history`.
+- RollingUpdate scales the new ReplicaSet up within replicas+maxSurge and the old ones down while
+  replicas-maxUnavailable stay available; Recreate scales the old ones to zero and waits for
+  their pods to be gone first. A paused Deployment rolls nothing out.
+- Status: replica counts from the ReplicaSets, the Available and Progressing conditions
+  (ProgressDeadlineExceeded after progressDeadlineSeconds without progress), a ReplicaSet's
+  ReplicaFailure copied up; old ReplicaSets beyond revisionHistoryLimit are deleted.
+
+Not modelled: proportional scaling of several ReplicaSets mid-rollout (a scale goes to the new
+one), minReadySeconds, and adopting ReplicaSets or pods that match the selector.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import hashlib
 import json
 import math
+from datetime import UTC, datetime
 from typing import Any
 
-import structlog
+from kubesim import deletion
+from kubesim.cluster import Cluster
+from kubesim.controllers import replicasets, workqueue
+from kubesim.controllers.replicasets import controller_of, is_ready
+from kubesim.store import Event, Obj, now_iso
 
-from kubesim.cluster import Cluster, random_suffix
-from kubesim.controllers import namespaces
-from kubesim.status import ApiError
-from kubesim.store import Obj, now_iso
-
-log = structlog.get_logger("kubesim.deployments")
-# The alphabet of apimachinery's rand.SafeEncodeString, which names ReplicaSets and pods.
+# The alphabet of apimachinery's rand.SafeEncodeString.
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
 HASH_LABEL = "pod-template-hash"
-# Seconds before a refused pod is tried again (the Deployments waiting for that are
-# `Cluster.deployment_retries`).
-RETRY = 5.0
+PREFIX = "deployment.kubernetes.io/"
+REVISION = PREFIX + "revision"
+REVISION_HISTORY = PREFIX + "revision-history"
+DESIRED = PREFIX + "desired-replicas"
+MAX_REPLICAS = PREFIX + "max-replicas"
+# Deployment annotations not copied to its ReplicaSets (deployment_util.go, annotationsToSkip).
+SKIP_COPY = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        REVISION_HISTORY,
+        DESIRED,
+        MAX_REPLICAS,
+        "deprecated.deployment.rollback.to",
+    }
+)
+
+__all__ = ["is_ready", "reconcile", "run", "template_hash"]
 
 
-def template_hash(template: Obj) -> str:
-    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
-    return "".join(SAFE[b % len(SAFE)] for b in digest[:10])
+def _fnv32a(data: bytes) -> int:
+    value = 0x811C9DC5
+    for byte in data:
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def _typed(node: Any) -> Any:
+    """The template as the apiserver's types hold it: null, {} and [] are the zero values a
+    decoded object does not tell apart from absent ones (apimachinery's Semantic.DeepEqual
+    holds nil and empty maps and slices equal), so `creationTimestamp: null` or `resources: {}`
+    from a client's marshalled template change nothing."""
+    if isinstance(node, dict):
+        kept = {k: _typed(v) for k, v in node.items()}
+        return {k: v for k, v in kept.items() if v not in (None, {}, [])}
+    if isinstance(node, list):
+        return [_typed(v) for v in node]
+    return node
+
+
+def template_hash(template: Obj, collision_count: int = 0) -> str:
+    """controller.ComputeHash: FNV-32a of the template (and the collision count, if any), as
+    SafeEncodeString of its decimal form."""
+    data = json.dumps(_typed(template), sort_keys=True, separators=(",", ":")).encode()
+    if collision_count:
+        data += collision_count.to_bytes(4, "little")
+    return "".join(SAFE[ord(c) % len(SAFE)] for c in str(_fnv32a(data)))
+
+
+def _without_hash(template: Obj) -> Obj:
+    out: Obj = _typed(template)
+    labels = (out.get("metadata") or {}).get("labels") or {}
+    labels.pop(HASH_LABEL, None)
+    again: Obj = _typed(out)  # the labels may now be empty
+    return again
+
+
+def equal_ignore_hash(a: Obj, b: Obj) -> bool:
+    return _without_hash(a) == _without_hash(b)
+
+
+def revision(obj: Obj) -> int:
+    try:
+        return int((obj["metadata"].get("annotations") or {}).get(REVISION, "0"))
+    except ValueError:
+        return 0
+
+
+def owned_replicasets(cluster: Cluster, deployment: Obj) -> list[Obj]:
+    """The ReplicaSets this Deployment controls, oldest first (ReplicaSetsByCreationTimestamp)."""
+    meta = deployment["metadata"]
+    owned = [
+        rs
+        for rs in cluster.store.items("replicasets", meta["namespace"])
+        if (controller_of(rs) or {}).get("uid") == meta["uid"] and not deletion.is_deleting(rs)
+    ]
+    return sorted(
+        owned, key=lambda rs: (str(rs["metadata"]["creationTimestamp"]), rs["metadata"]["name"])
+    )
 
 
 def _scaled(value: Any, replicas: int, round_up: bool) -> int:
@@ -46,208 +126,520 @@ def _scaled(value: Any, replicas: int, round_up: bool) -> int:
     return int(value)
 
 
-def _limits(spec: Obj, replicas: int) -> tuple[int, int]:
-    """(maxSurge, maxUnavailable); both default to 25%, and both 0 means one may be unavailable."""
-    rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+def fenceposts(deployment: Obj) -> tuple[int, int]:
+    """(maxSurge, maxUnavailable): ResolveFenceposts, then MaxUnavailable's caps. Recreate
+    has neither."""
+    spec = deployment["spec"]
+    replicas = int(spec.get("replicas", 1))
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0, 0
+    rolling = strategy.get("rollingUpdate") or {}
     surge = _scaled(rolling.get("maxSurge", "25%"), replicas, True)
     unavailable = _scaled(rolling.get("maxUnavailable", "25%"), replicas, False)
     if surge == 0 and unavailable == 0:
         unavailable = 1
-    return surge, unavailable
+    return surge, min(unavailable, replicas)
 
 
-def is_ready(pod: Obj) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+def _spec_replicas(rs: Obj) -> int:
+    return int(rs["spec"].get("replicas", 1))
 
 
-def owned_pods(cluster: Cluster, deployment: Obj) -> list[Obj]:
-    meta = deployment["metadata"]
-    return [
-        p
-        for p in cluster.store.items("pods", meta["namespace"])
-        if any(r.get("uid") == meta["uid"] for r in p["metadata"].get("ownerReferences") or [])
-    ]
-
-
-def _new_pod(deployment: Obj, pod_hash: str) -> Obj:
-    meta = deployment["metadata"]
-    pod: Obj = copy.deepcopy(deployment["spec"]["template"])
-    pod_meta = pod.setdefault("metadata", {})
-    pod_meta["name"] = f"{meta['name']}-{pod_hash}-{random_suffix()}"
-    pod_meta.setdefault("labels", {})[HASH_LABEL] = pod_hash
-    pod_meta["ownerReferences"] = [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "name": meta["name"],
-            "uid": meta["uid"],
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
-    return pod
+def _status(rs: Obj, key: str) -> int:
+    return int((rs.get("status") or {}).get(key, 0))
 
 
 async def reconcile(cluster: Cluster, namespace: str, name: str, strict: bool = False) -> None:
-    """One pass of the controller for one Deployment. With `strict`, a pod the API refuses
-    raises (the manifest loader reports it); otherwise it shows as ReplicaFailure."""
-    # One pass at a time per Deployment: the loader's pass and the controller's must not both
-    # count the same missing pods and create them twice.
-    lock = cluster.deployment_locks.setdefault((namespace, name), asyncio.Lock())
-    async with lock:
-        await _reconcile(cluster, namespace, name, strict)
+    """One pass of the controller for one Deployment. With `strict` (the manifest loader),
+    its ReplicaSets make their pods at once, and a pod the API refuses raises."""
+    async with workqueue.lock(cluster, ("deployments", namespace, name)):
+        _sync(cluster, namespace, name)
+    if strict:
+        deployment = cluster.store.get("deployments", namespace, name)
+        for rs in owned_replicasets(cluster, deployment) if deployment else []:
+            await replicasets.reconcile(cluster, namespace, rs["metadata"]["name"], strict=True)
 
 
-async def _reconcile(cluster: Cluster, namespace: str, name: str, strict: bool) -> None:
-    deployment = cluster.store.get("deployments", namespace, name)
-    if deployment is None or deployment["metadata"].get("deletionTimestamp"):
-        return
-    spec = deployment["spec"]
-    replicas = int(spec.get("replicas", 1))
-    pod_hash = template_hash(spec["template"])
-    live = [
-        p for p in owned_pods(cluster, deployment) if not p["metadata"].get("deletionTimestamp")
-    ]
-    new = [p for p in live if p["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash]
-    old = [p for p in live if p not in new]
-    recreate = (spec.get("strategy") or {}).get("type") == "Recreate"
-    surge, unavailable = (0, replicas) if recreate else _limits(spec, replicas)
-    failure = ""
-    # Scale down first: old pods while enough stay available, surplus new ones.
-    available = sum(is_ready(p) for p in live)
-    removable = available - (replicas - unavailable)
-    doomed = [p for p in old if not is_ready(p)]
-    doomed += [p for p in old if is_ready(p)][: max(0, removable)]
-    doomed += sorted(new, key=is_ready)[: max(0, len(new) - replicas)]
-    for pod in doomed:
-        await cluster.delete_pod(namespace, pod["metadata"]["name"])
-    waiting_for_old = recreate and any(
-        p["metadata"].get("labels", {}).get(HASH_LABEL) != pod_hash
-        for p in owned_pods(cluster, deployment)
-    )
-    missing = min(replicas - len(new), replicas + surge - (len(live) - len(doomed)))
-    for _ in range(0 if waiting_for_old else max(0, missing)):
-        try:
-            pod = _new_pod(deployment, pod_hash)
-            namespaces.admit(cluster, namespace, "pods", pod["metadata"]["name"])
-            await cluster.create_pod(pod, namespace)
-        except ApiError as exc:
-            if strict:
-                raise
-            # The ReplicaSet controller's workqueue retries a refused pod with backoff.
-            failure = exc.message
-            if (namespace, name) not in cluster.deployment_retries:
-                cluster.deployment_retries.add((namespace, name))
-                cluster.spawn(_retry(cluster, namespace, name))
-            break
-    _publish(cluster, namespace, name, pod_hash, failure)
+class Pass:
+    """One sync of one Deployment: what it read and what it changed."""
 
-
-def _publish(cluster: Cluster, namespace: str, name: str, pod_hash: str, failure: str) -> None:
-    deployment = cluster.store.get("deployments", namespace, name)
-    if deployment is None:
-        return
-    replicas = int(deployment["spec"].get("replicas", 1))
-    live = [
-        p for p in owned_pods(cluster, deployment) if not p["metadata"].get("deletionTimestamp")
-    ]
-    updated = [p for p in live if p["metadata"].get("labels", {}).get(HASH_LABEL) == pod_hash]
-    ready = sum(is_ready(p) for p in live)
-    _, unavailable = _limits(deployment["spec"], replicas)
-    complete = len(updated) == replicas == len(live) and ready >= replicas
-    status: Obj = {
-        "observedGeneration": deployment["metadata"].get("generation", 1),
-        "replicas": len(live),
-        "updatedReplicas": len(updated),
-        "readyReplicas": ready,
-        "availableReplicas": ready,
-    }
-    if replicas - ready > 0:
-        status["unavailableReplicas"] = replicas - ready
-    conditions = [
-        _condition(
-            "Available",
-            ready >= replicas - unavailable,
-            "MinimumReplicasAvailable"
-            if ready >= replicas - unavailable
-            else "MinimumReplicasUnavailable",
-        ),
-        _condition(
-            "Progressing", True, "NewReplicaSetAvailable" if complete else "ReplicaSetUpdated"
-        ),
-    ]
-    if failure:
-        conditions.append(_condition("ReplicaFailure", True, "FailedCreate", failure))
-    status["conditions"] = conditions
-    old_status = deployment.get("status") or {}
-    if _comparable(old_status) == _comparable(status):
-        return
-    for cond in conditions:
-        before = next(
-            (c for c in old_status.get("conditions") or [] if c["type"] == cond["type"]), None
+    def __init__(self, cluster: Cluster, deployment: Obj) -> None:
+        self.cluster = cluster
+        self.store = cluster.store
+        self.d = deployment
+        self.namespace = str(deployment["metadata"]["namespace"])
+        self.replicas = int(deployment["spec"].get("replicas", 1))
+        self.surge, self.unavailable = fenceposts(deployment)
+        self.created = ""  # the ReplicaSet this pass created, for the Progressing condition
+        rss = owned_replicasets(cluster, deployment)
+        template = deployment["spec"]["template"]
+        self.new = next(
+            (rs for rs in rss if equal_ignore_hash(rs["spec"]["template"], template)), None
         )
-        if before and before["status"] == cond["status"] and before["reason"] == cond["reason"]:
-            cond["lastTransitionTime"] = before["lastTransitionTime"]
-    deployment["status"] = status
-    cluster.store.update("deployments", namespace, deployment)
+        self.old = [rs for rs in rss if rs is not self.new]
+
+    # -- ReplicaSets ----------------------------------------------------------
+    def scale(self, rs: Obj, replicas: int) -> Obj:
+        if _spec_replicas(rs) == replicas and (rs["metadata"].get("annotations") or {}).get(
+            DESIRED
+        ) == str(self.replicas):
+            return rs
+        updated = copy.deepcopy(rs)
+        changed = _spec_replicas(rs) != replicas
+        updated["spec"]["replicas"] = replicas
+        annotations = updated["metadata"].setdefault("annotations", {})
+        annotations[DESIRED] = str(self.replicas)
+        annotations[MAX_REPLICAS] = str(self.replicas + self.surge)
+        if changed:
+            updated["metadata"]["generation"] = int(rs["metadata"].get("generation", 1)) + 1
+        stored = self.store.update("replicasets", self.namespace, updated)
+        if rs is self.new:
+            self.new = stored
+        else:
+            self.old = [stored if o is rs else o for o in self.old]
+        return stored
+
+    def _annotations(self, rs_annotations: dict[str, str], new_revision: int) -> dict[str, str]:
+        """SetNewReplicaSetAnnotations: the Deployment's own annotations, the revision (the
+        old one kept in the history when a template comes back), desired and max replicas."""
+        out = dict(rs_annotations)
+        for key, value in (self.d["metadata"].get("annotations") or {}).items():
+            if key not in SKIP_COPY:
+                out[key] = value
+        old = int(out.get(REVISION, "0") or 0)
+        if old < new_revision:
+            if old:
+                history = [h for h in out.get(REVISION_HISTORY, "").split(",") if h]
+                out[REVISION_HISTORY] = ",".join([*history, str(old)])
+            out[REVISION] = str(new_revision)
+        out[DESIRED] = str(self.replicas)
+        out[MAX_REPLICAS] = str(self.replicas + self.surge)
+        return out
+
+    def ensure_new(self, create: bool) -> None:
+        """getNewReplicaSet: bring the template's ReplicaSet up to the next revision, or make
+        it (when `create`)."""
+        new_revision = max((revision(rs) for rs in self.old), default=0) + 1
+        if self.new is not None:
+            annotations = self._annotations(
+                self.new["metadata"].get("annotations") or {}, new_revision
+            )
+            if annotations != (self.new["metadata"].get("annotations") or {}):
+                updated = copy.deepcopy(self.new)
+                updated["metadata"]["annotations"] = annotations
+                self.new = self.store.update("replicasets", self.namespace, updated)
+            self._set_revision(revision(self.new))
+            return
+        if not create:
+            return
+        meta, spec = self.d["metadata"], self.d["spec"]
+        collisions = int((self.d.get("status") or {}).get("collisionCount", 0))
+        pod_hash = template_hash(spec["template"], collisions)
+        name = f"{meta['name']}-{pod_hash}"
+        if self.store.get("replicasets", self.namespace, name) is not None:
+            # Someone else's ReplicaSet has the name: count a collision, hash again next pass.
+            status = {**(self.d.get("status") or {}), "collisionCount": collisions + 1}
+            self.d = self.store.update("deployments", self.namespace, {**self.d, "status": status})
+            return
+        template = copy.deepcopy(spec["template"])
+        template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
+        selector = copy.deepcopy(spec.get("selector") or {})
+        selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
+        recreate = (spec.get("strategy") or {}).get("type") == "Recreate"
+        replicas = self.replicas if recreate else self._new_replicas(0)
+        rs: Obj = {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": name,
+                "namespace": self.namespace,
+                "generation": 1,
+                "labels": dict(template["metadata"]["labels"]),
+                "annotations": self._annotations({}, new_revision),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "Deployment",
+                        "name": meta["name"],
+                        "uid": meta["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "spec": {
+                "replicas": replicas,
+                "minReadySeconds": int(spec.get("minReadySeconds", 0)),
+                "selector": selector,
+                "template": template,
+            },
+        }
+        self.new = self.store.create("replicasets", self.namespace, rs)
+        self.created = name
+        self._set_revision(new_revision)
+
+    def _set_revision(self, value: int) -> None:
+        annotations = dict(self.d["metadata"].get("annotations") or {})
+        if annotations.get(REVISION) == str(value):
+            return
+        annotations[REVISION] = str(value)
+        updated = {**self.d, "metadata": {**self.d["metadata"], "annotations": annotations}}
+        self.d = self.store.update("deployments", self.namespace, updated)
+
+    def _new_replicas(self, new_now: int) -> int:
+        """NewRSNewReplicas (RollingUpdate): grow the new ReplicaSet within replicas+maxSurge."""
+        current = sum(_spec_replicas(rs) for rs in self.old) + new_now
+        room = self.replicas + self.surge - current
+        if room <= 0:
+            return new_now
+        return new_now + min(room, self.replicas - new_now)
+
+    # -- strategies -----------------------------------------------------------
+    def rolling(self) -> None:
+        self.ensure_new(create=True)
+        if self.new is None:
+            return
+        new_now = _spec_replicas(self.new)
+        if new_now > self.replicas:
+            self.scale(self.new, self.replicas)
+            return
+        if new_now < self.replicas:
+            wanted = self._new_replicas(new_now)
+            if wanted != new_now:
+                self.scale(self.new, wanted)
+                return
+        self._scale_down_old()
+
+    def _scale_down_old(self) -> None:
+        """reconcileOldReplicaSets: first the old ReplicaSets' unavailable pods, then available
+        ones while replicas-maxUnavailable stay available."""
+        assert self.new is not None
+        old_count = sum(_spec_replicas(rs) for rs in self.old)
+        if old_count == 0:
+            return
+        all_count = old_count + _spec_replicas(self.new)
+        min_available = self.replicas - self.unavailable
+        new_unavailable = _spec_replicas(self.new) - _status(self.new, "availableReplicas")
+        budget = all_count - min_available - new_unavailable
+        if budget <= 0:
+            return
+        cleaned = 0
+        for rs in list(self.old):
+            if cleaned >= budget:
+                break
+            unhealthy = _spec_replicas(rs) - _status(rs, "availableReplicas")
+            if _spec_replicas(rs) == 0 or unhealthy <= 0:
+                continue
+            down = min(budget - cleaned, unhealthy)
+            self.scale(rs, _spec_replicas(rs) - down)
+            cleaned += down
+        available = sum(_status(rs, "availableReplicas") for rs in [*self.old, self.new])
+        left = available - min_available
+        for rs in list(self.old):
+            if left <= 0:
+                break
+            if _spec_replicas(rs) == 0:
+                continue
+            down = min(_spec_replicas(rs), left)
+            self.scale(rs, _spec_replicas(rs) - down)
+            left -= down
+
+    def recreate(self) -> None:
+        scaled = False
+        for rs in list(self.old):
+            if _spec_replicas(rs) != 0:
+                self.scale(rs, 0)
+                scaled = True
+        if scaled or self._old_pods_exist():
+            if self.new is not None:
+                self.ensure_new(create=False)
+            return
+        self.ensure_new(create=True)
+        if self.new is not None and _spec_replicas(self.new) != self.replicas:
+            self.scale(self.new, self.replicas)
+
+    def _old_pods_exist(self) -> bool:
+        """oldPodsRunning: any pod of an old ReplicaSet still in the API (terminating ones
+        included) that has not finished."""
+        uids = {rs["metadata"]["uid"] for rs in self.old}
+        return any(
+            (controller_of(p) or {}).get("uid") in uids
+            and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            for p in self.store.items("pods", self.namespace)
+        )
+
+    def paused(self) -> None:
+        """sync for a paused Deployment: no new ReplicaSet, the current one scaled only."""
+        self.ensure_new(create=False)
+        active = [rs for rs in [*self.old, self.new] if rs is not None and _spec_replicas(rs)]
+        target = self.new if self.new is not None else (active[-1] if active else None)
+        if target is not None and len(active) <= 1:
+            self.scale(target, self.replicas)
+
+    def cleanup(self) -> None:
+        """cleanupDeployment: delete the oldest old ReplicaSets without pods beyond
+        revisionHistoryLimit."""
+        limit = self.d["spec"].get("revisionHistoryLimit")
+        if limit is None:
+            return
+        fresh = {rs["metadata"]["name"]: rs for rs in owned_replicasets(self.cluster, self.d)}
+        cleanable = [
+            fresh[rs["metadata"]["name"]]
+            for rs in self.old
+            if rs["metadata"]["name"] in fresh
+            and _spec_replicas(fresh[rs["metadata"]["name"]]) == 0
+            and _status(fresh[rs["metadata"]["name"]], "replicas") == 0
+        ]
+        cleanable.sort(key=revision)
+        for rs in cleanable[: max(0, len(cleanable) - int(limit))]:
+            deletion.delete(
+                self.store, "replicasets", self.namespace, rs["metadata"]["name"], "Background"
+            )
 
 
-def _condition(kind: str, ok: bool, reason: str, message: str = "") -> Obj:
-    now = now_iso()
+def _sync(cluster: Cluster, namespace: str, name: str) -> None:
+    deployment = cluster.store.get("deployments", namespace, name)
+    if deployment is None or deletion.is_deleting(deployment):
+        return
+    run = Pass(cluster, deployment)
+    spec = deployment["spec"]
+    if spec.get("paused"):
+        run.paused()
+    elif (spec.get("strategy") or {}).get("type") == "Recreate":
+        run.recreate()
+    else:
+        run.rolling()
+    complete = publish(run)
+    if complete:
+        run.cleanup()
+
+
+# -- status -------------------------------------------------------------------
+def _condition(kind: str, status: str, reason: str, message: str, now: str) -> Obj:
     return {
         "type": kind,
-        "status": str(ok),
-        "reason": reason,
-        "message": message,
+        "status": status,
         "lastUpdateTime": now,
         "lastTransitionTime": now,
+        "reason": reason,
+        "message": message,
     }
 
 
-def _comparable(status: Obj) -> Any:
-    conds = [
-        (c["type"], c["status"], c["reason"], c.get("message", ""))
-        for c in status.get("conditions") or []
+def _set(conditions: list[Obj], cond: Obj) -> list[Obj]:
+    """SetDeploymentCondition: unchanged when status and reason are; lastTransitionTime kept
+    while the status is."""
+    before = next((c for c in conditions if c["type"] == cond["type"]), None)
+    if before and before["status"] == cond["status"] and before["reason"] == cond["reason"]:
+        return conditions
+    if before and before["status"] == cond["status"]:
+        cond = {**cond, "lastTransitionTime": before["lastTransitionTime"]}
+    return [*(c for c in conditions if c["type"] != cond["type"]), cond]
+
+
+def _parse(ts: str) -> datetime:
+    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def publish(run: Pass) -> bool:
+    """calculateStatus and syncRolloutStatus; True when the rollout is complete."""
+    cluster, d = run.cluster, run.d
+    fresh = {rs["metadata"]["name"]: rs for rs in owned_replicasets(cluster, d)}
+    new = fresh.get(run.new["metadata"]["name"]) if run.new is not None else None
+    every = list(fresh.values())
+    old_status = d.get("status") or {}
+    counts = {
+        "observedGeneration": int(d["metadata"].get("generation", 1)),
+        "replicas": sum(_status(rs, "replicas") for rs in every),
+        "updatedReplicas": _status(new, "replicas") if new else 0,
+        "readyReplicas": sum(_status(rs, "readyReplicas") for rs in every),
+        "availableReplicas": sum(_status(rs, "availableReplicas") for rs in every),
+    }
+    counts["unavailableReplicas"] = max(
+        0, sum(_spec_replicas(rs) for rs in every) - counts["availableReplicas"]
+    )
+    status: Obj = {k: v for k, v in counts.items() if v}  # int32 fields are omitempty
+    if old_status.get("collisionCount"):
+        status["collisionCount"] = old_status["collisionCount"]
+    now = now_iso()
+    conditions = list(old_status.get("conditions") or [])
+    if counts["availableReplicas"] >= run.replicas - run.unavailable:
+        cond = _condition(
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+            now,
+        )
+    else:
+        cond = _condition(
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+            now,
+        )
+    conditions = _set(conditions, cond)
+    complete = (
+        counts["updatedReplicas"] == run.replicas
+        and counts["replicas"] == run.replicas
+        and counts["availableReplicas"] == run.replicas
+        and counts["observedGeneration"] >= int(d["metadata"].get("generation", 1))
+    )
+    deadline = d["spec"].get("progressDeadlineSeconds")
+    progressing = next((c for c in conditions if c["type"] == "Progressing"), None)
+    what = (
+        f'ReplicaSet "{new["metadata"]["name"]}"'
+        if new
+        else f'Deployment "{d["metadata"]["name"]}"'
+    )
+    if d["spec"].get("paused"):
+        if not progressing or progressing["reason"] != "DeploymentPaused":
+            conditions = _set(
+                conditions,
+                _condition(
+                    "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now
+                ),
+            )
+    elif progressing and progressing["reason"] == "DeploymentPaused":
+        conditions = _set(
+            conditions,
+            _condition("Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed", now),
+        )
+    elif run.created:
+        conditions = _set(
+            conditions,
+            _condition(
+                "Progressing",
+                "True",
+                "NewReplicaSetCreated",
+                f'Created new replica set "{run.created}"',
+                now,
+            ),
+        )
+    elif deadline is not None:
+        done = (
+            counts["replicas"] == counts["updatedReplicas"]
+            and progressing is not None
+            and progressing["reason"] == "NewReplicaSetAvailable"
+        )
+        if not done:
+            conditions = _progress(run, conditions, counts, old_status, complete, what, now)
+    if deadline is None:
+        conditions = [c for c in conditions if c["type"] != "Progressing"]
+    failures = [
+        c
+        for rs in ([new] if new else []) + [r for r in every if r is not new]
+        for c in (rs.get("status") or {}).get("conditions") or []
+        if c.get("type") == "ReplicaFailure" and c.get("status") == "True"
     ]
-    return ({k: v for k, v in status.items() if k != "conditions"}, conds)
+    if failures:
+        f = failures[0]
+        conditions = _set(
+            conditions, _condition("ReplicaFailure", "True", f["reason"], f.get("message", ""), now)
+        )
+    else:
+        conditions = [c for c in conditions if c["type"] != "ReplicaFailure"]
+    status["conditions"] = conditions
+    if status != old_status:
+        current = cluster.store.get("deployments", run.namespace, d["metadata"]["name"])
+        if current is not None and current["metadata"]["uid"] == d["metadata"]["uid"]:
+            cluster.store.update("deployments", run.namespace, {**current, "status": status})
+    return complete
 
 
-async def _retry(cluster: Cluster, namespace: str, name: str) -> None:
-    try:
-        await asyncio.sleep(RETRY)
-    finally:
-        cluster.deployment_retries.discard((namespace, name))
-    await reconcile(cluster, namespace, name)
+def _progress(
+    run: Pass,
+    conditions: list[Obj],
+    counts: dict[str, int],
+    old_status: Obj,
+    complete: bool,
+    what: str,
+    now: str,
+) -> list[Obj]:
+    """syncRolloutStatus's Progressing condition, and a pass again at the deadline."""
+    if complete:
+        return _set(
+            conditions,
+            _condition(
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                f"{what} has successfully progressed.",
+                now,
+            ),
+        )
+    old_old = int(old_status.get("replicas", 0)) - int(old_status.get("updatedReplicas", 0))
+    new_old = counts["replicas"] - counts["updatedReplicas"]
+    moved = (
+        counts["updatedReplicas"] > int(old_status.get("updatedReplicas", 0))
+        or new_old < old_old
+        or counts["readyReplicas"] > int(old_status.get("readyReplicas", 0))
+        or counts["availableReplicas"] > int(old_status.get("availableReplicas", 0))
+    )
+    current = next((c for c in conditions if c["type"] == "Progressing"), None)
+    if moved:
+        cond = _condition(
+            "Progressing", "True", "ReplicaSetUpdated", f"{what} is progressing.", now
+        )
+        if current is not None and current["status"] == "True":
+            cond["lastTransitionTime"] = current["lastTransitionTime"]
+        conditions = [*(c for c in conditions if c["type"] != "Progressing"), cond]
+        current = cond
+    seconds = int(run.d["spec"]["progressDeadlineSeconds"])
+    if current is None or current["reason"] in (
+        "NewReplicaSetAvailable",
+        "ProgressDeadlineExceeded",
+    ):
+        return conditions
+    waited = (datetime.now(UTC) - _parse(current["lastUpdateTime"])).total_seconds()
+    if waited > seconds:
+        return _set(
+            conditions,
+            _condition(
+                "Progressing",
+                "False",
+                "ProgressDeadlineExceeded",
+                f"{what} has timed out progressing.",
+                now,
+            ),
+        )
+    namespace, name = run.namespace, str(run.d["metadata"]["name"])
+    workqueue.after(
+        run.cluster,
+        ("deployments/deadline", namespace, name),
+        seconds - waited + 1,
+        lambda: reconcile(run.cluster, namespace, name),
+    )
+    return conditions
+
+
+def _deployment_of_pod(cluster: Cluster, namespace: str, pod: Obj) -> list[str]:
+    owner = controller_of(pod) or {}
+    if owner.get("kind") != "ReplicaSet":
+        return []
+    rs = cluster.store.get("replicasets", namespace, str(owner.get("name")))
+    deployment = controller_of(rs) if rs is not None else None
+    return (
+        [str(deployment["name"])] if deployment and deployment.get("kind") == "Deployment" else []
+    )
 
 
 async def run(cluster: Cluster) -> None:
     """React to every new Deployment or change of its spec (not to status writes, its own
-    included), and to every change of a pod a Deployment owns."""
-    queue = cluster.store.subscribe()
-    seen: dict[tuple[str, str], Any] = {}
-    try:
-        while True:
-            event = await queue.get()
-            meta = event.obj.get("metadata") or {}
-            if event.resource == "deployments":
-                key = (event.namespace, str(meta.get("name", "")))
-                generation = meta.get("generation") if event.type == "MODIFIED" else None
-                if generation is not None and seen.get(key) == generation:
-                    continue
-                seen[key] = generation
-                names = [key[1]]
-            elif event.resource == "pods":
-                refs = meta.get("ownerReferences") or []
-                names = [r["name"] for r in refs if r.get("kind") == "Deployment"]
-            else:
-                continue
-            for name in names:
-                try:
-                    await reconcile(cluster, event.namespace, name)
-                except Exception:  # a controller bug must not stop the controller
-                    log.exception("reconcile failed", namespace=event.namespace, name=name)
-    except asyncio.CancelledError:
-        pass
-    finally:
-        cluster.store.unsubscribe(queue)
+    included), to every change of a ReplicaSet a Deployment controls, and to the deletion of
+    their pods (a Recreate waits for the old pods to be gone, which changes no ReplicaSet's
+    status, as they no longer counted terminating pods: deletePod's enqueue)."""
+
+    def related(event: Event) -> list[str]:
+        if event.resource == "replicasets":
+            owner = controller_of(event.obj) or {}
+            return [str(owner["name"])] if owner.get("kind") == "Deployment" else []
+        if event.resource == "pods" and event.type == "DELETED":
+            return _deployment_of_pod(cluster, event.namespace, event.obj)
+        return []
+
+    await workqueue.serve(
+        cluster, "deployments", related, lambda c, ns, name: reconcile(c, ns, name)
+    )

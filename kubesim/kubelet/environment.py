@@ -12,6 +12,7 @@ import binascii
 import re
 from typing import Any
 
+from kubesim.node import NAME as NODE
 from kubesim.store import Obj, Store
 
 # The apiserver's ClusterIP for `kubernetes.default` is the host here (pods share its network).
@@ -108,7 +109,7 @@ def field_value(pod: Obj, path: str) -> str:
         "metadata.name": meta["name"],
         "metadata.namespace": meta.get("namespace", ""),
         "metadata.uid": meta.get("uid", ""),
-        "spec.nodeName": pod["spec"].get("nodeName") or "kubesim",
+        "spec.nodeName": pod["spec"].get("nodeName") or NODE,
         "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
         "status.podIP": "127.0.0.1",
         "status.podIPs": "127.0.0.1",

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+from kubesim.node import NAME as NODE
 from kubesim.store import Obj, Store
 
-NODE = "kubesim"
 NORMAL, WARNING = "Normal", "Warning"
 
 

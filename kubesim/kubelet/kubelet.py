@@ -37,6 +37,7 @@ from kubesim.kubelet.rootfs import Layer
 from kubesim.kubelet.runtime import ISOLATED
 from kubesim.kubelet.serviceaccount import ApiEndpoint, token_mounts
 from kubesim.kubelet.volumes import MountError, PodVolumes, container_mounts
+from kubesim.status import StorageError
 from kubesim.store import Obj, Store, now_iso
 
 log = structlog.get_logger("kubesim.kubelet")
@@ -45,6 +46,9 @@ BACKOFF = (1.0, 2.0, 4.0, 8.0)
 CONFIG_RETRY = 2.0
 # The kubelet's sync period: how soon a changed ConfigMap or Secret reaches its volumes.
 VOLUME_SYNC = 60.0
+# The status manager's sync period (pkg/kubelet/status/status_manager.go, syncPeriod): how often
+# it compares the API's pod status with its own and writes its own back when they differ.
+STATUS_SYNC = 10.0
 
 
 @dataclass
@@ -99,6 +103,7 @@ class Kubelet:
         pulls: PullModel | None = None,
         volume_sync: float = VOLUME_SYNC,
         probe_scale: float = 1.0,
+        status_sync: float = STATUS_SYNC,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -106,6 +111,7 @@ class Kubelet:
         self.grace_cap = grace_cap
         self.tokens = tokens or Tokens()
         self.volume_sync = volume_sync
+        self.status_sync = status_sync
         self.probe_scale = probe_scale
         # Set once the apiserver listens; until then containers get no in-cluster config.
         self.endpoint: ApiEndpoint | None = None
@@ -131,11 +137,32 @@ class Kubelet:
 
     # -- status ---------------------------------------------------------------
     def publish(self, run: PodRun) -> None:
-        pod = self.store.get("pods", run.namespace, run.name)
-        if pod is None or pod["metadata"]["uid"] != run.uid:
+        stored = self.store.get("pods", run.namespace, run.name)
+        if stored is None or stored["metadata"]["uid"] != run.uid:
             return
-        pod["status"] = pod_status(pod, run.records, run.started_at, run.deadline_exceeded)
-        self.store.update("pods", run.namespace, pod)
+        pod = dict(stored)  # the stored pod stays as it is if the write is refused
+        pod["status"] = self._status(run, pod)
+        try:
+            self.store.update("pods", run.namespace, pod)
+        except StorageError as exc:
+            # A pod over etcd's limit takes no status either. The kubelet's status manager
+            # logs it and keeps its own view, retrying at the next change and at its next
+            # sync (pkg/kubelet/status/status_manager.go, syncPod and syncBatch): the API goes
+            # on showing the last status it stored.
+            log.warning(
+                "Failed to update status for pod", pod=f"{run.namespace}/{run.name}", err=str(exc)
+            )
+
+    def _status(self, run: PodRun, pod: Obj) -> Obj:
+        return pod_status(pod, run.records, run.started_at, run.deadline_exceeded)
+
+    def _reconcile_status(self, run: PodRun, pod: Obj) -> None:
+        """The status manager's needsReconcile: the kubelet is the source of truth for a pod's
+        status, so a stored status that differs from its own (a refused write, or a client's
+        write to pods/status) is written again. kubesim's kubelet owns the whole status; a
+        real one keeps the conditions other components own."""
+        if pod.get("status") != self._status(run, pod):
+            self.publish(run)
 
     def _pod(self, run: PodRun) -> Obj | None:
         pod = self.store.get("pods", run.namespace, run.name)
@@ -185,7 +212,10 @@ class Kubelet:
         if (deadline := spec.get("activeDeadlineSeconds")) is not None:
             run.tasks.append(asyncio.create_task(self._deadline(run, float(deadline))))
         if any("configMap" in v or "secret" in v for v in spec.get("volumes") or []):
-            run.tasks.append(asyncio.create_task(self._sync_volumes(run)))
+            run.tasks.append(asyncio.create_task(self._every(run, self.volume_sync, self._volumes)))
+        run.tasks.append(
+            asyncio.create_task(self._every(run, self.status_sync, self._reconcile_status))
+        )
 
     def add_ephemeral(self, pod: Obj) -> None:
         run = self.run_of(pod)
@@ -389,14 +419,19 @@ class Kubelet:
             return pod, env, tuple(mounts)
         return None
 
-    async def _sync_volumes(self, run: PodRun) -> None:
-        """Refresh ConfigMap and Secret volumes in place, each sync period."""
+    async def _every(self, run: PodRun, period: float, step: Callable[[PodRun, Obj], None]) -> None:
+        """Run `step` on the stored pod each `period` seconds until the pod stops."""
         while not run.halted.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.halted.wait(), self.volume_sync)
+                await asyncio.wait_for(run.halted.wait(), period)
             pod = self._pod(run)
-            if pod is None or run.halted.is_set() or run.volumes is None:
+            if pod is None or run.halted.is_set():
                 return
+            step(run, pod)
+
+    def _volumes(self, run: PodRun, pod: Obj) -> None:
+        """Refresh ConfigMap and Secret volumes in place (each volume sync period)."""
+        if run.volumes is not None:
             with contextlib.suppress(MountError):
                 run.volumes.set_up(pod)
 

@@ -198,6 +198,8 @@ class ImageStore:
     model: PullModel
     # A planned failure for a reference (kubesim/faults.py), containerd's text.
     planned: Callable[[str], str | None] = lambda ref: None
+    # Called whenever an image comes or goes (the node's status.images follows: node.py).
+    changed: Callable[[], None] = lambda: None
     present: dict[str, NodeImage] = field(default_factory=dict)
     _pulling: dict[str, asyncio.Future[NodeImage]] = field(default_factory=dict)
     _bases: set[Path] = field(default_factory=set)
@@ -210,12 +212,16 @@ class ImageStore:
     def remove(self, ref: str) -> bool:
         """Forget a pulled image, as `crictl rmi` or image GC would; False if absent."""
         image = self.catalog.find(ref)
-        return image is not None and self.present.pop(image.digest, None) is not None
+        removed = image is not None and self.present.pop(image.digest, None) is not None
+        if removed:
+            self.changed()
+        return removed
 
     async def unpacked(self, image: Image) -> NodeImage:
         """The image's layer without a pull (the pause image, which the node always has)."""
         if image.digest not in self.present:
             self.present[image.digest] = await asyncio.to_thread(self._unpack, image)
+            self.changed()
         return self.present[image.digest]
 
     def _unpack(self, image: Image) -> NodeImage:
@@ -268,6 +274,7 @@ class ImageStore:
         if remaining > 0:
             await asyncio.sleep(remaining)
         self.present[image.digest] = pulled
+        self.changed()
         return pulled
 
 

@@ -15,11 +15,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from kubesim import KubeSim
 from kubesim.controllers.deployments import is_ready
 from tests.deploy.conftest import BOT_NAMESPACE, DEPLOY, REPO
 from tests.fakeslack import FakeSlack
 from tests.kubesim.conftest import needs_root
+from tests.support.own_port_probe import on_own_ports
 
 README = REPO / "README.md"
 SECTION = "## Install in a cluster"
@@ -121,11 +124,15 @@ class Placeholders:
 
 class Shell:
     """Runs README blocks with bash in a copy of the repository's deploy/, kubectl pointing
-    at kubesim as an admin."""
+    at kubesim as an admin. In the copy the bot's probes find the free port each replica
+    takes (JDEBUG_HEALTH_PORT=0, see Placeholders), as kubesim's pods share one network."""
 
     def __init__(self, sim: KubeSim, workdir: Path) -> None:
         self.workdir = workdir
         shutil.copytree(DEPLOY, workdir / "deploy")
+        bot = workdir / "deploy" / "base" / "deployment.yaml"
+        docs = [d for d in yaml.safe_load_all(bot.read_text()) if d]
+        bot.write_text(yaml.safe_dump_all(on_own_ports(docs)))
         self.env = {
             **os.environ,
             "KUBECONFIG": str(sim.kubeconfig("admin")),

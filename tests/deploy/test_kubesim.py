@@ -52,7 +52,8 @@ def bot_pods(sim: KubeSim) -> list[Obj]:
     return [
         p
         for p in answer["items"]
-        if any(r["kind"] == "Deployment" for r in p["metadata"].get("ownerReferences", []))
+        # A Deployment's pods are its ReplicaSet's, as on a real cluster.
+        if any(r["kind"] == "ReplicaSet" for r in p["metadata"].get("ownerReferences", []))
     ]
 
 

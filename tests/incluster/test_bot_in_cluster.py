@@ -19,6 +19,7 @@ from kubernetes import client, config
 
 from kubesim import KubeSim
 from tests.fakeslack import FakeSlack
+from tests.support.own_port_probe import on_own_ports
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="kubesim needs root for namespaces")
 REPO = Path(__file__).resolve().parents[2]
@@ -58,7 +59,8 @@ def rendered_overlay(slack: FakeSlack, overlay: str = "socket-mode") -> list[dic
     ).stdout
     docs = [d for d in yaml.safe_load_all(out) if d]
     settings = next(d for d in docs if d["kind"] == "ConfigMap")
-    # kubesim's pods share the host's network: two replicas cannot both bind 8081.
+    # kubesim's pods share the host's network: two replicas cannot both bind 8081, so each
+    # takes a free port and its probes find it (tests/support/own_port_probe.py).
     settings["data"].update({"JDEBUG_HEALTH_PORT": "0", "JDEBUG_ALLOWED_USERS": USER})
     namespace = settings["metadata"]["namespace"]
     secret = {
@@ -71,7 +73,7 @@ def rendered_overlay(slack: FakeSlack, overlay: str = "socket-mode") -> list[dic
             "SLACK_API_URL": slack.api_url,
         },
     }
-    return [*docs, secret]
+    return on_own_ports([*docs, secret])
 
 
 async def test_slash_command_in_slack_is_answered_by_the_bot_running_in_the_cluster(tmp_path):

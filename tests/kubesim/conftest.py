@@ -70,6 +70,14 @@ def pod_running(api: client.CoreV1Api, name: str, namespace: str = "default") ->
     return wait_for(check, what=f"pod {namespace}/{name} running")
 
 
+def all_running(sim: KubeSim, *names: str) -> KubeSim:
+    """`sim` once each named pod in `default` runs: containers start only after their image
+    is on the node (kubesim/kubelet/pulling.py), and exec and logs need them running."""
+    for name in names:
+        pod_running(core(sim), name)
+    return sim
+
+
 def log_contains(
     api: client.CoreV1Api,
     name: str,

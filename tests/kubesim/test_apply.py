@@ -337,7 +337,7 @@ def test_patches_sent_at_once_each_land(cluster: KubeSim) -> None:
     keys = [f"key-{n}" for n in range(12)]
 
     def add(key: str) -> int:
-        body = {"data": {key: "#" * 300_000}}
+        body = {"data": {key: "#" * 100_000}}  # twelve stay below etcd's 1.5 MiB
         return raw(cluster, "PATCH", path, body, "application/merge-patch+json")[0]
 
     with ThreadPoolExecutor(len(keys)) as pool:

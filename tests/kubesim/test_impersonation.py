@@ -90,7 +90,9 @@ def test_exec_and_logs_run_as_the_impersonated_user(sim: KubeSim) -> None:
     assert (alice.returncode, alice.stdout) == (0, "hi\n"), alice.stderr
     bob = as_bot(sim, "exec", "cowweb", "--as=bob@example.com", "--", "echo", "hi")
     assert bob.returncode != 0
-    assert 'User "bob@example.com" cannot get resource "pods/exec"' in bob.stderr
+    # kubectl retries the refused websocket upgrade (a GET) over SPDY (a POST), and prints
+    # that second refusal, of `create`.
+    assert 'User "bob@example.com" cannot create resource "pods/exec"' in bob.stderr
     assert as_bot(sim, "logs", "cowweb", "--as=alice@example.com").returncode == 0
     logs = as_bot(sim, "logs", "cowweb", "--as=bob@example.com")
     assert 'User "bob@example.com" cannot get resource "pods/log"' in logs.stderr

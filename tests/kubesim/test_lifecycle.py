@@ -233,7 +233,9 @@ def test_default_catalog_covers_the_seed_and_current_images() -> None:
 
 
 def test_kubectl_get_works_against_an_empty_cluster(sim: KubeSim) -> None:
-    assert kubectl(sim, "get", "namespaces", "-o", "name", check=True).stdout.split()[:2] == [
+    # The namespaces every cluster starts with (kube-node-lease holds the node's Lease).
+    assert kubectl(sim, "get", "namespaces", "-o", "name", check=True).stdout.split()[:3] == [
         "namespace/default",
+        "namespace/kube-node-lease",
         "namespace/kube-system",
     ]

@@ -9,7 +9,7 @@ import pytest
 
 from kubesim import KubeSim
 from kubesim.admission.podsecurity import violations
-from tests.kubesim.conftest import MANIFESTS, raw
+from tests.kubesim.conftest import MANIFESTS, all_running, raw
 
 DEBUGGER = "default/debugger"
 EPHEMERAL = "/api/v1/namespaces/default/pods/{}/ephemeralcontainers"
@@ -19,7 +19,7 @@ SMP = "application/strategic-merge-patch+json"
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KubeSim]:
     with KubeSim(manifests=[MANIFESTS / "small.yaml"]) as running:
-        yield running
+        yield all_running(running, "cowweb", "other")
 
 
 def ssar(sim: KubeSim, identity: str, **attrs: str) -> dict[str, Any]:
@@ -92,15 +92,14 @@ def test_patch_ephemeral_outside_resource_names_is_denied_and_ssar_agrees(sim: K
     assert review == {"allowed": False}
 
 
-def test_exec_needs_create_as_well_as_get(sim: KubeSim) -> None:
+def test_exec_on_131_is_authorized_by_its_own_verb_get(sim: KubeSim) -> None:
+    """Before 1.35 a websocket exec (a GET) needs `get` on pods/exec alone: the request
+    passes authorization and fails only for want of an upgrade (tests/kubesim/
+    test_exec_rbac.py has both versions)."""
     status, body = raw(
         sim, "GET", "/api/v1/namespaces/default/pods/other/exec?command=true", identity=DEBUGGER
     )
-    assert status == 403
-    assert (
-        'cannot create resource "pods/exec" in API group "" in the namespace "default"'
-        in body["message"]
-    )
+    assert (status, body["message"]) == (400, "Upgrade request required")
     assert ssar(
         sim, DEBUGGER, namespace="default", verb="get", resource="pods", subresource="exec"
     )["allowed"]
