@@ -25,7 +25,7 @@ from bot.session.backends import build_backends
 from bot.session.service import JdebugService
 from bot.settings import JdebugSettings, env_name
 from handlers.slack.app import serve_main
-from handlers.terminal import EXIT_BAD_INPUT, console, run_text
+from handlers.terminal import EXIT_BAD_INPUT, analyse, console, run_text
 
 # flag -> the setting it overrides
 _FLAGS: dict[str, str] = {
@@ -37,6 +37,11 @@ _FLAGS: dict[str, str] = {
     "java_home": "local_java_home",
     "deadline": "step_deadline_seconds",
 }
+
+
+OUT_HELP = (
+    "where files an answer comes with go (flame graph, recording); default: a new temp folder"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", parents=[common], help='run one command, e.g. "threaddump pod=x"')
     run.add_argument("text", nargs="+", help="the command text, as typed after /jdebug")
-    sub.add_parser("console", parents=[common], help="read commands from stdin, one per line")
+    run.add_argument("--out", type=Path, default=None, help=OUT_HELP)
+    console_parser = sub.add_parser(
+        "console", parents=[common], help="read commands from stdin, one per line"
+    )
+    console_parser.add_argument("--out", type=Path, default=None, help=OUT_HELP)
+    analyse = sub.add_parser(
+        "analyse", help="summarise thread dumps and .jfr recordings you already have (no cluster)"
+    )
+    analyse.add_argument("files", nargs="+", type=Path, help="thread dumps, .jfr files")
+    analyse.add_argument(
+        "--event", choices=("cpu", "alloc", "lock"), default="cpu", help="for a .jfr: what to show"
+    )
+    analyse.add_argument("--out", type=Path, default=None, help=OUT_HELP)
     sub.add_parser("serve", help="run the Slack bot (settings from the environment and .env)")
     return parser
 
@@ -87,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve_main()
+    if args.command == "analyse":
+        return analyse(args.files, sys.stdout, args.event, args.out)
     try:
         settings = settings_from(args)
     except ValidationError as error:
@@ -103,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"jdebug: {error}\n")
         return EXIT_BAD_INPUT
     if args.command == "run":
-        return asyncio.run(run_text(" ".join(args.text), service, sys.stdout))
-    return asyncio.run(console(service, sys.stdin, sys.stdout))
+        return asyncio.run(run_text(" ".join(args.text), service, sys.stdout, files=args.out))
+    return asyncio.run(console(service, sys.stdin, sys.stdout, files=args.out))
 
 
 if __name__ == "__main__":

@@ -90,8 +90,11 @@ def profile_steps(options: Options) -> tuple[Step, ...]:
     )
 
 
-def summarise_recording(data: bytes, event: str, name: str = "profile") -> Analysis:
-    """The summary of a recording, with its flame graph, collapsed stacks and the .jfr."""
+def summarise_recording(
+    data: bytes, event: str, name: str = "profile", *, attach_recording: bool = True
+) -> Analysis:
+    """The summary of a recording, with its flame graph, collapsed stacks and (when it was
+    just recorded, not read from the user's own file) the .jfr."""
     recording = read_recording(io.BytesIO(data))
     summary = summarise_profile(recording, _event(event))
     analysis = summary.analysis
@@ -104,7 +107,7 @@ def summarise_recording(data: bytes, event: str, name: str = "profile") -> Analy
     attachments = (
         Attachment("flame.png", f"flame graph ({summary.event})", graph),
         Attachment("collapsed.txt", "collapsed stacks", collapsed_stacks(summary.stacks).encode()),
-        jfr,
+        *((jfr,) if attach_recording else ()),
     )
     notes = analysis.notes
     if len(data) >= MAX_SIZE * 0.95:

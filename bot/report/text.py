@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.jvm.units import format_bytes
 from bot.model.errors import JdebugError
-from bot.model.results import Result
+from bot.model.results import Analysis, Result
 from bot.report.snippets import snippets
 
 _RULE = "─" * 72
@@ -36,6 +36,15 @@ def render_result(result: Result, *, with_snippets: bool = True) -> str:
                 snippet.text.rstrip("\n"),
                 _RULE,
             ]
+    return "\n".join(lines) + "\n"
+
+
+def render_analysis(name: str, analysis: Analysis) -> str:
+    """A file's summary (`jdebug analyse`), laid out as a result's parent message."""
+    lines = [f"┏ jdebug analyse · {name}", f"┃ {analysis.headline}"]
+    lines += [f"┃   • {finding}" for finding in analysis.findings]
+    lines += [f"┃   ⓘ {note}" for note in analysis.notes]
+    lines.append("┗ nothing ran: read from the file")
     return "\n".join(lines) + "\n"
 
 

@@ -24,6 +24,7 @@ from bot.commands.grammar import HelpRequest
 from bot.model.errors import GrammarError
 from bot.model.request import Requester
 from bot.session.service import Admitted, JdebugService, Refusal
+from handlers.slack.analyse import CALLBACK_ID, analyse_message
 from handlers.slack.blocks import RUN_ACTION_PREFIX, error_text, escape, help_text, home_view
 from handlers.slack.identity import SlackDirectory
 from handlers.slack.payloads import malformed_actions, read_click, read_command
@@ -128,6 +129,14 @@ def register(app: AsyncApp, frontend: SlackFrontend) -> None:
                 return
             with admitted.permit:
                 await frontend.run(admitted, client, click.channel, say, root_ts=click.root_ts)
+
+    @app.shortcut(CALLBACK_ID)
+    async def on_analyse(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond | None
+    ) -> None:
+        await ack()
+        async with service.inflight.track():
+            await analyse_message(service, client, body, ephemeral_sayer(respond))
 
     @app.event("app_home_opened")
     async def on_home(event: dict[str, Any], client: AsyncWebClient) -> None:

@@ -62,6 +62,12 @@ class Messages:
         }
         if m.thread_ts is not None:
             body["thread_ts"] = m.thread_ts
+        if m.files:
+            body["files"] = list(m.files)
+            body["upload"] = True
+        if not m.bot_id:  # a person's message: no bot fields
+            for key in ("bot_id", "app_id"):
+                body.pop(key)
         return body
 
     def _heard(self, method: str, text: str, blocks: object) -> None:

@@ -75,6 +75,8 @@ class Message:
     bot_id: str
     posted_at: float
     history: tuple[MessageVersion, ...] = ()
+    # Files a person shared with the message (`add_user_message`), as Slack's file objects.
+    files: tuple[JsonDict, ...] = ()
 
     @property
     def update_count(self) -> int:
@@ -141,6 +143,11 @@ class ResponsePost:
     @property
     def text(self) -> str:
         return str(self.body.get("text", ""))
+
+    @property
+    def blocks(self) -> list[JsonDict]:
+        blocks = self.body.get("blocks")
+        return blocks if isinstance(blocks, list) else []
 
     @property
     def ephemeral(self) -> bool:

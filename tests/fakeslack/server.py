@@ -20,7 +20,15 @@ from tests.fakeslack.faults import FaultPlan
 from tests.fakeslack.http_mode import HttpDelivery, Signing
 from tests.fakeslack.mentions import mentions_in_message
 from tests.fakeslack.rate_limits import Clock, RateLimits
-from tests.fakeslack.records import Ack, Connection, Identity, JsonDict, ResponseUrl, User
+from tests.fakeslack.records import (
+    Ack,
+    Connection,
+    Identity,
+    JsonDict,
+    Message,
+    ResponseUrl,
+    User,
+)
 from tests.fakeslack.scopes import manifest_scopes
 from tests.fakeslack.socket_mode import SocketHub
 from tests.fakeslack.web_api import WebApi
@@ -268,6 +276,75 @@ class FakeSlack(Workspace):
             channel_name=self.channel_name(message.channel),
             response_url=self.response_url(message.channel, user_id),
         )
+        return await self.send_interactive(payload)
+
+    def add_usergroup(self, group_id: str, members: tuple[str, ...] | list[str]) -> None:
+        """A user group (S…) with these members, as usergroups.users.list answers it."""
+        self.usergroups[group_id] = list(members)
+
+    def add_user_message(
+        self,
+        text: str,
+        *,
+        user_id: str = "U0ALICE001",
+        channel_id: str = DEFAULT_CHANNEL,
+        files: tuple[tuple[str, bytes], ...] = (),
+    ) -> Message:
+        """A message a person posted (not the bot), with the files they shared in it."""
+        ts = self.next_ts()
+        shared = []
+        for name, data in files:
+            file_id = slack_id("F")
+            self.shared_files[file_id] = data
+            url = f"{self._origin()}/files-pri/{self.identity.team_id}-{file_id}"
+            shared.append(
+                {
+                    "id": file_id,
+                    "name": name,
+                    "title": name,
+                    "mimetype": "text/plain",
+                    "filetype": "text",
+                    "size": len(data),
+                    "user": user_id,
+                    "url_private": f"{url}/{name}",
+                    "url_private_download": f"{url}/download/{name}",
+                }
+            )
+        message = Message(
+            channel=channel_id,
+            ts=ts,
+            text=text,
+            blocks=[],
+            thread_ts=None,
+            user=user_id,
+            bot_id="",
+            posted_at=time.monotonic(),
+            files=tuple(shared),
+        )
+        self.messages[ts] = message
+        self.changed()
+        return message
+
+    async def send_message_shortcut(
+        self, callback_id: str, message_ts: str, *, user_id: str = "U0ALICE001"
+    ) -> Ack:
+        """Run a message shortcut on a message, as Slack delivers it: a `message_action`
+        payload (docs.slack.dev/interactivity/implementing-shortcuts, "Message shortcuts")."""
+        message = self.messages[message_ts]
+        user = self._user(user_id)
+        payload = {
+            "type": "message_action",
+            "token": self.identity.verification_token,
+            "action_ts": f"{time.time():.6f}",
+            "team": {"id": self.identity.team_id, "domain": self.identity.team_domain},
+            "user": {"id": user.id, "name": user.name, "team_id": self.identity.team_id},
+            "channel": {"id": message.channel, "name": self.channel_name(message.channel)},
+            "callback_id": callback_id,
+            "trigger_id": payloads.trigger_id(),
+            "message_ts": message.ts,
+            "message": self.web.messages.message_json(message),
+            "response_url": self.response_url(message.channel, user_id),
+        }
         return await self.send_interactive(payload)
 
     async def send_disconnect(

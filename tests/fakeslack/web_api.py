@@ -30,6 +30,10 @@ from tests.fakeslack.workspace import Workspace
 _JSON_PARAMS = ("blocks", "attachments", "files", "view")
 
 
+# What url_private answers without a valid token: Slack's sign-in page, status 200.
+_SIGN_IN_PAGE = "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
+
+
 async def read_params(request: web.Request) -> JsonDict:
     """Query string, then form or JSON body, the way Slack accepts arguments."""
     params: JsonDict = dict(request.query)
@@ -82,6 +86,7 @@ class WebApi:
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroup_users,
             "chat.postMessage": self.messages.post_message,
             "chat.update": self.messages.update,
             "chat.postEphemeral": self.messages.post_ephemeral,
@@ -95,6 +100,8 @@ class WebApi:
             web.route("*", "/api/{method}", self.api),
             web.post("/upload/v1/{key}", self.upload),
             web.post("/commands/{team}/{n}/{secret}", self.response_url),
+            web.get("/files-pri/{team_file}/{name}", self.private_file),
+            web.get("/files-pri/{team_file}/download/{name}", self.private_file),
         ]
 
     # --- shared plumbing ---------------------------------------------------------------------
@@ -196,6 +203,30 @@ class WebApi:
 
     def _apps_connections_open(self, params: JsonDict) -> JsonDict:
         return {"ok": True, "url": self.issue_socket_url()}
+
+    def _usergroup_users(self, params: JsonDict) -> JsonDict:
+        """usergroups.users.list (docs.slack.dev/reference/methods/usergroups.users.list): the
+        member IDs of one user group; `no_such_subteam` for an unknown one."""
+        members = self.ws.usergroups.get(str(params.get("usergroup", "")))
+        if members is None:
+            raise SlackError("no_such_subteam")
+        return {"ok": True, "users": list(members)}
+
+    async def private_file(self, request: web.Request) -> web.Response:
+        """`url_private(_download)` of a shared file: the bytes, with the bot token as
+        `Authorization: Bearer` and the files:read scope ("Downloading files", Slack docs);
+        otherwise Slack answers with its sign-in page (HTML), not an error code."""
+        started = time.monotonic()
+        file_id = request.match_info["team_file"].rpartition("-")[2]
+        auth = request.headers.get("Authorization", "")
+        params: JsonDict = {"file": file_id}
+        allowed = auth == f"Bearer {self.ws.identity.bot_token}" and "files:read" in self.scopes
+        data = self.ws.shared_files.get(file_id)
+        if not allowed or data is None:
+            self._record("files-pri", params, request, started, 200, None)
+            return web.Response(text=_SIGN_IN_PAGE, content_type="text/html")
+        self._record("files-pri", params, request, started, 200, None)
+        return web.Response(body=data, content_type="application/octet-stream")
 
     def _users_info(self, params: JsonDict) -> JsonDict:
         user = self.ws.users.get(str(params.get("user", "")))

@@ -72,6 +72,10 @@ class Workspace:
         self.responses: list[ResponsePost] = []
         self.response_urls: dict[str, ResponseUrl] = {}  # by the secret path part
         self.home_views: dict[str, HomeView] = {}  # by user id
+        # User groups (S…) and their members, for usergroups.users.list.
+        self.usergroups: dict[str, list[str]] = {}
+        # Bytes of files people shared (add_user_message), by file id, behind url_private.
+        self.shared_files: dict[str, bytes] = {}
         self.envelopes: list[Envelope] = []
         self.acks: list[Ack] = []
         self._last_ts_micros = 0

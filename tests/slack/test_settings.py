@@ -112,9 +112,11 @@ def test_app_manifest_declares_what_the_bot_uses() -> None:
     manifest = yaml.safe_load((REPO / "deploy" / "slack-app-manifest.yaml").read_text())
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == "/jdebug" and "help" in command["usage_hint"]
-    assert {"commands", "chat:write", "files:write"} <= set(
+    assert {"commands", "chat:write", "files:write", "files:read", "usergroups:read"} <= set(
         manifest["oauth_config"]["scopes"]["bot"]
     )
+    (shortcut,) = manifest["features"]["shortcuts"]
+    assert shortcut["type"] == "message" and shortcut["callback_id"] == "jdebug_analyse"
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
