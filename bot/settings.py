@@ -8,6 +8,7 @@ mode) live with their frontend and follow the same pattern.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,6 +19,8 @@ from bot.access.limits import Limits
 from bot.kube.strategies.context import DEFAULT_DEBUG_IMAGE
 
 CsvList = Annotated[tuple[str, ...], NoDecode]
+# A Secret's name is a DNS subdomain (RFC 1123), as the API server validates it.
+_SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 ENV_PREFIX = "JDEBUG_"
 STRATEGY_NAMES = ("exec", "sidecar", "ephemeral", "node")
@@ -62,6 +65,11 @@ class JdebugSettings(BaseSettings):
         None,
         description="folder of `jdebug-attach-<arch>` static helpers streamed into debug "
         "containers (the bot image has them; default: this checkout's build/native)",
+    )
+    image_pull_secrets: CsvList = Field(
+        (),
+        description="secrets (comma separated, in the node pods' namespace) node debug pods pull "
+        "JDEBUG_DEBUG_IMAGE with; ephemeral containers use their pod's own",
     )
     node_namespace: str | None = Field(
         None,
@@ -168,11 +176,21 @@ class JdebugSettings(BaseSettings):
         validation_alias="POD_NAMESPACE",
     )
 
-    @field_validator("strategies", mode="before")
+    @field_validator("strategies", "image_pull_secrets", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("image_pull_secrets")
+    @classmethod
+    def _secret_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [n for n in value if not _SECRET_NAME.fullmatch(n) or len(n) > 253]
+        if bad:
+            raise ValueError(
+                f"{', '.join(bad)}: not a Secret name (lowercase letters, digits, '-' and '.')"
+            )
         return value
 
     @field_validator("strategies")

@@ -29,6 +29,7 @@ NOTABLE_SHARE = 0.05
 FULL_AFTER_GC = 0.80  # old gen this full after GC: little room left
 BACK_TO_BACK_PER_MIN = 60.0  # a concurrent collector starting a cycle every second
 BUSY_ACTIVITY = 0.3  # Shenandoah's (nested) GC time per second of wall time
+NOTABLE_ACTIVITY = 0.1  # a concurrent collector this busy takes CPU the app would use
 STEADY = 0.01  # occupancy changes below 1% of the limit are no trend
 
 # From this JDK on, Serial gives up a young collection that would fail before starting it
@@ -357,6 +358,13 @@ def verdict(p: GcPressure) -> str:
     if p.share_meaning == "pauses" and p.time_share is not None and p.time_share >= NOTABLE_SHARE:
         detail = f"; {occupancy} after GC" if occupancy else ""
         return f"{_share_phrase(p)}: noticeable, not alarming{detail}"
+    if (
+        p.share_meaning == "activity"
+        and p.time_share is not None
+        and p.time_share >= NOTABLE_ACTIVITY
+    ):
+        detail = f"; {occupancy}" if occupancy else ""
+        return f"{_share_phrase(p)}: noticeable, not alarming (its work is concurrent){detail}"
     collected = sum(r.per_minute for r in p.rates) > 0 or (p.time_share or 0) > 0
     calm = (
         f"GC is calm: {_share_phrase(p) or 'no collection counters'}"

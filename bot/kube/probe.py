@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cachetools import TTLCache
 
 from bot.kube.api import KubeApi
-from bot.kube.errors import KubeError
+from bot.kube.errors import KubeError, KubeNotFound
 from bot.model.errors import DeadlineExceeded
 
 ENFORCE_LABEL = "pod-security.kubernetes.io/enforce"
@@ -26,6 +26,7 @@ IDENTITY_SCRIPT = "id -u; id -g"
 JAVA_VERSION_SCRIPT = "java -version 2>&1 | head -n 1"
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 UNKNOWN_LEVEL = "unknown"
+MISSING_NAMESPACE = "missing"
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,16 @@ class Probe:
 
     async def pod_security(self, namespace: str) -> str:
         """The enforce level (`privileged`, `baseline` or `restricted`); unlabeled = privileged;
-        `unknown` when the namespace cannot be read (callers then assume restricted)."""
+        `unknown` when the namespace cannot be read (callers then assume restricted), `missing`
+        when the API says it does not exist."""
         key = self._key("podsecurity", namespace)
         if key not in self._cache:
             try:
                 ns = await self.api.get_namespace(namespace)
                 labels = ns.get("metadata", {}).get("labels") or {}
                 self._cache[key] = str(labels.get(ENFORCE_LABEL, "privileged"))
+            except KubeNotFound:
+                return MISSING_NAMESPACE
             except KubeError:
                 # Not cached: one failed read must not steer a minute of requests away
                 # from the ephemeral strategy, as if the namespace enforced restricted.

@@ -94,6 +94,7 @@ def kube_settings(settings: JdebugSettings, cluster: str | None) -> KubeSettings
         cluster=cluster,
         helpers_dir=str(settings.attach_helper_dir) if settings.attach_helper_dir else None,
         debug_from_app_image=settings.debug_from_app_image,
+        image_pull_secrets=settings.image_pull_secrets,
     )
 
 

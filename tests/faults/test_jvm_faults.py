@@ -134,7 +134,8 @@ async def test_an_unpullable_debug_image_is_named_with_what_to_do(sim, image, pl
 
     text = str(excinfo.value)
     assert f"the debug image {image} could not be pulled" in text
-    assert "set JDEBUG_DEBUG_IMAGE to an image this cluster can pull" in text
+    assert "mirror it into a registry this cluster pulls from" in text
+    assert "set JDEBUG_DEBUG_IMAGE to the mirror" in text
     if planned:
         assert "toomanyrequests" in text
     (added,) = set(debug_container_states(sim, "cowweb")) - before

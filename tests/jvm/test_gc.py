@@ -19,8 +19,8 @@ import pytest
 
 from bot.jvm.gc import (
     BACK_TO_BACK_PER_MIN,
-    BUSY_ACTIVITY,
     HIGH_SHARE,
+    NOTABLE_ACTIVITY,
     GcPressure,
     analyse_gc,
     summarise_gc,
@@ -126,7 +126,9 @@ def test_a_churning_jvm_shows_gc_pressure(
         assert run.live_bytes is not None and p.occupancy is not None
         assert p.occupancy_after_gc and p.occupancy >= 0.8 * run.live_bytes
     elif p.collector == "Shenandoah":
-        assert p.time_share is not None and p.time_share >= BUSY_ACTIVITY
+        # Measured 23% to 45% of the time at work under this churn, depending on what else
+        # the machine runs: at least noticeable, alarming above BUSY_ACTIVITY.
+        assert p.time_share is not None and p.time_share >= NOTABLE_ACTIVITY
     elif (version, gc) == (11, "zgc"):
         assert "JDK 11's ZGC publishes no collection counters" in " ".join(p.notes)
     else:  # ZGC 17+, generational or not: collections back to back
@@ -244,3 +246,34 @@ def test_the_snippet_refuses_a_pid_that_is_not_a_number() -> None:
     assert summarise_gc(result.stdout, result.stdout, 5).headline == (
         "The pid must be a number, got '1 /etc/passwd'."
     )
+
+
+@pytest.mark.parametrize(
+    ("share", "start"),
+    [
+        (0.02, "GC is calm: Shenandoah is at work 2% of the time"),
+        (0.23, "Shenandoah is at work 23% of the time: noticeable, not alarming"),
+        (0.45, "Shenandoah is at work 45% of the time: a larger heap helps"),
+    ],
+)
+def test_shenandoahs_concurrent_work_is_calm_noticeable_or_busy(share: float, start: str) -> None:
+    p = GcPressure(
+        collector="Shenandoah",
+        interval_s=5.0,
+        time_share=share,
+        share_meaning="activity",
+        rates=(),
+        allocation_bytes_s=None,
+        promotion_bytes_s=None,
+        occupancy_label="heap in use",
+        occupancy_after_gc=False,
+        occupancy=10 << 20,
+        occupancy_before=10 << 20,
+        occupancy_limit=64 << 20,
+        max_heap=64 << 20,
+        young_max=None,
+        gc_cpu_cores=None,
+        stalls=False,
+    )
+
+    assert verdict(p).startswith(start), verdict(p)

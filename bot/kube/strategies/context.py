@@ -30,6 +30,8 @@ class KubeSettings:
     helpers_dir: str | None = None
     # Start debug containers from the app's own image (no pull) when it has a shell.
     debug_from_app_image: bool = True
+    # Secrets (in the node pods' namespace) a node debug pod pulls the debug image with.
+    image_pull_secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,12 @@ from bot.jvm.agent import AgentCall
 from bot.jvm.delivery import bootstrap_argv, stdin_payload
 from bot.kube.errors import KubeError, KubeForbidden, KubeInvalid, KubeNotFound
 from bot.kube.strategies.context import GRACE_S, KubeContext
-from bot.kube.strategies.waiting import named_status, wait_until_started, wait_until_terminated
+from bot.kube.strategies.waiting import (
+    named_status,
+    pod_secrets_note,
+    wait_until_started,
+    wait_until_terminated,
+)
 from bot.kube.targets import KubeTarget
 from bot.model.errors import DeadlineExceeded, StrategyFailed
 
@@ -95,7 +100,14 @@ async def run_debug_container(
     status_of = named_status("ephemeralContainerStatuses", name)
     what = f"the debug container {name}"
     started = await wait_until_started(
-        ctx.api, target.namespace, target.name, what, status_of, image, ctx.settings.start_timeout_s
+        ctx.api,
+        target.namespace,
+        target.name,
+        what,
+        status_of,
+        image,
+        ctx.settings.start_timeout_s,
+        pod_secrets_note(pod),
     )
     ended = (started.get("state") or {}).get("terminated")
     if ended is not None:  # it never got to read its stdin

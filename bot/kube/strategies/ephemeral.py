@@ -30,7 +30,7 @@ from bot.kube.identity import (
     exec_identity,
 )
 from bot.kube.podjson import container_image, container_status
-from bot.kube.probe import UNKNOWN_LEVEL
+from bot.kube.probe import MISSING_NAMESPACE, UNKNOWN_LEVEL
 from bot.kube.strategies.context import KubeContext
 from bot.kube.strategies.debug_container import (
     CannotStart,
@@ -103,6 +103,8 @@ class EphemeralStrategy:
         exec_allowed = await probe.can_all(target.namespace, *exec_rules) is None
         identity = declared_identity(target.pod, target.container)
         level = await probe.pod_security(target.namespace)
+        if level == MISSING_NAMESPACE:  # gone since the pod was read: as if unreadable
+            level = UNKNOWN_LEVEL
         caps = tuple(added_capabilities(target.pod, target.container))
         if identity.known:
             context = debug_security_context(identity, level, list(caps))

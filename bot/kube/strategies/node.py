@@ -17,9 +17,14 @@ from bot.backends.protocols import Created, DebugProcess, Unavailable
 from bot.jvm.agent import AgentCall
 from bot.kube.errors import KubeError, KubeForbidden, KubeInvalid
 from bot.kube.podjson import container_id
-from bot.kube.probe import UNKNOWN_LEVEL
+from bot.kube.probe import MISSING_NAMESPACE, UNKNOWN_LEVEL
 from bot.kube.strategies.context import GRACE_S, KubeContext
-from bot.kube.strategies.waiting import named_status, wait_until_terminated
+from bot.kube.strategies.waiting import (
+    named_status,
+    pull_secrets,
+    pull_secrets_note,
+    wait_until_terminated,
+)
 from bot.kube.targets import KubeTarget
 from bot.model.errors import StrategyFailed
 from bot.model.request import Request
@@ -62,13 +67,19 @@ class NodeStrategy:
         cid = container_id(target.pod, target.container)
         if not cid or not target.node:
             return Unavailable("the container has no ID or node yet")
+        level = await self.ctx.probe.pod_security(namespace)
+        if level == MISSING_NAMESPACE:
+            return Unavailable(
+                f"the node debug pods' namespace {namespace} does not exist",
+                "create it (labelled pod-security.kubernetes.io/enforce=privileged), or set "
+                "JDEBUG_NODE_NAMESPACE to one that exists",
+            )
         missing = await self.ctx.probe.can_all(namespace, *RULES)
         if missing:
             return Unavailable(
                 f"not allowed to {missing}",
                 f"grant create, delete and get on pods and get on pods/log in {namespace}",
             )
-        level = await self.ctx.probe.pod_security(namespace)
         if level == UNKNOWN_LEVEL:
             return Unavailable(
                 f"the PodSecurity level of namespace {namespace} cannot be read, and hostPID "
@@ -106,6 +117,7 @@ class NodeStrategy:
                 "automountServiceAccountToken": False,
                 "terminationGracePeriodSeconds": 0,
                 "tolerations": [{"operator": "Exists"}],
+                **pull_secrets(self.ctx.settings.image_pull_secrets),
                 "containers": [
                     {
                         "name": "agent",
@@ -135,6 +147,7 @@ class NodeStrategy:
             self.ctx.settings.debug_image,
             self.ctx.settings.start_timeout_s,
             call.deadline_s + GRACE_S,
+            pull_secrets_note(self.ctx.settings.image_pull_secrets, "the node debug pod"),
         )
         output = await self.ctx.api.read_log(plan.namespace, name, "agent")
         return AgentOutput(

@@ -28,6 +28,7 @@ async def wait_until_started(
     status_of: StatusOf,
     image: str,
     start_timeout_s: float,
+    secrets_note: str = "",
 ) -> dict[str, Any]:
     """The container status once it runs, or once it ended without (a runtime's StartError:
     say an image without /bin/sh); `what` names it in errors."""
@@ -39,7 +40,7 @@ async def wait_until_started(
             return status
         waiting = state.get("waiting") or {}
         if waiting.get("reason") in IMAGE_FAILURES:
-            raise pull_failed(image, waiting)
+            raise pull_failed(image, waiting, secrets_note)
         if time.monotonic() > start_by:
             raise DeadlineExceeded(
                 f"{what} did not start within {start_timeout_s:.0f}s "
@@ -49,11 +50,36 @@ async def wait_until_started(
         await asyncio.sleep(POLL_S)
 
 
-def pull_failed(image: str, waiting: dict[str, Any]) -> StrategyUnavailable:
+def pull_failed(image: str, waiting: dict[str, Any], secrets_note: str = "") -> StrategyUnavailable:
+    """One sentence: which image, what the kubelet said, and the fixes."""
     return StrategyUnavailable(
         f"the debug image {image} could not be pulled ({waiting.get('reason')}: "
-        f"{waiting.get('message') or 'no details'}); set JDEBUG_DEBUG_IMAGE to an image "
-        "this cluster can pull"
+        f"{waiting.get('message') or 'no details'}); mirror it into a registry this cluster "
+        "pulls from and set JDEBUG_DEBUG_IMAGE to the mirror"
+        + (f"; {secrets_note}" if secrets_note else "")
+    )
+
+
+def pull_secrets(names: tuple[str, ...]) -> dict[str, Any]:
+    """A pod spec's `imagePullSecrets` for `names`, or nothing."""
+    return {"imagePullSecrets": [{"name": n} for n in names]} if names else {}
+
+
+def pull_secrets_note(names: tuple[str, ...], what: str) -> str:
+    """How `what` (a node debug pod) authenticates its pull, for the pull-failure sentence."""
+    if names:
+        held = ", ".join(names)
+        return f"{what} pulls with JDEBUG_IMAGE_PULL_SECRETS ({held}): check they cover it"
+    return "for a private registry, set JDEBUG_IMAGE_PULL_SECRETS to a secret that covers it"
+
+
+def pod_secrets_note(pod: dict[str, Any]) -> str:
+    """An ephemeral container pulls with its pod's own imagePullSecrets: say which."""
+    names = [str(s.get("name")) for s in pod.get("spec", {}).get("imagePullSecrets") or []]
+    held = f"({', '.join(names)})" if names else "(none)"
+    return (
+        f"an ephemeral container pulls with its pod's own imagePullSecrets {held}, which do not "
+        "cover this image"
     )
 
 
@@ -66,6 +92,7 @@ async def wait_until_terminated(
     image: str,
     start_timeout_s: float,
     run_timeout_s: float,
+    secrets_note: str = "",
 ) -> dict[str, Any]:
     """The container status once terminated; `what` names it in errors."""
     start_by = time.monotonic() + start_timeout_s
@@ -77,7 +104,7 @@ async def wait_until_terminated(
             return status
         waiting = state.get("waiting") or {}
         if waiting.get("reason") in IMAGE_FAILURES:
-            raise pull_failed(image, waiting)
+            raise pull_failed(image, waiting, secrets_note)
         now = time.monotonic()
         if "running" not in state and now > start_by:
             raise DeadlineExceeded(
