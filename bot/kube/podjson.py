@@ -126,3 +126,11 @@ def container_id(pod: PodJson, container: str) -> str | None:
     """The runtime's ID without its scheme (`containerd://abc…` → `abc…`)."""
     cid = container_status(pod, container).get("containerID")
     return cid.split("://", 1)[-1] if cid else None
+
+
+def running_image_ref(pod: PodJson, container: str) -> str | None:
+    """The container's image by the digest the kubelet reports (`imageID`), which a node that
+    runs it already has; None when the kubelet reported none."""
+    image_id = container_status(pod, container).get("imageID") or ""
+    ref = image_id.split("://", 1)[-1]  # docker-pullable://repo@sha256:... in older runtimes
+    return ref if "@sha256:" in ref else None

@@ -42,7 +42,7 @@ DENIED = "You may not run jdebug here"
 # Step 6's setting (quoted in its prose); kubesim's catalog has jdebug's debug image (a JDK 25
 # with jattach) under this name.
 MIRROR_SETTING = re.compile(r"`- (JDEBUG_DEBUG_IMAGE=registry\.example\.com/jdebug-debug\S*)`")
-MIRRORED = "jdebug.local/jdebug-debug:latest"
+MIRRORED = "registry.example.com/jdebug-debug:0.1.0"
 # ../shared/seed/cowweb.yaml in `apps`: a root JVM on a JRE 11 image.
 COWWEB = """
 apiVersion: v1
@@ -51,6 +51,15 @@ metadata: {name: cowweb, namespace: apps}
 spec:
   containers:
   - {name: cowweb, image: registry.hub.docker.com/hhayakaw/cowweb:v2.1}
+"""
+# The sample app on a distroless JRE 21: no shell, so its debug container needs the debug image.
+DISTROLESS = """
+apiVersion: v1
+kind: Pod
+metadata: {name: cowweb-distroless, namespace: apps}
+spec:
+  containers:
+  - {name: cowweb, image: jdebug.local/cowweb:21-distroless}
 """
 
 
@@ -203,18 +212,31 @@ async def answers_as_installed(slack: FakeSlack, allowed: str, denied: str) -> N
     assert "nosuchapp" in told[0].text
 
 
+async def diagnose(
+    shell: Shell, slack: FakeSlack, manifest: str, pod: str, jdk: str
+) -> list[dict[str, Any]]:
+    """`version` of the JDK `jdk` JVM in `pod` (applied from `manifest`): the debug containers
+    it left in the pod spec."""
+    await shell.run(f"kubectl apply -f - <<'EOF'\n{manifest}\nEOF")
+    await shell.run(f"kubectl -n apps wait --for=condition=Ready pod/{pod} --timeout=60s")
+    before = set(slack.files)
+    await slack.send_slash_command(text=f"version pod={pod} ns=apps", user_id=OTHER)
+    files = await slack.wait_for(
+        lambda s: [f for k, f in s.files.items() if k not in before and f.completed], timeout=60
+    )
+    assert f"JDK {jdk}" in (files[0].data or b"").decode()
+    found = await shell.get(f"pod/{pod}", "-n", "apps")
+    await shell.run(f"kubectl -n apps delete pod {pod}")
+    return list(found["spec"].get("ephemeralContainers") or [])
+
+
 async def diagnoses_with_the_mirrored_image(shell: Shell, slack: FakeSlack) -> None:
-    """A diagnostic of a JVM in `apps` runs in an ephemeral container of the debug image the
-    overlay names."""
-    await shell.run(f"kubectl apply -f - <<'EOF'\n{COWWEB}\nEOF")
-    await shell.run("kubectl -n apps wait --for=condition=Ready pod/cowweb --timeout=60s")
-    await slack.send_slash_command(text="version pod=cowweb ns=apps", user_id=OTHER)
-    files = await slack.wait_for(lambda s: [f for f in s.files.values() if f.completed], timeout=60)
-    assert "JDK 11" in (files[0].data or b"").decode()
-    pod = await shell.get("pod/cowweb", "-n", "apps")
-    (debug,) = pod["spec"]["ephemeralContainers"]
+    """A JVM whose image has a shell is debugged from that image (already on the node, nothing
+    to pull); one on a distroless image, from the debug image the overlay names."""
+    (debug,) = await diagnose(shell, slack, COWWEB, "cowweb", "11")
+    assert debug["image"].startswith("docker.io/hhayakaw/cowweb@sha256:"), debug["image"]
+    (debug,) = await diagnose(shell, slack, DISTROLESS, "cowweb-distroless", "21")
     assert debug["image"] == MIRRORED
-    await shell.run("kubectl -n apps delete pod cowweb")
 
 
 @needs_root

@@ -29,7 +29,7 @@ from bot.kube.identity import (
     declared_identity,
     exec_identity,
 )
-from bot.kube.podjson import container_image, container_status
+from bot.kube.podjson import container_image, running_image_ref
 from bot.kube.probe import MISSING_NAMESPACE, UNKNOWN_LEVEL
 from bot.kube.strategies.context import KubeContext
 from bot.kube.strategies.debug_container import (
@@ -111,7 +111,7 @@ class EphemeralStrategy:
             if isinstance(context, str):
                 return Unavailable(context, ROOT_FIX)
         images: tuple[str, ...] = (self.ctx.settings.debug_image,)
-        app_image = app_image_ref(target)
+        app_image = running_image_ref(target.pod, target.container)
         reuse = self.ctx.settings.debug_from_app_image and self._helpers()
         if reuse and app_image and not probe.has_no_shell(app_image):
             images = (app_image, *images)
@@ -242,12 +242,3 @@ class EphemeralStrategy:
                 "replaced (e.g. kubectl rollout restart)"
             )
         return said
-
-
-def app_image_ref(target: KubeTarget) -> str | None:
-    """The app container's image by the digest the kubelet reports (`imageID`), which a node
-    that runs it already has; None when the kubelet reported none."""
-    status = container_status(target.pod, target.container)
-    image_id = status.get("imageID") or ""
-    ref = image_id.split("://", 1)[-1]  # docker-pullable://repo@sha256:... in older runtimes
-    return ref if "@sha256:" in ref else None

@@ -16,7 +16,7 @@ from bot.backends.protocols import Created, Unavailable
 from bot.jvm.agent import EXIT_NO_TOOL, AgentCall
 from bot.jvm.catalog import tool_named
 from bot.kube.errors import KubeExecFailed, KubeForbidden
-from bot.kube.podjson import container_image
+from bot.kube.podjson import container_image, running_image_ref
 from bot.kube.strategies.context import GRACE_S, KubeContext
 from bot.kube.targets import KubeTarget
 from bot.model.errors import StrategyFailed
@@ -50,8 +50,11 @@ async def _exec_agent(ctx: KubeContext, plan: ExecPlan, call: AgentCall, how: st
             )
         except KubeForbidden as error:
             raise StrategyFailed(error.message) from error
-        except KubeExecFailed as error:  # e.g. no /bin/sh in the image (distroless)
+        except KubeExecFailed as error:  # no /bin/sh in the image (distroless)
             ctx.probe.remember_no_tool(image)
+            if (ref := running_image_ref(target.pod, container)) is not None:
+                # So an ephemeral container does not try this image next, only to fail too.
+                ctx.probe.remember_no_shell(ref)
             missing.append(f"{container}: {error.message}")
             continue
         if result.exit_code == EXIT_NO_TOOL:
