@@ -50,7 +50,7 @@ def configure_client(client: AsyncWebClient, slack: SlackSettings) -> AsyncWebCl
     """Point the Web API client at `SLACK_API_URL` and retry 429s and 5xx (the SDK alone
     retries only connection errors)."""
     client.base_url = slack.slack_api_url
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=4))
     client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
     return client
 

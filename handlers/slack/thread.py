@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report.snippets import Snippet
+from handlers.slack.pacing import PACER
 
 Block = dict[str, Any]
 
@@ -91,6 +92,7 @@ class SlackThread:
         return self.root_ts or self.ts
 
     async def post(self, text: str, blocks: Sequence[Block]) -> str:
+        await PACER.wait(self.client.base_url, self.channel)
         response = await self.client.chat_postMessage(
             channel=self.channel, text=text, blocks=list(blocks), thread_ts=self.root_ts
         )

@@ -102,7 +102,9 @@ async def test_ephemeral_home_view_and_user_lookup(fake_slack: FakeSlack) -> Non
         await client.users_info(user="U0ALICE001")
     assert unscoped.value.response["error"] == "missing_scope"
     assert unscoped.value.response["needed"] == "users:read"
-    assert unscoped.value.response["provided"] == "commands,chat:write,files:write"
+    assert unscoped.value.response["provided"] == (
+        "commands,chat:write,files:write,files:read,usergroups:read"
+    )
 
 
 async def test_user_lookup_with_the_impersonation_scopes_the_manifest_names() -> None:
