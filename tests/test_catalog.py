@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.commands.grammar import parse_command
 from bot.commands.help import help_lines, usage_lines
 from bot.jvm.catalog import CATALOG, find_tool
-from bot.jvm.steps import Jcmd, Pause
+from bot.jvm.steps import Fetch, Jcmd, Pause
 from bot.model.request import Request
 from scripts.readme_reference import render
 
@@ -58,6 +58,9 @@ def test_repeated_dumps_become_steps_with_pauses_between():
         Jcmd("threaddump.2", "Thread.print -l"),
         Pause(7),
         Jcmd("threaddump.3", "Thread.print -l"),
+        # Then JDK 21+'s JSON dump (virtual threads); older JDKs refuse it, which is no error.
+        Jcmd("threaddump.json.cmd", "Thread.dump_to_file -format=json @FILE.json@", optional=True),
+        Fetch("threaddump.json", "json", optional=True),
     )
 
 

@@ -35,7 +35,8 @@ async def run(text: str, **kwargs: object) -> Result:
 
 
 def pid_text(jvm_pid: int, tool: str) -> str:
-    return f"{tool} pid={jvm_pid}"
+    # profile's shortest recording: its default (20 s) proves nothing more here.
+    return f"{tool} pid={jvm_pid}" + (" duration=5" if tool == "profile" else "")
 
 
 @pytest.mark.parametrize("tool", [t.name for t in CATALOG])
@@ -44,6 +45,14 @@ async def test_every_catalog_tool_answers_from_a_real_jvm(cowweb_factory, java_v
     result = await run(pid_text(jvm.pid, tool))
     assert result.raw.strategy == "local"
     assert result.analysis.headline
+    if tool == "profile":  # the recording reaches the user as the analysis's files
+        # cowweb idles: its threads wait, so JDK 11-25 may catch no Java samples in 5 s, and
+        # then no flame graph is drawn; the recording is never dropped.
+        names = {a.name for a in result.analysis.attachments}
+        assert "profile.jfr" in names, result.analysis
+        assert names <= {"flame.png", "collapsed.txt", "profile.jfr"}, names
+        assert result.raw.steps == ()
+        return
     assert result.raw.steps and all(s.text.strip() for s in result.raw.steps)
     if tool != "jps":
         assert {s.pid for s in result.raw.steps} == {jvm.pid}
@@ -178,5 +187,6 @@ def test_jdebug_console_answers_each_line(cowweb_factory):
 async def test_several_dumps_show_threads_stuck_in_the_same_frames(cowweb_factory):
     jvm = cowweb_factory(25)
     result = await run(f"threaddump pid={jvm.pid} count=2 interval=1s")
-    assert [s.name for s in result.raw.steps] == ["threaddump.1", "threaddump.2"]
+    # JDK 21+ also writes one JSON dump, virtual threads included, after the last text dump.
+    assert [s.name for s in result.raw.steps] == ["threaddump.1", "threaddump.2", "threaddump.json"]
     assert "stuck" in "\n".join(result.analysis.findings).lower()

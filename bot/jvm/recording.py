@@ -98,17 +98,26 @@ def summarise_recording(
     recording = read_recording(io.BytesIO(data))
     summary = summarise_profile(recording, _event(event))
     analysis = summary.analysis
-    if not summary.stacks:
-        return analysis
-    graph = render_flame_graph(profile_flame_graph(summary))
     jfr = Attachment(f"{name}.jfr", "the recording (JDK Mission Control opens it)", data)
     if len(data) > GZIP_ABOVE:
         jfr = Attachment(f"{name}.jfr.gz", "the recording, gzipped", gzip.compress(data, 6))
-    attachments = (
-        Attachment("flame.png", f"flame graph ({summary.event})", graph),
-        Attachment("collapsed.txt", "collapsed stacks", collapsed_stacks(summary.stacks).encode()),
-        *((jfr,) if attach_recording else ()),
+    # Without stacks there is no graph to draw, but the recording still holds the GC and CPU
+    # events (and what JMC shows): the user keeps it either way.
+    graphs = (
+        (
+            Attachment(
+                "flame.png",
+                f"flame graph ({summary.event})",
+                render_flame_graph(profile_flame_graph(summary)),
+            ),
+            Attachment(
+                "collapsed.txt", "collapsed stacks", collapsed_stacks(summary.stacks).encode()
+            ),
+        )
+        if summary.stacks
+        else ()
     )
+    attachments = (*graphs, *((jfr,) if attach_recording else ()))
     notes = analysis.notes
     if len(data) >= MAX_SIZE * 0.95:
         notes = (

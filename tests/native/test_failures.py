@@ -164,7 +164,7 @@ def test_a_jvm_that_does_not_catch_sigquit_is_left_alive(cowweb_factory):
         (
             ["frobnicate"],
             "usage: jdebug-attach [-t SECONDS] jcmd PID COMMAND... | list | read PID PATH | "
-            "remove PID PATH",
+            "remove PID PATH | as PID PROGRAM [ARG...]",
         ),
     ],
     ids=["pid", "deadline", "long-line", "mode"],

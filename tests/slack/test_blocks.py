@@ -183,8 +183,11 @@ def commands(draw: st.DrawFn) -> str:
         words.append(f"pid={draw(st.integers(1, 4_000_000))}")
     if tool.option("count") and draw(st.booleans()):
         words += [f"count={draw(st.integers(2, 10))}", f"interval={draw(st.integers(1, 60))}s"]
-    if tool.option("top") and draw(st.booleans()):
-        words.append(f"top={draw(st.integers(1, 500))}")
+    top = tool.option("top")
+    if top and draw(st.booleans()):
+        # Each tool's own range, as its help states it (`top=1..50`).
+        low, high = (int(n) for n in top.form.split("=", 1)[1].split(".."))
+        words.append(f"top={draw(st.integers(low, high))}")
     if tool.option("all") and draw(st.booleans()):
         words.append("all")
     return " ".join(words)
