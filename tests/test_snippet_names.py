@@ -20,16 +20,16 @@ def names(text: str, steps: tuple[StepOutput, ...], analysis: Analysis) -> list[
     return [s.filename for s in snippets(result, WHEN)]
 
 
-def test_repeated_dumps_are_numbered_and_the_json_dump_keeps_its_kind() -> None:
+def test_repeated_dumps_are_numbered_and_attachments_keep_their_kind() -> None:
     steps = (
         StepOutput("threaddump.1", 7, 0, "dump one\n"),
         StepOutput("threaddump.2", 7, 0, "dump two\n"),
-        StepOutput("threaddump.json", 7, 0, '{"threadDump": {}}\n'),
     )
-    assert names("threaddump pod=cowweb count=2", steps, Analysis("ok")) == [
+    analysis = Analysis("ok", attachments=(Attachment("threads.json", "JSON dump", b"{}"),))
+    assert names("threaddump pod=cowweb count=2", steps, analysis) == [
         "threaddump-cowweb-20261129T131500Z-1.txt",
         "threaddump-cowweb-20261129T131500Z-2.txt",
-        "threaddump-cowweb-20261129T131500Z.json",
+        "threaddump-cowweb-20261129T131500Z-threads.json",
     ]
 
 

@@ -7,12 +7,21 @@ the parsing and the findings live in `threaddump/`, `hot.py` and `gc.py`.
 
 from __future__ import annotations
 
+import dataclasses
+import io
+
 from bot.jvm.gc import summarise_gc
 from bot.jvm.hot import summarise_hot
 from bot.jvm.steps import Fetch, Jcmd, Pause, Snippet, Step, repeated
-from bot.jvm.threaddump import merge_analyses, summarise_thread_dumps, summarise_virtual_threads
+from bot.jvm.threaddump import (
+    carriers_in_thread_print,
+    merge_analyses,
+    summarise_thread_dumps,
+    virtual_thread_summary,
+)
+from bot.jvm.threaddump.jdk_json import read_thread_dump_json
 from bot.model.request import Options
-from bot.model.results import Analysis, ToolRun
+from bot.model.results import Analysis, Attachment, ToolRun
 
 JSON_COMMAND = "threaddump.json.cmd"
 JSON = "threaddump.json"
@@ -27,7 +36,7 @@ def threaddump_steps(options: Options) -> tuple[Step, ...]:
     return (
         *dumps,
         Jcmd(JSON_COMMAND, "Thread.dump_to_file -format=json @FILE.json@", optional=True),
-        Fetch(JSON, "json", optional=True),
+        Fetch(JSON, "json", optional=True, attached=True),
     )
 
 
@@ -38,7 +47,19 @@ def summarise_threaddump_run(run: ToolRun) -> Analysis:
     platform = summarise_thread_dumps(texts, run.options)
     json = run.step(JSON)
     if json is not None and json.exit_code == 0 and json.text.strip():
-        return merge_analyses(platform, summarise_virtual_threads(json.text, texts[-1]))
+        dump = read_thread_dump_json(io.BytesIO(json.text.encode("utf-8", "replace")))
+        merged = merge_analyses(
+            platform, virtual_thread_summary(dump, carriers_in_thread_print(texts[-1]))
+        )
+        if not any(t.virtual for t in dump.threads):
+            return merged  # the text dump already holds every thread, with its locks
+        # The only listing of the virtual threads: the user gets the JSON file too.
+        listing = Attachment(
+            "threads.json",
+            "JSON thread dump, virtual threads included",
+            json.text.encode("utf-8", "replace"),
+        )
+        return dataclasses.replace(merged, attachments=(*merged.attachments, listing))
     answer = run.text_of(JSON_COMMAND).strip()
     if not answer or "Unknown diagnostic command" in answer:  # JDK < 21: no virtual threads
         return platform

@@ -34,12 +34,15 @@ class Pause:
 @dataclass(frozen=True)
 class Fetch:
     """The file an earlier `Jcmd` wrote to `@FILE.<ext>@` (this run's own file in the JVM's
-    /tmp), as step `name`: text, or bytes sent as base64; removed afterwards, on every path."""
+    /tmp), as step `name`: text, or bytes sent as base64; removed afterwards, on every path.
+    A `binary` or `attached` file is for the analyser, which attaches what the user gets of it.
+    """
 
     name: str
     ext: str
     binary: bool = False
     optional: bool = False
+    attached: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ def side_steps(steps: Sequence[Step]) -> frozenset[str]:
         if isinstance(step, Jcmd):
             if "@FILE." in step.line or step.name.endswith(".stop"):
                 names.add(step.name)
-        elif isinstance(step, Snippet) or (isinstance(step, Fetch) and step.binary):
+        elif isinstance(step, Snippet) or (
+            isinstance(step, Fetch) and (step.binary or step.attached)
+        ):
             names.add(step.name)
     return frozenset(names)

@@ -45,16 +45,11 @@ def snippets(result: Result, when: datetime | None = None) -> list[Snippet]:
     tool, target and time."""
     stamp = (when or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     base = f"{result.request.tool}-{target_slug(result)}-{stamp}"
-    # A file the JVM wrote as JSON (threaddump's virtual-thread dump) keeps its kind; the
-    # text outputs are numbered among themselves.
-    texts = [s for s in result.raw.steps if not s.name.endswith(".json")]
+    steps = result.raw.steps
     out = []
-    for step in result.raw.steps:
+    for i, step in enumerate(steps, start=1):
+        suffix = f"-{i}" if len(steps) > 1 else ""
         title = f"{step.name} · {result.target}"
-        if step.name.endswith(".json"):
-            out.append(Snippet(f"{base}.json", title, step.text))
-            continue
-        suffix = f"-{texts.index(step) + 1}" if len(texts) > 1 else ""
         out.append(Snippet(f"{base}{suffix}.txt", title, step.text))
     for attachment in result.analysis.attachments:
         out.append(Snippet(f"{base}-{attachment.name}", attachment.title, attachment.data))

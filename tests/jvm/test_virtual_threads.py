@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.jvm.incident import summarise_threaddump_run
 from bot.jvm.threaddump import (
     merge_analyses,
     read_dumps,
@@ -25,6 +26,7 @@ from bot.jvm.threaddump import (
     summarise_virtual_threads,
 )
 from bot.model.request import Options
+from bot.model.results import StepOutput, ToolRun
 from tests.support.jvms import compile_test_app, jattach_text, jdk_home, running_test_app
 
 DATA = Path(__file__).parent / "data"
@@ -160,3 +162,20 @@ def test_the_json_posted_gzipped_reads_back_as_a_file(taken):
     assert f" · {VIRTUAL} virtual threads: {PARKED} parked in " in analysis.headline
     if taken.version == 25:
         assert "⚠ deadlock: vt-left ↔ vt-right" in analysis.headline
+
+
+def test_threaddump_hands_over_the_json_when_it_holds_virtual_threads(taken):
+    run = ToolRun(
+        (
+            StepOutput("threaddump.1", 1, 0, taken.thread_print),
+            StepOutput("threaddump.json.cmd", 1, 0, "Created /tmp/jdebug-x.json\n"),
+            StepOutput("threaddump.json", 1, 0, taken.json_text),
+        )
+    )
+
+    analysis = summarise_threaddump_run(run)
+
+    (listing,) = analysis.attachments
+    assert listing.name == "threads.json"
+    assert listing.data == taken.json_text.encode()
+    assert f"{VIRTUAL} virtual threads" in analysis.headline
