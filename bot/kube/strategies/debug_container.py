@@ -29,6 +29,9 @@ from bot.kube.strategies.waiting import (
 from bot.kube.targets import KubeTarget
 from bot.model.errors import DeadlineExceeded, StrategyFailed
 
+# The apiserver passes etcd's refusal of an object over --max-request-bytes through as is.
+ETCD_TOO_LARGE = "etcdserver: request is too large"
+
 log = structlog.get_logger("jdebug.ephemeral")
 
 # Waiting for the container to end once its output stream closed.
@@ -95,6 +98,15 @@ async def run_debug_container(
         raise
     except (KubeForbidden, KubeInvalid) as error:
         raise StrategyFailed(error.message) from error
+    except KubeError as error:
+        if ETCD_TOO_LARGE not in error.message:
+            raise
+        # etcd's limit (1.5 MiB), a plain 500 from the apiserver (kubernetes#112152).
+        raise StrategyFailed(
+            f"the pod object is at etcd's size limit (it holds {len(existing)} ephemeral "
+            "containers, which Kubernetes never removes), so no debug container can be added; "
+            "replace the pod (e.g. kubectl rollout restart) to shed them"
+        ) from error
     created.add(DebugProcess("container", target.namespace, target.name, name, call.deadline_s))
     log.info("ephemeral.added", container=name, image=image, uid=security_context.get("runAsUser"))
     status_of = named_status("ephemeralContainerStatuses", name)
