@@ -106,3 +106,13 @@ if [ ! -f "$jar_out" ] || [ -n "$(find examples/cowweb/src -newer "$jar_out" -na
     javac --release 11 -d build/cowweb/classes examples/cowweb/src/cowweb/*.java
     jar --create --file "$jar_out" --main-class cowweb.Main -C build/cowweb/classes .
 fi
+
+# The test apps the incident tools are tested with in kubesim (its jdebug.local/workloads
+# images see this folder): GC, CPU, JFR and virtual-thread workloads.
+workloads=(tests/jvm/data/GcWorkloads.java tests/jvm/data/ProfileWorkloads.java tests/jvm/data/VirtualThreads.java)
+if [ ! -f build/workloads/.built ] || [ -n "$(find "${workloads[@]}" -newer build/workloads/.built)" ]; then
+    echo "bootstrap: compiling the test workloads"
+    rm -rf build/workloads && mkdir -p build/workloads
+    javac --release 11 -d build/workloads "${workloads[@]}"
+    touch build/workloads/.built
+fi

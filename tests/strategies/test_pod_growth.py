@@ -8,6 +8,7 @@ through the API."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -57,7 +58,7 @@ async def test_each_request_adds_at_most_1500_bytes_so_1000_fit(
         assert result.raw.strategy == "ephemeral"
         sizes.append(stored_size(sim, namespace, pod))
 
-    growth = [after - before for before, after in zip(sizes, sizes[1:], strict=False)]
+    growth = [after - before for before, after in itertools.pairwise(sizes)]
     print(f"\n{pod}: pod object {sizes[0]} -> {sizes[-1]} bytes, growth per request {growth}")
     assert max(growth) <= GROWTH_GOAL, growth
     # The pod as it is now, plus a thousand more requests each as large as the largest here.

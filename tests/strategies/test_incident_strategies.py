@@ -1,0 +1,146 @@
+"""`hot`, `gc`, `threaddump` with virtual threads and `profile` through Kubernetes: ephemeral
+containers for a non-root JVM under PodSecurity restricted and a root one under baseline,
+and node debug pods (host pids, mapped to the JVM's own through NSpid). The JVMs run the
+test apps of tests/jvm/data (kubesim's jdebug.local/workloads images), whose answers are
+known: the burner thread, the churner's garbage, 44 virtual threads, the burning method.
+After each, nothing of jdebug is left in the JVM's /tmp.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.session.run import run_request
+from kubesim import KubeSim
+from tests.faults.leftovers import assert_nothing_left, jvm_pid
+from tests.strategies.conftest import RBAC, backend_for, needs_root, request, wait_until_all_running
+from tests.support.workloads import BURNER
+
+pytestmark = needs_root
+
+REPO = Path(__file__).resolve().parents[2]
+CLASSES = str(REPO / "build" / "workloads")
+NON_ROOT = {
+    "runAsUser": 1000,
+    "runAsGroup": 1000,
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def pod(name: str, namespace: str, image: str, args: list[str], non_root: bool) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "app",
+        "image": image,
+        "command": ["java", "-Xmx64m", "-XX:+UseSerialGC", "-cp", CLASSES, *args],
+    }
+    if non_root:
+        container["securityContext"] = NON_ROOT
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [container]},
+    }
+
+
+def namespace(name: str, level: str) -> dict[str, Any]:
+    labels = {"pod-security.kubernetes.io/enforce": level}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
+WORLD = [
+    namespace("jdebug", "privileged"),
+    namespace("restricted", "restricted"),
+    namespace("baseline", "baseline"),
+    pod("burner", "restricted", "jdebug.local/workloads:21", ["GcWorkloads", "burn"], True),
+    pod("churner", "restricted", "jdebug.local/workloads:21", ["GcWorkloads", "churn"], True),
+    pod("burner", "baseline", "jdebug.local/workloads:25", ["GcWorkloads", "burn"], False),
+    pod(
+        "virtual",
+        "baseline",
+        "jdebug.local/workloads:25",
+        ["-Djdk.virtualThreadScheduler.parallelism=6", "VirtualThreads", "40"],
+        False,
+    ),
+    pod("profiled", "restricted", "jdebug.local/workloads:25", ["ProfileWorkloads", "cpu"], True),
+]
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
+    world = tmp_path_factory.mktemp("incident") / "world.yaml"
+    world.write_text("\n---\n".join(json.dumps(doc) for doc in WORLD))
+    with KubeSim(manifests=[world, RBAC]) as running:
+        wait_until_all_running(running)
+        yield running
+
+
+def jdebug_files(sim: KubeSim, ns: str, name: str) -> list[str]:
+    """jdebug's own files in the JVM's /tmp (recordings, settings, JSON dumps)."""
+    tmp = Path(f"/proc/{jvm_pid(sim, ns, name)}/root/tmp")
+    return sorted(p.name for p in tmp.glob("jdebug-*"))
+
+
+@pytest.mark.parametrize(
+    ("ns", "strategy"),
+    [("restricted", "ephemeral"), ("baseline", "ephemeral"), ("baseline", "node")],
+)
+async def test_hot_names_the_burning_thread(sim: KubeSim, ns: str, strategy: str) -> None:
+    result = await run_request(
+        request(f"hot pod=burner ns={ns} interval=2s"), backend_for(sim, order=(strategy,))
+    )
+
+    assert result.raw.strategy == strategy
+    assert BURNER in result.analysis.headline, result.analysis
+    assert_nothing_left(sim, ns, "burner")
+
+
+async def test_gc_on_a_churning_non_root_jvm_reports_pressure(sim: KubeSim) -> None:
+    result = await run_request(
+        request("gc pod=churner ns=restricted interval=3s"),
+        backend_for(sim, order=("ephemeral",)),
+    )
+
+    assert not result.analysis.headline.startswith("GC is calm"), result.analysis
+    assert "Serial" in " ".join(result.analysis.findings), result.analysis
+    assert_nothing_left(sim, "restricted", "churner")
+
+
+@pytest.mark.parametrize("strategy", ["ephemeral", "node"])
+async def test_threaddump_counts_the_virtual_threads_and_removes_its_json(
+    sim: KubeSim, strategy: str
+) -> None:
+    result = await run_request(
+        request("threaddump pod=virtual ns=baseline"), backend_for(sim, order=(strategy,))
+    )
+
+    assert "44 virtual threads" in result.analysis.headline, result.analysis
+    assert [a.name for a in result.analysis.attachments] == ["threads.json"]
+    assert jdebug_files(sim, "baseline", "virtual") == []
+    assert_nothing_left(sim, "baseline", "virtual")
+
+
+@pytest.mark.parametrize("strategy", ["ephemeral", "node"])
+async def test_profile_of_a_non_root_jvm_finds_the_burning_method(
+    sim: KubeSim, strategy: str
+) -> None:
+    result = await run_request(
+        request("profile pod=profiled ns=restricted duration=5s"),
+        backend_for(sim, order=(strategy,)),
+    )
+
+    assert result.raw.strategy == strategy
+    text = "\n".join((result.analysis.headline, *result.analysis.findings))
+    assert "ProfileWorkloads.burnCpu" in text, result.analysis
+    names = {a.name for a in result.analysis.attachments}
+    assert {"flame.png", "collapsed.txt", "profile.jfr"} <= names
+    assert jdebug_files(sim, "restricted", "profiled") == []
+    assert_nothing_left(sim, "restricted", "profiled")
