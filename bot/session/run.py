@@ -9,6 +9,7 @@ It knows nothing about frontends: they get `Progress` events and the `Result` or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -71,9 +72,12 @@ async def run_first_strategy(
     strategies: Sequence[Strategy[Any, Any]],
     call: AgentCall,
     progress: ProgressListener,
+    waits_s: int = 0,
 ) -> Ran:
     """Run the first strategy that has a plan; one that finds at run time that it cannot
-    work here (StrategyFailed) hands over to the next. Otherwise list every reason."""
+    work here (StrategyFailed) hands over to the next. Otherwise list every reason.
+    `waits_s`, the pauses the steps hold (a recording's duration), is counted down in the
+    progress while the strategy runs."""
     reasons: list[str] = []
     for strategy in strategies:
         plan = await strategy.check(request, target)
@@ -82,15 +86,22 @@ async def run_first_strategy(
             continue
         created = Created()
         try:
-            await progress(
-                Progress(
-                    "running",
-                    f"running {request.tool} via {strategy.name}",
-                    target.description,
-                    strategy.name,
+            running = f"running {request.tool} via {strategy.name}"
+            await progress(Progress("running", running, target.description, strategy.name))
+            ticker = (
+                asyncio.create_task(
+                    _count_down(progress, running, target.description, strategy.name, waits_s)
                 )
+                if waits_s >= TICK_S
+                else None
             )
-            output = await strategy.run(plan, call, created)
+            try:
+                output = await strategy.run(plan, call, created)
+            finally:
+                if ticker is not None:
+                    ticker.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await ticker
         except StrategyFailed as error:
             reasons.append(f"{strategy.name}: {error.message}")
             continue
@@ -100,6 +111,24 @@ async def run_first_strategy(
     raise StrategyUnavailable(
         f"no way to reach {target.description} works here: " + "; ".join(reasons)
     )
+
+
+# How often a long run (a recording, repeated dumps) says how long it still has.
+TICK_S = 5
+
+
+async def _count_down(
+    progress: ProgressListener, running: str, target: str, strategy: str, waits_s: int
+) -> None:
+    """Every TICK_S seconds: about how many of the steps' `waits_s` seconds are left."""
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(TICK_S)
+        left = waits_s - (time.monotonic() - started)
+        message = f"{running}: about {left:.0f} s left" if left >= 1 else f"{running}: finishing"
+        await progress(Progress("running", message, target, strategy))
+        if left < 1:
+            return
 
 
 async def run_request(
@@ -145,7 +174,9 @@ async def run_resolved(
         match=target.match,
         attach_tool=attach_tool,
     )
-    ran = await run_first_strategy(request, target, backend.strategies(), call, progress)
+    ran = await run_first_strategy(
+        request, target, backend.strategies(), call, progress, pauses_s(steps)
+    )
     stdout = ran.output.stdout
     try:
         out = parse_agent_output(stdout, call.nonce)

@@ -21,7 +21,7 @@ from bot.local.strategy import LocalBackend
 from bot.model.errors import AttachFailed
 from bot.model.request import Request
 from bot.model.results import Result
-from bot.session.run import run_request
+from bot.session.run import Progress, run_request
 from tests.support.jvms import compile_test_app, jattach_text, running_test_app
 from tests.support.profile_workloads import compile_workloads as compile_profile_workloads
 from tests.support.profile_workloads import start_workload, stop_workload
@@ -30,10 +30,16 @@ from tests.support.workloads import BURNER, compile_workloads, running_workload
 DATA = Path(__file__).parent / "data"
 
 
-async def run(text: str) -> Result:
+async def run(text: str, said: list[str] | None = None) -> Result:
+    """`text` against a local JVM; the progress messages go into `said`."""
     request = parse_command(text)
     assert isinstance(request, Request)
-    return await run_request(request, LocalBackend())
+
+    async def progress(event: Progress) -> None:
+        if said is not None:
+            said.append(event.message)
+
+    return await run_request(request, LocalBackend(), progress=progress)
 
 
 def leftovers() -> list[str]:
@@ -152,7 +158,8 @@ async def test_a_second_profile_of_the_same_jvm_is_refused_while_ours_records(wo
     import asyncio
 
     proc = workload(25, "cpu")
-    first = asyncio.create_task(run(f"profile pid={proc.pid} duration=8s"))
+    said: list[str] = []
+    first = asyncio.create_task(run(f"profile pid={proc.pid} duration=8s", said))
     for _ in range(100):  # until the first one's recording is running
         if "name=jdebug-" in jattach_text(proc.pid, "JFR.check"):
             break
@@ -162,3 +169,6 @@ async def test_a_second_profile_of_the_same_jvm_is_refused_while_ours_records(wo
     assert "already recording this JVM" in refused.value.message
     assert (await first).analysis.findings
     assert leftovers() == []
+    # While it records, the progress counts down what is left of its 8 s.
+    left = [int(m[1]) for m in map(re.compile(r": about (\d+) s left$").search, said) if m]
+    assert left and all(1 <= n < 8 for n in left), said
