@@ -11,7 +11,11 @@ the text overshoots it at 5 MB.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from bot.redaction.redactor import REDACTED, Redactor
 from scripts.synth_threaddump import synthesise_dump
@@ -93,3 +97,42 @@ def test_bench_redact_10000_thread_dump(benchmark, cowweb_factory, tmp_path):
 
     assert (redacted, count) == (text, 0)  # nothing in a thread dump is a secret
     record(benchmark, path, baseline_s)
+
+
+# Hostile shapes (each a unit repeated), 1.2 MB or so each (long enough that the median of
+# a few milliseconds is not noise): a scan that backtracks over what it already read is
+# quadratic in them.
+HOSTILE = [
+    ("a=", 150_000),
+    ('"a": ', 60_000),
+    ("jdbc:oracle:thin:", 18_000),
+    ("@", 300_000),
+    ("a\\\n", 100_000),
+    ("\\", 300_000),
+    (" --password", 27_000),
+    ("-----BEGIN PRIVATE KEY-----", 11_000),
+    ("password=", 33_000),
+]
+LINEAR_GOAL = 3.0  # twice the text: 2x when linear, 4x when quadratic
+
+
+@pytest.mark.parametrize(("unit", "count"), HOSTILE, ids=[repr(u[:12]) for u, _ in HOSTILE])
+def test_bench_hostile_text_takes_linear_time(benchmark, unit: str, count: int) -> None:
+    redactor = Redactor.default()
+    half, whole = unit * (2 * count), unit * (4 * count)
+
+    def redact(text: str) -> None:
+        for kind in ("properties", "command_lines", "text"):
+            redactor.redact(text, kind)
+
+    # The fastest of several rounds on both sides: a neighbour's burst only ever adds time.
+    baseline = min(timed(redact, half) for _ in range(5))
+    benchmark.group = "redaction-linear"
+    benchmark.pedantic(redact, args=(whole,), rounds=5)
+    assert_goal(benchmark, "twice_the_text", benchmark.stats.stats.min / baseline, LINEAR_GOAL)
+
+
+def timed(call: Callable[[str], None], text: str) -> float:
+    started = time.perf_counter()
+    call(text)
+    return time.perf_counter() - started
