@@ -112,7 +112,29 @@ is_jvm() {
     return 0
 }
 
+# Keep a listed JVM when it matches MATCH and CGROUP; print its line again.
+keep_jvm() {
+    if [ -n "$match" ]; then
+        case $5 in *"$match"*) ;; *) return 0 ;; esac
+    fi
+    if [ -n "$cgroup" ]; then
+        grep -qF -e "$cgroup" "/proc/$1/cgroup" 2>/dev/null || return 0
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\n' "$@"
+}
+
 list_jvms() {
+    # jdebug-attach also knows JVMs whose launcher is not named java (jsvc, rmiregistry,
+    # install4j's) by HotSpot's perf file or a mapped libjvm.so, forking nothing per process.
+    if [ -z "$want_pid" ] && command -v jdebug-attach >/dev/null 2>&1 \
+        && listed=$(jdebug-attach -t 10 list 2>/dev/null); then
+        tab=$(printf '\t')
+        printf '%s\n' "$listed" | while IFS=$tab read -r l_pid l_uid l_gid l_nspid l_cmd; do
+            [ -n "$l_pid" ] || continue
+            keep_jvm "$l_pid" "$l_uid" "$l_gid" "$l_nspid" "$l_cmd"
+        done
+        return 0
+    fi
     # With a pid asked for, only that process is looked at.
     if [ -n "$want_pid" ]; then
         set -- "/proc/$want_pid"

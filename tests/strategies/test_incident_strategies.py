@@ -71,6 +71,27 @@ WORLD = [
         False,
     ),
     pod("profiled", "restricted", "jdebug.local/workloads:25", ["ProfileWorkloads", "cpu"], True),
+    # A JVM whose launcher is not named java (as jsvc's or install4j's are): comm is `jsvc`.
+    {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "launcher", "namespace": "baseline"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "jdebug.local/workloads:25",
+                    "command": [
+                        "/bin/sh",
+                        "-c",
+                        'ln -s "$(command -v java)" /tmp/jsvc && exec /tmp/jsvc -Xmx64m -cp "$0" '
+                        "GcWorkloads idle",
+                        CLASSES,
+                    ],
+                }
+            ]
+        },
+    },
 ]
 
 
@@ -144,3 +165,26 @@ async def test_profile_of_a_non_root_jvm_finds_the_burning_method(
     assert {"flame.png", "collapsed.txt", "profile.jfr"} <= names
     assert jdebug_files(sim, "restricted", "profiled") == []
     assert_nothing_left(sim, "restricted", "profiled")
+
+
+@pytest.mark.parametrize("strategy", ["ephemeral", "node"])
+async def test_a_jvm_whose_launcher_is_not_java_is_found_without_pid(
+    sim: KubeSim, strategy: str
+) -> None:
+    # The JVM's process is named jsvc: the agent's own scan (by comm) would miss it.
+    assert any(
+        p.joinpath("comm").read_text() == "jsvc\n"
+        and b"GcWorkloads" in p.joinpath("cmdline").read_bytes()
+        for p in Path("/proc").glob("[0-9]*")
+        if p.joinpath("comm").exists()
+    )
+
+    listed = await run_request(
+        request("jps pod=launcher ns=baseline"), backend_for(sim, order=(strategy,))
+    )
+    version = await run_request(
+        request("version pod=launcher ns=baseline"), backend_for(sim, order=(strategy,))
+    )
+
+    assert any("GcWorkloads" in f for f in listed.analysis.findings), listed.analysis
+    assert "JDK 25" in version.raw.steps[0].text
