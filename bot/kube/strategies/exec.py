@@ -55,7 +55,7 @@ async def _exec_agent(ctx: KubeContext, plan: ExecPlan, call: AgentCall, how: st
             if (ref := running_image_ref(target.pod, container)) is not None:
                 # So an ephemeral container does not try this image next, only to fail too.
                 ctx.probe.remember_no_shell(ref)
-            missing.append(f"{container}: {error.message}")
+            missing.append(f"{container}: {no_shell(error.message)}")
             continue
         if result.exit_code == EXIT_NO_TOOL:
             ctx.probe.remember_no_tool(image)
@@ -69,6 +69,17 @@ async def _exec_agent(ctx: KubeContext, plan: ExecPlan, call: AgentCall, how: st
             debug_container=container,
         )
     raise StrategyFailed("; ".join(missing) or "no container to run the agent in")
+
+
+def no_shell(message: str) -> str:
+    """The runtime's refusal to start /bin/sh, as a sentence: what it means, what it said."""
+    said = message[message.rfind('exec: "') :] if 'exec: "' in message else message
+    said = said.removesuffix(": unknown")
+    return (
+        "the image has no shell (/bin/sh), as distroless images do, so exec cannot run "
+        f"jdebug's agent there; an ephemeral container or a node debug pod can (the runtime "
+        f"said: {said})"
+    )
 
 
 class ExecStrategy:
