@@ -159,7 +159,8 @@ def _allocation(first: GcState, second: GcState, seconds: float) -> float | None
     """Bytes allocated per second, an estimate. Generational STW collectors empty eden at
     each young or full collection, so allocation is what eden gained plus one eden per
     collection; an eden is the larger of its average capacity and what threads allocated
-    between GCs (`sun.gc.tlab.alloc`), as G1 under pressure collects before eden fills.
+    between GCs (`sun.gc.tlab.alloc`), and for G1, which resizes eden at every pause and
+    collects before it fills under pressure, the latter.
     A heap that nothing collected between the samples gained exactly what was allocated."""
     if second.collector in ("Serial", "Parallel", "G1") and first.eden and second.eden:
         young, full = _delta_count(first, second, 0), _delta_count(first, second, 1)
@@ -173,7 +174,10 @@ def _allocation(first: GcState, second: GcState, seconds: float) -> float | None
             emptied = max(young, full)  # G1 upgraded a young pause to a full one
         eden_size = (first.eden.capacity + second.eden.capacity) / 2
         if first.tlab_epoch_bytes is not None and second.tlab_epoch_bytes is not None:
-            eden_size = max(eden_size, (first.tlab_epoch_bytes + second.tlab_epoch_bytes) / 2)
+            epochs = (first.tlab_epoch_bytes + second.tlab_epoch_bytes) / 2
+            # G1 resizes eden at every pause: what threads allocated between its latest GCs
+            # is the better measure of one eden (measured up to 9x over with capacities).
+            eden_size = epochs if second.collector == "G1" and epochs else max(eden_size, epochs)
         return max(0.0, second.eden.used - first.eden.used + emptied * eden_size) / seconds
     if not second.collections and second.collector != "Epsilon":
         return None
