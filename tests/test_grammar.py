@@ -212,7 +212,7 @@ INVALID: list[tuple[str, str]] = [
     ("histo top=0", "top=0"),
     ("histo top=501", "top=501"),
     # options the tool does not take
-    ("threaddump cowweb top=5", 'threaddump does not take "top=5"; top is for histo'),
+    ("threaddump cowweb top=5", 'threaddump does not take "top=5"; top is for hot and histo'),
     ("flags cowweb count=2", 'flags does not take "count=2"; count is for threaddump'),
     ("histo cowweb interval=5s", '"interval=5s"'),
     ("threaddump cowweb all", "all is for flags and histo"),

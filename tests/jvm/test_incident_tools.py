@@ -98,9 +98,10 @@ async def test_threaddump_counts_virtual_threads_from_the_json_dump(tmp_path, ve
         result = await run(f"threaddump pid={pid}")
     assert "44 virtual threads" in result.analysis.headline, result.analysis
     assert "awaitStock" in " ".join(result.analysis.findings)
-    names = [s.name for s in result.raw.steps]
-    assert names == ["threaddump", "threaddump.json"]  # the JSON goes into the thread too
-    assert '"threadDump"' in result.raw.steps[1].text
+    assert [s.name for s in result.raw.steps] == ["threaddump"]
+    # The JSON, the only listing of the virtual threads, goes into the thread too.
+    (listing,) = result.analysis.attachments
+    assert listing.name == "threads.json" and b'"threadDump"' in listing.data
     assert leftovers() == []
 
 

@@ -99,9 +99,9 @@ def test_virtual_threads_are_counted_and_grouped_by_what_they_do_and_where(taken
     )
 
 
+# JDK 21 pins a carrier inside synchronized; 24+ does not (JEP 491).
+@pytest.mark.parametrize("taken", [21], indirect=True, ids=["jdk21"])
 def test_jdk21_names_both_carriers_pinned_by_sleeping_inside_synchronized_or_clinit(taken):
-    if taken.version != 21:
-        pytest.skip("JDK 21 pins a carrier inside synchronized; 24+ does not (JEP 491)")
     analysis = summarise_virtual_threads(taken.json_text, taken.thread_print)
     ledger = taken.carrier_in_thread_print(taken.tid("ledger-writer"))
     tax = taken.carrier_in_thread_print(taken.tid("tax-table-loader"))
@@ -121,9 +121,9 @@ def test_jdk21_names_both_carriers_pinned_by_sleeping_inside_synchronized_or_cli
     assert any("no thread states (JDK 21)" in note for note in analysis.notes)
 
 
+# JDK 25's JSON has states, locks and carriers.
+@pytest.mark.parametrize("taken", [25], indirect=True, ids=["jdk25"])
 def test_jdk25_pins_only_in_the_class_initializer_and_finds_the_virtual_deadlock(taken):
-    if taken.version != 25:
-        pytest.skip("JDK 25's JSON has states, locks and carriers")
     analysis = summarise_virtual_threads(taken.json_text)  # the JSON alone names the carrier
     body = json.loads(taken.json_text)["threadDump"]
     threads = [t for c in body["threadContainers"] for t in c["threads"]]

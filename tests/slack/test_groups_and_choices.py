@@ -4,6 +4,7 @@ one button per candidate when several JVMs match (each runs the same command wit
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 from tests.fakeslack import FakeSlack
@@ -55,19 +56,22 @@ async def test_a_grant_given_only_to_a_group_lets_its_members_in(
 async def test_several_matching_jvms_come_with_one_button_each_that_runs_that_one(
     fake_slack: FakeSlack, start_bot: StartBot, cowweb_factory
 ) -> None:
-    first, second = cowweb_factory(21), cowweb_factory(25)
+    # A word only these two JVMs' command lines hold: other JVMs on this machine match no more.
+    mark = f"jdebug-pick-{uuid.uuid4().hex[:8]}"
+    first, second = (cowweb_factory(v, jvm_args=(f"-Dmark={mark}",)) for v in (21, 25))
     backend = RecordingBackend()
     server = await start_bot(backend)
     before = running_tasks()
 
-    await fake_slack.send_slash_command(text="version pod=cowweb")
+    await fake_slack.send_slash_command(text=f"version pod={mark}")
     told = await fake_slack.wait_for(lambda s: s.responses, timeout=30)
     await wait_until_idle(server.service, before)
     answer = told[0]
     assert "JVMs match; pick one with pid=N" in answer.text
     buttons = [e for b in answer.blocks if b["type"] == "actions" for e in b["elements"]]
     commands = {json.loads(b["value"])["cmd"] for b in buttons}
-    assert {f"version pod=cowweb pid={first.pid}", f"version pod=cowweb pid={second.pid}"} <= (
-        commands
-    )
+    assert commands == {
+        f"version pod={mark} pid={first.pid}",
+        f"version pod={mark} pid={second.pid}",
+    }
     assert all(b["action_id"].startswith("jdebug_run_pick_") for b in buttons)
