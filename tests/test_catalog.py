@@ -60,7 +60,7 @@ def test_repeated_dumps_become_steps_with_pauses_between():
         Jcmd("threaddump.3", "Thread.print -l"),
         # Then JDK 21+'s JSON dump (virtual threads); older JDKs refuse it, which is no error.
         Jcmd("threaddump.json.cmd", "Thread.dump_to_file -format=json @FILE.json@", optional=True),
-        Fetch("threaddump.json", "json", optional=True, attached=True),
+        Fetch("threaddump.json", "json", optional=True, attached=True, virtual_threads_only=True),
     )
 
 

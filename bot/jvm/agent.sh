@@ -9,7 +9,8 @@
 #   STEP is one of
 #     jcmd:NAME:COMMAND LINE   a diagnostic command (e.g. `jcmd:threaddump.1:Thread.print -l`);
 #                              `@FILE.EXT@` in it is this run's own file in the JVM's /tmp
-#     fetch:NAME:EXT:ENC       that file's content as step NAME (ENC text or base64), then
+#     fetch:NAME:EXT:ENC       that file's content as step NAME (ENC text or base64, or vthreads:
+#                              text, but empty when it holds no virtual thread), then
 #                              removed; it is removed at exit on every path too
 #     `jcmd?:` and `fetch?:`   the same, optional: their failure does not fail the run
 #     snippet:NAME:KIND        a fixed snippet run against the JVM's pid (KIND sample or
@@ -359,6 +360,19 @@ for step in "$@"; do
             case $ext in '' | *[!a-z]*) fail 2 "bad file extension in step '$step'" ;; esac
             file=$(own_file "$ext")
             remaining
+            if [ "$enc" = vthreads ]; then
+                # A JSON thread dump is only worth its bytes (several times the text dump's)
+                # when it holds a virtual thread: else an empty frame says it held none.
+                enc=text
+                # shellcheck disable=SC2086
+                if $runner test -e "/proc/$pid/root$file" \
+                    && ! $runner grep -qF -e java.lang.VirtualThread.run -e '"virtual": true' "/proc/$pid/root$file" 2>/dev/null; then
+                    mark "begin step=$name pid=$pid tool=file enc=text"
+                    mark "end step=$name pid=$pid rc=0"
+                    remove_jvm_file "$file"
+                    continue
+                fi
+            fi
             mark "begin step=$name pid=$pid tool=file enc=$enc"
             rc=$({ { read_jvm_file "$file"; echo $? >&3; } | encode "$enc" >&4; } 3>&1)
             mark "end step=$name pid=$pid rc=$rc"

@@ -36,7 +36,7 @@ def threaddump_steps(options: Options) -> tuple[Step, ...]:
     return (
         *dumps,
         Jcmd(JSON_COMMAND, "Thread.dump_to_file -format=json @FILE.json@", optional=True),
-        Fetch(JSON, "json", optional=True, attached=True),
+        Fetch(JSON, "json", optional=True, attached=True, virtual_threads_only=True),
     )
 
 
@@ -60,6 +60,8 @@ def summarise_threaddump_run(run: ToolRun) -> Analysis:
             json.text.encode("utf-8", "replace"),
         )
         return dataclasses.replace(merged, attachments=(*merged.attachments, listing))
+    if json is not None and json.exit_code == 0:
+        return platform  # the JVM wrote it, and it held no virtual thread
     answer = run.text_of(JSON_COMMAND).strip()
     if not answer or "Unknown diagnostic command" in answer:  # JDK < 21: no virtual threads
         return platform

@@ -43,6 +43,8 @@ class Fetch:
     binary: bool = False
     optional: bool = False
     attached: bool = False
+    # A JSON thread dump: fetched only when it holds a virtual thread (else empty text).
+    virtual_threads_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ def agent_word(step: Step) -> str:
         return f"sleep:{step.seconds}"
     if isinstance(step, Fetch):
         kind = "fetch?" if step.optional else "fetch"
-        return f"{kind}:{step.name}:{step.ext}:{'base64' if step.binary else 'text'}"
+        enc = "base64" if step.binary else "vthreads" if step.virtual_threads_only else "text"
+        return f"{kind}:{step.name}:{step.ext}:{enc}"
     if isinstance(step, Snippet):
         return f"snippet:{step.name}:{step.kind}"
     if isinstance(step, GuardRecording):

@@ -27,7 +27,13 @@ from bot.kube.config import (
     load_kubeconfig,
 )
 from bot.kube.errors import KubeError
-from bot.kube.exec import AttachResult, ExecResult, attach_in_thread, exec_in_thread
+from bot.kube.exec import (
+    ExecResult,
+    SpooledResult,
+    attach_in_thread,
+    exec_in_thread,
+    exec_spooled_in_thread,
+)
 from bot.model.identity import KubeIdentity
 
 __all__ = ["ExecResult", "KubeApi"]
@@ -326,6 +332,23 @@ class KubeApi:
         )
         return await self._calls.call(what, work, WRITE, timeout_s)
 
+    async def exec_spooled(
+        self, namespace: str, pod: str, container: str, argv: list[str], timeout_s: float = 60
+    ) -> SpooledResult:
+        """`exec`, with stdout going to a Spool (which the caller closes) as it arrives."""
+        what = f"run {argv[0] if argv else '?'} in {namespace}/{pod}/{container}"
+        work = functools.partial(
+            exec_spooled_in_thread,
+            self._configuration,
+            what,
+            namespace,
+            pod,
+            container,
+            list(argv),
+            identity=self.identity,
+        )
+        return await self._calls.call(what, work, WRITE, timeout_s)
+
     async def attach(
         self,
         namespace: str,
@@ -333,9 +356,10 @@ class KubeApi:
         container: str,
         stdin: bytes,
         timeout_s: float = 60,
-    ) -> AttachResult:
+    ) -> SpooledResult:
         """Attach to a running container (created with `stdin: true`) over `pods/attach`,
-        send it `stdin`, and collect its output until it exits, for up to `timeout_s`."""
+        send it `stdin`, and collect its output until it exits, for up to `timeout_s`; stdout
+        goes to a Spool (which the caller closes) as it arrives."""
         what = f"attach to {namespace}/{pod}/{container}"
         work = functools.partial(
             attach_in_thread,

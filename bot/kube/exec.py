@@ -29,6 +29,7 @@ from bot.kube.errors import (
     error_from_status,
 )
 from bot.model.identity import KubeIdentity
+from bot.model.spool import Spool
 
 _STDIN, _STDOUT, _STDERR, _STATUS = 0, 1, 2, 3
 _CHANNELS = (_STDOUT, _STDERR, _STATUS)
@@ -38,6 +39,16 @@ _PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"]
 @dataclass(frozen=True)
 class ExecResult:
     stdout: str
+    stderr: str
+    exit_code: int
+
+
+@dataclass(frozen=True)
+class SpooledResult:
+    """An exec's or attach's result whose stdout went to a Spool (a temporary file the caller
+    closes) as it arrived: an agent's output can be tens of MB, and is never in memory."""
+
+    stdout: Spool
     stderr: str
     exit_code: int
 
@@ -85,7 +96,7 @@ def exec_in_thread(
         ws.run_forever(timeout=max(ends - time.monotonic(), 0.05))
         if ws.is_open():
             raise too_slow(what, seconds)
-        stdout = str(ws.read_channel(_STDOUT))
+        text = str(ws.read_channel(_STDOUT))
         stderr = str(ws.read_channel(_STDERR))
         status = str(ws.read_channel(_STATUS))
     finally:
@@ -93,7 +104,31 @@ def exec_in_thread(
         # After the server's close frame websocket-client thinks the socket is closed and
         # leaves it open; shutdown() really closes it (and is a no-op when already done).
         ws.sock.shutdown()
-    return ExecResult(stdout, stderr, _exit_code(status, f"{namespace}/{pod}/{container}"))
+    return ExecResult(text, stderr, _exit_code(status, f"{namespace}/{pod}/{container}"))
+
+
+def exec_spooled_in_thread(
+    configuration: client.Configuration,
+    what: str,
+    namespace: str,
+    pod: str,
+    container: str,
+    argv: list[str],
+    seconds: float,
+    identity: KubeIdentity | None = None,
+) -> SpooledResult:
+    """`exec_in_thread` with stdout written to a Spool as it arrives."""
+    ends = time.monotonic() + seconds
+    sink = Spool()
+    try:
+        channels = _exec_as(
+            configuration, identity, what, namespace, pod, container, argv, ends, sink
+        )
+        stderr, status = (channels[c].decode(errors="replace") for c in (_STDERR, _STATUS))
+        return SpooledResult(sink, stderr, _exit_code(status, f"{namespace}/{pod}/{container}"))
+    except BaseException:
+        sink.close()
+        raise
 
 
 def _exit_code(status_text: str, where: str) -> int:
@@ -132,19 +167,20 @@ def _exit_code(status_text: str, where: str) -> int:
 
 def _exec_as(
     configuration: client.Configuration,
-    identity: KubeIdentity,
+    identity: KubeIdentity | None,
     what: str,
     namespace: str,
     pod: str,
     container: str,
     argv: list[str],
     ends: float,
+    sink: Spool | None = None,
 ) -> dict[int, bytearray]:
     """The exec websocket opened by hand, so it can carry `Impersonate-*` lines; returns the
     bytes of stdout, stderr and status once the server closes the stream."""
     query = [("container", container), *(("command", arg) for arg in argv)]
     query += [("stdout", "true"), ("stderr", "true")]
-    return _stream(configuration, identity, what, namespace, pod, "exec", query, None, ends)
+    return _stream(configuration, identity, what, namespace, pod, "exec", query, None, ends, sink)
 
 
 def attach_in_thread(
@@ -156,22 +192,24 @@ def attach_in_thread(
     stdin: bytes,
     seconds: float,
     identity: KubeIdentity | None = None,
-) -> AttachResult:
+) -> SpooledResult:
     """Attach to a running container started with `stdin: true`, write `stdin` to it, and
-    collect what it prints until it exits (the server then closes the stream)."""
+    collect what it prints until it exits (the server then closes the stream), stdout into a
+    Spool as it arrives. The exit code is not on this stream: -1."""
     ends = time.monotonic() + seconds
     query = [("container", container), ("stdin", "true"), ("stdout", "true"), ("stderr", "true")]
-    channels = _stream(configuration, identity, what, namespace, pod, "attach", query, stdin, ends)
-    stdout, stderr, status = (channels[c].decode(errors="replace") for c in _CHANNELS)
-    if status:
-        _exit_code(status, f"{namespace}/{pod}/{container}")  # a Failure is the server's error
-    return AttachResult(stdout, stderr)
-
-
-@dataclass(frozen=True)
-class AttachResult:
-    stdout: str
-    stderr: str
+    sink = Spool()
+    try:
+        channels = _stream(
+            configuration, identity, what, namespace, pod, "attach", query, stdin, ends, sink
+        )
+        stderr, status = (channels[c].decode(errors="replace") for c in (_STDERR, _STATUS))
+        if status:
+            _exit_code(status, f"{namespace}/{pod}/{container}")  # a Failure: the server's error
+    except BaseException:
+        sink.close()
+        raise
+    return SpooledResult(sink, stderr, -1)
 
 
 def _stream(
@@ -184,10 +222,11 @@ def _stream(
     query: list[tuple[str, str]],
     stdin: bytes | None,
     ends: float,
+    sink: Spool | None = None,
 ) -> dict[int, bytearray]:
     """A `pods/exec` or `pods/attach` websocket opened by hand (so it can carry
     `Impersonate-*` lines): optionally one stdin frame, then every frame until the server
-    closes the stream, by channel."""
+    closes the stream, by channel; stdout's go to `sink` instead, when given."""
     seconds = max(ends - time.monotonic(), 0.0)  # the whole allowance, for the message
     api_client = client.ApiClient(configuration)
     try:
@@ -236,7 +275,9 @@ def _stream(
                 break
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 break
-            if data and data[0] in channels:
+            if data and data[0] == _STDOUT and sink is not None:
+                sink.write(data[1:])
+            elif data and data[0] in channels:
                 channels[data[0]] += data[1:]
     finally:
         ws.shutdown()  # type: ignore[no-untyped-call]

@@ -28,6 +28,7 @@ from bot.kube.strategies.waiting import (
 )
 from bot.kube.targets import KubeTarget
 from bot.model.errors import DeadlineExceeded, StrategyFailed
+from bot.model.spool import Spool
 
 # The apiserver passes etcd's refusal of an object over --max-request-bytes through as is.
 ETCD_TOO_LARGE = "etcdserver: request is too large"
@@ -44,7 +45,7 @@ class CannotStart(Exception):
 
 @dataclass(frozen=True)
 class ContainerRun:
-    stdout: str
+    stdout: str | Spool
     stderr: str
     exit_code: int
     name: str

@@ -43,6 +43,7 @@ from bot.kube.targets import KubeTarget
 from bot.model.errors import AmbiguousTarget, Choice, StrategyFailed, TargetNotFound
 from bot.model.request import Request
 from bot.model.results import AgentOutput
+from bot.model.spool import Spool
 
 log = structlog.get_logger("jdebug.ephemeral")
 
@@ -199,7 +200,11 @@ class EphemeralStrategy:
         accepts it); /proc/<pid>/status is readable by anyone, so it lists the JVMs' uid/gid."""
         probe = plan_agent_call((), deadline_s=PROBE_DEADLINE_S, pid=plan.target.pid)
         ran = await self._first_image(plan, probe, NOBODY_CONTEXT, created)
-        jvms = parse_agent_output(ran.stdout, probe.nonce).jvms
+        try:
+            jvms = parse_agent_output(ran.stdout, probe.nonce).jvms
+        finally:
+            if isinstance(ran.stdout, Spool):
+                ran.stdout.close()
         if not jvms:
             raise TargetNotFound(f"no JVM is running in {plan.target.description}")
         uids = {(j.uid, j.gid) for j in jvms}

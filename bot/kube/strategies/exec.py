@@ -41,7 +41,7 @@ async def _exec_agent(ctx: KubeContext, plan: ExecPlan, call: AgentCall, how: st
     missing: list[str] = []
     for container, image in plan.containers:
         try:
-            result = await ctx.api.exec(
+            result = await ctx.api.exec_spooled(
                 target.namespace,
                 target.name,
                 container,
@@ -58,6 +58,7 @@ async def _exec_agent(ctx: KubeContext, plan: ExecPlan, call: AgentCall, how: st
             missing.append(f"{container}: {no_shell(error.message)}")
             continue
         if result.exit_code == EXIT_NO_TOOL:
+            result.stdout.close()
             ctx.probe.remember_no_tool(image)
             missing.append(f"{container} ({image or '?'}) has no jcmd or jattach")
             continue
