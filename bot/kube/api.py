@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 import functools
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes import client
 
@@ -38,6 +39,7 @@ from bot.model.identity import KubeIdentity
 
 __all__ = ["ExecResult", "KubeApi"]
 
+_R = TypeVar("_R")
 _LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
 
 
@@ -319,26 +321,26 @@ class KubeApi:
         """Run `argv` (never through a shell) in the container over the websocket `pods/exec`,
         and wait up to `timeout_s` for it to end. A non-zero exit is a result, not an error.
         The process is not killed at the deadline (Kubernetes cannot): give it its own."""
-        what = f"run {argv[0] if argv else '?'} in {namespace}/{pod}/{container}"
-        work = functools.partial(
-            exec_in_thread,
-            self._configuration,
-            what,
-            namespace,
-            pod,
-            container,
-            list(argv),
-            identity=self.identity,
-        )
-        return await self._calls.call(what, work, WRITE, timeout_s)
+        return await self._exec(exec_in_thread, namespace, pod, container, argv, timeout_s)
 
     async def exec_spooled(
         self, namespace: str, pod: str, container: str, argv: list[str], timeout_s: float = 60
     ) -> SpooledResult:
         """`exec`, with stdout going to a Spool (which the caller closes) as it arrives."""
+        return await self._exec(exec_spooled_in_thread, namespace, pod, container, argv, timeout_s)
+
+    async def _exec(
+        self,
+        run: Callable[..., _R],
+        namespace: str,
+        pod: str,
+        container: str,
+        argv: list[str],
+        timeout_s: float,
+    ) -> _R:
         what = f"run {argv[0] if argv else '?'} in {namespace}/{pod}/{container}"
         work = functools.partial(
-            exec_spooled_in_thread,
+            run,
             self._configuration,
             what,
             namespace,

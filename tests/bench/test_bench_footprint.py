@@ -28,6 +28,7 @@ from kubesim import KubeSim
 from kubesim.kubelet import cgroups
 from kubesim.kubelet.pulls import PullModel
 from tests.bench.goals import assert_goal
+from tests.bench.test_bench_costs import WORLD
 from tests.strategies.conftest import RBAC, backend_for, needs_root, request, wait_until_all_running
 
 pytestmark = [needs_root, pytest.mark.bench]
@@ -36,26 +37,12 @@ COLD_GOAL = 1.5
 PEAK_GOAL_MB = 5.0
 GROWTH_GOAL = 1_500
 ETCD_LIMIT = 1_572_864
-WORLD = """
-apiVersion: v1
-kind: Namespace
-metadata: {name: jdebug, labels: {pod-security.kubernetes.io/enforce: privileged}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: costs}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: app, namespace: costs}
-spec: {containers: [{name: app, image: "jdebug.local/cowweb:25"}]}
-"""
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
     world = tmp_path_factory.mktemp("footprint") / "world.yaml"
-    world.write_text(WORLD)
+    world.write_text(WORLD)  # the costs benchmark's: one cowweb 25 pod in `costs`
     with KubeSim(manifests=[world, RBAC], pulls=PullModel()) as running:
         wait_until_all_running(running)
         yield running

@@ -63,3 +63,16 @@ def request(text: str) -> Request:
     parsed = parse_command(text)
     assert isinstance(parsed, Request)
     return parsed
+
+
+def sim_of(
+    tmp_path_factory: pytest.TempPathFactory, name: str, documents: list[dict[str, Any]]
+) -> Iterator[KubeSim]:
+    """A kubesim of `documents` (and the bot's RBAC), once all its pods run."""
+    import json
+
+    world = tmp_path_factory.mktemp(name) / "world.yaml"
+    world.write_text("\n---\n".join(json.dumps(doc) for doc in documents))
+    with KubeSim(manifests=[world, RBAC]) as running:
+        wait_until_all_running(running)
+        yield running

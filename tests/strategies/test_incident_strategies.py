@@ -8,7 +8,6 @@ After each, nothing of jdebug is left in the JVM's /tmp.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 from bot.session.run import run_request
 from kubesim import KubeSim
 from tests.faults.leftovers import assert_nothing_left, jvm_pid
-from tests.strategies.conftest import RBAC, backend_for, needs_root, request, wait_until_all_running
+from tests.strategies.conftest import backend_for, needs_root, request, sim_of
 from tests.support.workloads import BURNER
 
 pytestmark = needs_root
@@ -97,11 +96,7 @@ WORLD = [
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
-    world = tmp_path_factory.mktemp("incident") / "world.yaml"
-    world.write_text("\n---\n".join(json.dumps(doc) for doc in WORLD))
-    with KubeSim(manifests=[world, RBAC]) as running:
-        wait_until_all_running(running)
-        yield running
+    yield from sim_of(tmp_path_factory, "incident", WORLD)
 
 
 def jdebug_files(sim: KubeSim, ns: str, name: str) -> list[str]:

@@ -7,7 +7,6 @@ shell) and node debug pods. `exec` into a distroless JVM says why it cannot.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from bot.model.errors import StrategyUnavailable
 from bot.session.run import run_request
 from kubesim import KubeSim
 from tests.faults.leftovers import assert_nothing_left
-from tests.strategies.conftest import RBAC, backend_for, needs_root, request, wait_until_all_running
+from tests.strategies.conftest import backend_for, needs_root, request, sim_of
 
 pytestmark = needs_root
 
@@ -107,11 +106,7 @@ WORLD = [
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
-    world = tmp_path_factory.mktemp("userlands") / "world.yaml"
-    world.write_text("\n---\n".join(json.dumps(doc) for doc in WORLD))
-    with KubeSim(manifests=[world, RBAC]) as running:
-        wait_until_all_running(running)
-        yield running
+    yield from sim_of(tmp_path_factory, "userlands", WORLD)
 
 
 @pytest.mark.parametrize("name", list(PODS))
