@@ -70,15 +70,29 @@ _TOOL_FAILURES: tuple[tuple[str, str], ...] = (
         "permission denied while attaching; the debug process must run as the JVM's uid and gid",
     ),
     ("Connection refused", "the JVM's attach socket refused the connection"),
+    # JFR.start's answer (exit 0) in a JVM started with -XX:-FlightRecorder, JDK 11 to 25.
+    (
+        "Flight Recorder is disabled",
+        "JFR is disabled in this JVM (-XX:-FlightRecorder), so it cannot be profiled until it "
+        "restarts without that flag; `hot` shows the busy threads without JFR",
+    ),
 )
 
 
-def tool_failure(step: StepOutput) -> str | None:
-    """Why a step failed, in one sentence, or None when its text looks like a real answer."""
+def known_failure(step: StepOutput) -> str | None:
+    """The sentence for a step whose text holds one of the tools' known failure words."""
     for needle, sentence in _TOOL_FAILURES:
         if needle in step.text:
             detail = next((ln.strip() for ln in step.text.splitlines() if needle in ln), "")
             return f"{sentence}. The tool said: {detail[:300]}"
+    return None
+
+
+def tool_failure(step: StepOutput) -> str | None:
+    """Why a step failed, in one sentence, or None when its text looks like a real answer."""
+    known = known_failure(step)
+    if known:
+        return known
     if step.exit_code != 0:
         first = next((ln.strip() for ln in step.text.splitlines() if ln.strip()), "no output")
         return f"the tool exited with {step.exit_code}: {first[:300]}"
@@ -104,6 +118,12 @@ def raise_for_agent(
         raise DeadlineExceeded(message or "the agent's deadline passed")
     if rc == EXIT_NO_TOOL:
         raise StrategyUnavailable(message or "the debug image has no JDK tool")
+    if rc == EXIT_FILE_FAILED:
+        # The file is missing because an earlier step was refused: say why, not that it is.
+        for step in out.steps:
+            reason = known_failure(step)
+            if reason:
+                raise AttachFailed(f"{step.name} failed on pid {step.pid}: {reason}")
     if rc in (
         EXIT_IDENTITY,
         EXIT_ATTACH_DISABLED,

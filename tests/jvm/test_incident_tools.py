@@ -173,3 +173,17 @@ async def test_a_second_profile_of_the_same_jvm_is_refused_while_ours_records(wo
     # While it records, the progress counts down what is left of its 8 s.
     left = [int(m[1]) for m in map(re.compile(r": about (\d+) s left$").search, said) if m]
     assert left and all(1 <= n < 8 for n in left), said
+
+
+@pytest.mark.parametrize("version", [11, 25])
+async def test_profile_of_a_jvm_without_jfr_says_so_in_one_sentence(profile_classes, version):
+    proc = start_workload(version, "cpu", profile_classes, ("-XX:-FlightRecorder",))
+    try:
+        with pytest.raises(AttachFailed) as refused:
+            await run(f"profile pid={proc.pid} duration=5s")
+    finally:
+        stop_workload(proc)
+    assert "JFR is disabled in this JVM (-XX:-FlightRecorder)" in refused.value.message
+    assert "/tmp" not in refused.value.message
+    assert "\n" not in refused.value.message
+    assert leftovers() == []

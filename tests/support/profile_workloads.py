@@ -39,8 +39,10 @@ def compile_workloads(out: Path) -> Path:
     return out
 
 
-def start_workload(version: int, workload: str, classes: Path) -> subprocess.Popen[bytes]:
-    """The JVM, once it printed `workload NAME ready`."""
+def start_workload(
+    version: int, workload: str, classes: Path, jvm_args: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
+    """The JVM (with `jvm_args` too), once it printed `workload NAME ready`."""
     java = jdk_home(version) / "bin" / "java"
     proc = subprocess.Popen(
         [
@@ -48,6 +50,7 @@ def start_workload(version: int, workload: str, classes: Path) -> subprocess.Pop
             "-Xmx64m",
             "-XX:+UseSerialGC",
             f"-Djdebug.greeting={GREETING}",
+            *jvm_args,
             "-cp",
             str(classes),
             "ProfileWorkloads",
