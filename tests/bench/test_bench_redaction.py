@@ -73,7 +73,7 @@ def test_bench_redact_5mb_of_system_properties(benchmark, cowweb_factory, tmp_pa
     benchmark.group = "redaction-sysprops"
     baseline_s = median_seconds(lambda: read_and_split(path))
     redacted, count = benchmark.pedantic(
-        lambda: redactor.redact(path.read_text(), "sysprops"), rounds=5, warmup_rounds=1
+        lambda: redactor.redact(path.read_text(), "properties"), rounds=5, warmup_rounds=1
     )
 
     assert count == copies * SECRETS_PER_COPY
@@ -92,7 +92,7 @@ def test_bench_redact_10000_thread_dump(benchmark, cowweb_factory, tmp_path):
     benchmark.group = "redaction-threaddump"
     baseline_s = median_seconds(lambda: read_and_split(path))
     redacted, count = benchmark.pedantic(
-        lambda: redactor.redact(path.read_text(), "threaddump"), rounds=5, warmup_rounds=1
+        lambda: redactor.redact(path.read_text(), "text"), rounds=5, warmup_rounds=1
     )
 
     assert (redacted, count) == (text, 0)  # nothing in a thread dump is a secret
