@@ -25,7 +25,6 @@ from tests.strategies.conftest import RBAC, backend_for, needs_root, request, wa
 
 pytestmark = [needs_root, pytest.mark.bench]
 JDK_IMAGE = "eclipse-temurin:25-jdk"  # jcmd, no jattach: the bot's default debug image
-JATTACH_IMAGE = "jdebug.local/jdebug-debug:latest"  # the same JDK plus jattach
 WORLD = """
 apiVersion: v1
 kind: Namespace
