@@ -17,7 +17,7 @@
 #                              perfdata: $jdebug_snippet_KIND, prepended by agent.py)
 #     put:EXT:BASE64           write jdebug's own data to this run's file in the JVM's /tmp
 #     guard:jfr                fail (11) when a jdebug recording runs already; else remove the
-#                              leftover /tmp/jdebug-*.jfr files of earlier runs
+#                              /tmp/jdebug-*.jfr files earlier runs left (over 10 minutes old)
 #     sleep:N
 # User values arrive only as argv; nothing here is ever evaluated as shell text.
 # Every run prints a `jvms` frame (one line per JVM: pid, uid, gid, nspid, command line),
@@ -414,9 +414,11 @@ for step in "$@"; do
                 *"name=jdebug-"*"(running)"*)
                     fail 11 "a jdebug profile is already recording this JVM; wait until it ends (its duration) and try again" ;;
             esac
-            # Files of earlier runs that never got to remove theirs (the bot died).
-            # shellcheck disable=SC2086,SC2016
-            $runner /bin/sh -c 'rm -f "/proc/$1/root/tmp/"jdebug-*.jfr' jdebug-clean "$pid" 2>/dev/null
+            # Recordings of earlier runs that never got to remove theirs (the bot died): older
+            # than any run lasts, so never another run's (a /tmp can be shared), just written.
+            # shellcheck disable=SC2086
+            $runner find "/proc/$pid/root/tmp/" -maxdepth 1 -name 'jdebug-*.jfr' -mmin +10 \
+                -exec rm -f {} \; 2>/dev/null
             ;;
         *) fail 2 "bad step '$step'" ;;
     esac

@@ -9,7 +9,9 @@ churner's garbage, the parked virtual threads' count, the profiled workload's me
 from __future__ import annotations
 
 import io
+import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,4 +188,24 @@ async def test_profile_of_a_jvm_without_jfr_says_so_in_one_sentence(profile_clas
     assert "JFR is disabled in this JVM (-XX:-FlightRecorder)" in refused.value.message
     assert "/tmp" not in refused.value.message
     assert "\n" not in refused.value.message
+    assert leftovers() == []
+
+
+async def test_profile_removes_a_recording_an_earlier_crash_left_and_no_fresh_one(workload):
+    proc = workload(25, "cpu")
+    # This machine's /tmp is the JVM's: one file a crashed run left an hour ago, and one
+    # another run (of another JVM sharing the /tmp) has just written.
+    crashed, fresh = Path("/tmp/jdebug-0c7a5bed0001.jfr"), Path("/tmp/jdebug-0c7a5bed0002.jfr")
+    for path in (crashed, fresh):
+        path.write_bytes(b"FLR\0")
+    hour_ago = time.time() - 3600
+    os.utime(crashed, (hour_ago, hour_ago))
+    try:
+        result = await run(f"profile pid={proc.pid} duration=5s")
+        assert "burnCpu" in result.analysis.headline
+        assert not crashed.exists()
+        assert fresh.exists()
+    finally:
+        crashed.unlink(missing_ok=True)
+        fresh.unlink(missing_ok=True)
     assert leftovers() == []
