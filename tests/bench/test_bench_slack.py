@@ -26,6 +26,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.local.strategy import LocalBackend
+from bot.session.backends import Backends
 from handlers.slack.app import BotServer
 from tests.bench.deep_stacks import (
     DEEP_ARGS,
@@ -80,8 +81,10 @@ def _run_bursts(kind: str, text: str, benchmark: Any = None) -> list[float]:
         if kind == "noop":
             close = loop.run_until_complete(_noop_app(slack))
         else:
-            settings = bot_settings(slack, allowed_users=(ALICE,), shutdown_grace_seconds=120)
-            server = BotServer(settings, LocalBackend())
+            core, slack_settings = bot_settings(
+                slack, allowed_users=(ALICE,), shutdown_grace_seconds=120
+            )
+            server = BotServer(core, slack_settings, Backends(LocalBackend(), {}))
             loop.run_until_complete(server.start())
         loop.run_until_complete(slack.wait_for_connections())
 
