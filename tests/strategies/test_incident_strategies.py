@@ -62,6 +62,10 @@ WORLD = [
     pod("burner", "restricted", "jdebug.local/workloads:21", ["GcWorkloads", "burn"], True),
     pod("churner", "restricted", "jdebug.local/workloads:21", ["GcWorkloads", "churn"], True),
     pod("burner", "baseline", "jdebug.local/workloads:25", ["GcWorkloads", "burn"], False),
+    pod("burner-11", "baseline", "jdebug.local/workloads:11", ["GcWorkloads", "burn"], False),
+    pod("burner-17", "restricted", "jdebug.local/workloads:17", ["GcWorkloads", "burn"], True),
+    pod("churner-11", "restricted", "jdebug.local/workloads:11", ["GcWorkloads", "churn"], True),
+    pod("churner-25", "baseline", "jdebug.local/workloads:25", ["GcWorkloads", "churn"], False),
     pod(
         "virtual",
         "baseline",
@@ -105,29 +109,49 @@ def jdebug_files(sim: KubeSim, ns: str, name: str) -> list[str]:
     return sorted(p.name for p in tmp.glob("jdebug-*"))
 
 
-@pytest.mark.parametrize(
-    ("ns", "strategy"),
-    [("restricted", "ephemeral"), ("baseline", "ephemeral"), ("baseline", "node")],
-)
-async def test_hot_names_the_burning_thread(sim: KubeSim, ns: str, strategy: str) -> None:
+# (namespace, pod, strategy): JDK 11, 17, 21 and 25; non-root under restricted, root under
+# baseline; ephemeral and node.
+HOT = [
+    ("restricted", "burner", "ephemeral"),  # 21, uid 1000
+    ("restricted", "burner-17", "ephemeral"),
+    ("baseline", "burner", "ephemeral"),  # 25, root
+    ("baseline", "burner", "node"),
+    ("baseline", "burner-11", "node"),
+    ("restricted", "burner-17", "node"),
+]
+GC = [
+    ("restricted", "churner", "ephemeral"),  # 21, uid 1000
+    ("restricted", "churner-11", "node"),
+    ("baseline", "churner-25", "ephemeral"),
+    ("baseline", "churner-25", "node"),
+]
+
+
+@pytest.mark.parametrize(("ns", "name", "strategy"), HOT)
+async def test_hot_names_the_burning_thread(
+    sim: KubeSim, ns: str, name: str, strategy: str
+) -> None:
     result = await run_request(
-        request(f"hot pod=burner ns={ns} interval=2s"), backend_for(sim, order=(strategy,))
+        request(f"hot pod={name} ns={ns} interval=2s"), backend_for(sim, order=(strategy,))
     )
 
     assert result.raw.strategy == strategy
     assert BURNER in result.analysis.headline, result.analysis
-    assert_nothing_left(sim, ns, "burner")
+    assert_nothing_left(sim, ns, name)
 
 
-async def test_gc_on_a_churning_non_root_jvm_reports_pressure(sim: KubeSim) -> None:
+@pytest.mark.parametrize(("ns", "name", "strategy"), GC)
+async def test_gc_on_a_churning_jvm_reports_pressure(
+    sim: KubeSim, ns: str, name: str, strategy: str
+) -> None:
     result = await run_request(
-        request("gc pod=churner ns=restricted interval=3s"),
-        backend_for(sim, order=("ephemeral",)),
+        request(f"gc pod={name} ns={ns} interval=3s"), backend_for(sim, order=(strategy,))
     )
 
+    assert result.raw.strategy == strategy
     assert not result.analysis.headline.startswith("GC is calm"), result.analysis
     assert "Serial" in " ".join(result.analysis.findings), result.analysis
-    assert_nothing_left(sim, "restricted", "churner")
+    assert_nothing_left(sim, ns, name)
 
 
 @pytest.mark.parametrize("strategy", ["ephemeral", "node"])
