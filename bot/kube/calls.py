@@ -79,9 +79,6 @@ class ApiCaller:
         self._client = client.ApiClient(configuration)
         self._client.user_agent = "jdebug"
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="kube-api")
-        # The generated CoreV1Api module (60k lines) is imported lazily and takes a second or
-        # more; load it in the background now rather than during the first exec.
-        self._executor.submit(getattr, client, "CoreV1Api")
         self._timeout_s = timeout_s
         self._owner = True
         self.server = str(configuration.host)

@@ -3,7 +3,10 @@
 
 It reads stdout, stderr and the exit code from the stream's channels and always closes the
 socket, which websocket-client would otherwise leave open after the server's close frame.
-`kubernetes.stream` sends no header but Authorization, so an impersonated exec opens its own.
+The websocket is opened here rather than by `kubernetes.stream`: that sends no header but
+Authorization (an impersonated exec needs its own), holds all output in memory (an agent's
+can be tens of MB; here stdout may go to a Spool as it arrives), and needs the generated
+CoreV1Api module, 60,000 lines and megabytes of the bot's memory, which nothing else uses.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from typing import Any
 
 import websocket
 from kubernetes import client
-from kubernetes.stream import stream
 from kubernetes.stream.ws_client import websocket_proxycare
 
 from bot.kube.calls import impersonation_headers, too_slow
@@ -66,45 +68,9 @@ def exec_in_thread(
     """Run `argv` and wait up to `seconds` for it to end; the process is not killed then.
     With `identity`, the websocket carries its impersonation headers."""
     ends = time.monotonic() + seconds
-    if identity is not None:
-        channels = _exec_as(configuration, identity, what, namespace, pod, container, argv, ends)
-        stdout, stderr, status = (channels[c].decode(errors="replace") for c in _CHANNELS)
-        return ExecResult(stdout, stderr, _exit_code(status, f"{namespace}/{pod}/{container}"))
-    # stream() swaps `call_api` on the ApiClient it is handed while it connects, so each exec
-    # gets its own ApiClient instead of racing the calls sharing the caller's.
-    api_client = client.ApiClient(configuration)
-    try:
-        # websocket-client connects without a timeout (the client passes none): a server
-        # that accepts TCP but never answers the upgrade keeps this thread until the OS gives
-        # up, though the caller still gets DeadlineExceeded on time.
-        ws = stream(
-            client.CoreV1Api(api_client).connect_get_namespaced_pod_exec,
-            pod,
-            namespace,
-            container=container,
-            command=argv,
-            stdin=False,
-            stdout=True,
-            stderr=True,
-            tty=False,
-            _preload_content=False,
-        )
-    finally:
-        api_client.close()  # type: ignore[no-untyped-call]
-    try:
-        ws.sock.settimeout(max(ends - time.monotonic(), 0.05))
-        ws.run_forever(timeout=max(ends - time.monotonic(), 0.05))
-        if ws.is_open():
-            raise too_slow(what, seconds)
-        text = str(ws.read_channel(_STDOUT))
-        stderr = str(ws.read_channel(_STDERR))
-        status = str(ws.read_channel(_STATUS))
-    finally:
-        ws.close()
-        # After the server's close frame websocket-client thinks the socket is closed and
-        # leaves it open; shutdown() really closes it (and is a no-op when already done).
-        ws.sock.shutdown()
-    return ExecResult(text, stderr, _exit_code(status, f"{namespace}/{pod}/{container}"))
+    channels = _exec_stream(configuration, identity, what, namespace, pod, container, argv, ends)
+    stdout, stderr, status = (channels[c].decode(errors="replace") for c in _CHANNELS)
+    return ExecResult(stdout, stderr, _exit_code(status, f"{namespace}/{pod}/{container}"))
 
 
 def exec_spooled_in_thread(
@@ -121,7 +87,7 @@ def exec_spooled_in_thread(
     ends = time.monotonic() + seconds
     sink = Spool()
     try:
-        channels = _exec_as(
+        channels = _exec_stream(
             configuration, identity, what, namespace, pod, container, argv, ends, sink
         )
         stderr, status = (channels[c].decode(errors="replace") for c in (_STDERR, _STATUS))
@@ -165,7 +131,7 @@ def _exit_code(status_text: str, where: str) -> int:
     raise error
 
 
-def _exec_as(
+def _exec_stream(
     configuration: client.Configuration,
     identity: KubeIdentity | None,
     what: str,
@@ -176,8 +142,8 @@ def _exec_as(
     ends: float,
     sink: Spool | None = None,
 ) -> dict[int, bytearray]:
-    """The exec websocket opened by hand, so it can carry `Impersonate-*` lines; returns the
-    bytes of stdout, stderr and status once the server closes the stream."""
+    """The exec websocket (with `Impersonate-*` lines for `identity`); the bytes of stdout
+    (unless they went to `sink`), stderr and status once the server closes the stream."""
     query = [("container", container), *(("command", arg) for arg in argv)]
     query += [("stdout", "true"), ("stderr", "true")]
     return _stream(configuration, identity, what, namespace, pod, "exec", query, None, ends, sink)

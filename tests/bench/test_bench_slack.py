@@ -38,6 +38,7 @@ from tests.bench.deep_stacks import (
 from tests.bench.goals import assert_goal
 from tests.fakeslack import FakeSlack, Message
 from tests.slack.conftest import ALICE, bot_settings
+from tests.support.bytecode import precompile
 from tests.support.jvms import REPO, jdk_home
 
 BURST = 50
@@ -178,6 +179,7 @@ async def post_big_dump(
             JDEBUG_HEALTH_PORT="0",
             JDEBUG_LOG_FORMAT="json",
         )
+        precompile(env, tmp_path / "pycache")  # as deploy/Dockerfile compiles it
         log = (tmp_path / "serve.log").open("wb")
         bot = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "handlers", "serve", env=env, cwd=tmp_path, stderr=log

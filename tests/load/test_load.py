@@ -13,7 +13,6 @@ import asyncio
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -30,6 +29,7 @@ from tests.fakeslack import Ack, FakeSlack, Message, User
 from tests.faults.leftovers import adopting_orphans, assert_nothing_left
 from tests.slack.test_serve_process import clean_env
 from tests.strategies.conftest import RBAC, needs_root, wait_until_all_running
+from tests.support.bytecode import precompile
 from tests.support.kube import admin_core_api
 
 pytestmark = [needs_root, pytest.mark.load, pytest.mark.timeout(420)]
@@ -147,24 +147,6 @@ async def test_200_commands_from_20_users_are_each_answered_once_and_leave_nothi
         f" all answered after {wall_s:.1f} s; ack p50 {statistics.median(latencies) * 1000:.0f}"
         f" ms, max {max(latencies) * 1000:.0f} ms; RSS idle {idle_mb:.1f} MB, peak"
         f" {peak_mb:.1f} MB (goal {RSS_GOAL_MB} MB, held by the benchmark)"
-    )
-
-
-def precompile(env: dict[str, str], cache: Path) -> None:
-    """Give the bot compiled bytecode, as its image has (deploy/Dockerfile compiles it at
-    build time). Without it, each start compiles the kubernetes client's 63,000-line
-    CoreV1Api module, and that alone lifts the peak RSS by some 70 MB."""
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(cache)
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import handlers.slack.app, kubernetes.client; kubernetes.client.CoreV1Api",
-        ],
-        env=env,
-        check=True,
-        timeout=120,
     )
 
 
