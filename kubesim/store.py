@@ -9,6 +9,7 @@ is over etcd's request limit.
 from __future__ import annotations
 
 import asyncio
+import collections
 import copy
 import json
 import uuid
@@ -37,12 +38,21 @@ class Event:
     obj: Obj
 
 
+# How many recent events a watch from a resourceVersion can be replayed from, as the
+# apiserver's watch cache keeps a window of them (apiserver/pkg/storage/cacher/watch_cache.go);
+# older resourceVersions are "too old" (410 Expired).
+HISTORY_EVENTS = 10_000
+
+
 @dataclass
 class Store:
     objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
     revision: int = 1
     watchers: set[asyncio.Queue[Event]] = field(default_factory=set)
     max_request_bytes: int = MAX_REQUEST_BYTES
+    history: collections.deque[Event] = field(
+        default_factory=lambda: collections.deque(maxlen=HISTORY_EVENTS)
+    )
 
     def stored_size(self, resource: str, namespace: str, obj: Obj) -> int:
         """The bytes etcd would be asked to store for `obj`: its key and its serialised form.
@@ -97,6 +107,7 @@ class Store:
 
     def _notify(self, kind: str, resource: str, namespace: str, obj: Obj) -> None:
         event = Event(kind, resource, namespace, copy.deepcopy(obj))
+        self.history.append(event)
         for queue in list(self.watchers):
             queue.put_nowait(event)
 
@@ -107,3 +118,14 @@ class Store:
 
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
         self.watchers.discard(queue)
+
+    def events_since(self, revision: int) -> list[Event] | None:
+        """The kept events after `revision`, oldest first; None when `revision` is older than
+        what is kept (the apiserver's 410 "too old resource version")."""
+        if self.history and revision_of(self.history[0]) > revision + 1:
+            return None
+        return [e for e in self.history if revision_of(e) > revision]
+
+
+def revision_of(event: Event) -> int:
+    return int(event.obj.get("metadata", {}).get("resourceVersion", "0"))

@@ -1,7 +1,9 @@
 """`?watch=1` streams: one JSON event per line, filtered by namespace and selectors.
 
 Without a resourceVersion (or with "0") current objects come first as ADDED, as a real
-apiserver's watch cache does; the stream ends after `timeoutSeconds`.
+apiserver's watch cache does; with one, every kept event after it is replayed first (a list
+then a watch from its resourceVersion misses nothing), or a 410 Expired ERROR event when it is
+older than what is kept. The stream ends after `timeoutSeconds`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from kubesim.apiserver.context import Ctx
-from kubesim.store import Obj
+from kubesim.store import Event, Obj, revision_of
 
 
 async def stream(ctx: Ctx, resource: str, matches: Callable[[Obj], bool]) -> web.StreamResponse:
@@ -30,19 +32,37 @@ async def stream(ctx: Ctx, resource: str, matches: Callable[[Obj], bool]) -> web
     async def send(kind: str, obj: Any) -> None:
         await response.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
 
-    try:
-        if ctx.query.get("resourceVersion", "") in ("", "0"):
+    def wanted(event: Event) -> bool:
+        if event.resource != resource or (namespace and event.namespace != namespace):
+            return False
+        return matches(event.obj)
+
+    async def pump() -> None:
+        since = ctx.query.get("resourceVersion", "")
+        sent = 0  # the latest revision already sent: a replayed event may be queued too
+        if since in ("", "0"):
             for obj in list(store.items(resource, namespace)):
                 if matches(obj):
                     await send("ADDED", obj)
+        elif since.isdigit():
+            # Everything after `since`, as the watch cache replays it, then live events.
+            kept = store.events_since(int(since))
+            if kept is None:
+                await send("ERROR", too_old(int(since), revision_of(store.history[0])))
+                return
+            for event in kept:
+                if wanted(event):
+                    await send(event.type, event.obj)
+                sent = revision_of(event)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 while True:
                     event = await queue.get()
-                    if event.resource != resource or (namespace and event.namespace != namespace):
-                        continue
-                    if matches(event.obj):
+                    if revision_of(event) > sent and wanted(event):
                         await send(event.type, event.obj)
+
+    try:
+        await pump()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -50,3 +70,17 @@ async def stream(ctx: Ctx, resource: str, matches: Callable[[Obj], bool]) -> web
     with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
     return response
+
+
+def too_old(asked: int, oldest: int) -> dict[str, Any]:
+    """The watch cache's refusal of a resourceVersion it no longer holds (watch_cache.go:
+    errors.NewResourceExpired("too old resource version: %d (%d)")), as a watch ERROR event."""
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": f"too old resource version: {asked} ({oldest - 1})",
+        "reason": "Expired",
+        "code": 410,
+    }
