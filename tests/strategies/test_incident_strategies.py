@@ -74,6 +74,10 @@ WORLD = [
         False,
     ),
     pod("profiled", "restricted", "jdebug.local/workloads:25", ["ProfileWorkloads", "cpu"], True),
+    pod(
+        "allocating", "baseline", "jdebug.local/workloads:17", ["ProfileWorkloads", "alloc"], False
+    ),
+    pod("contending", "baseline", "jdebug.local/workloads:21", ["ProfileWorkloads", "lock"], False),
     # A JVM whose launcher is not named java (as jsvc's or install4j's are): comm is `jsvc`.
     {
         "apiVersion": "v1",
@@ -168,22 +172,31 @@ async def test_threaddump_counts_the_virtual_threads_and_removes_its_json(
     assert_nothing_left(sim, "baseline", "virtual")
 
 
-@pytest.mark.parametrize("strategy", ["ephemeral", "node"])
-async def test_profile_of_a_non_root_jvm_finds_the_burning_method(
-    sim: KubeSim, strategy: str
+# (namespace, pod, event, what comes first, strategy): JDK 25 non-root under restricted, and
+# JDK 17 and 21 as root under baseline.
+PROFILES = [
+    ("restricted", "profiled", "cpu", "ProfileWorkloads.burnCpu", "ephemeral"),
+    ("restricted", "profiled", "cpu", "ProfileWorkloads.burnCpu", "node"),
+    ("baseline", "allocating", "alloc", "ProfileWorkloads.allocatePayloads", "ephemeral"),
+    ("baseline", "contending", "lock", "ProfileWorkloads$ContendedLock", "node"),
+]
+
+
+@pytest.mark.parametrize(("ns", "name", "event", "first", "strategy"), PROFILES)
+async def test_profile_puts_the_known_method_site_or_lock_first(
+    sim: KubeSim, ns: str, name: str, event: str, first: str, strategy: str
 ) -> None:
     result = await run_request(
-        request("profile pod=profiled ns=restricted duration=5s"),
+        request(f"profile pod={name} ns={ns} duration=5s event={event}"),
         backend_for(sim, order=(strategy,)),
     )
 
     assert result.raw.strategy == strategy
-    text = "\n".join((result.analysis.headline, *result.analysis.findings))
-    assert "ProfileWorkloads.burnCpu" in text, result.analysis
+    assert first in result.analysis.headline, result.analysis
     names = {a.name for a in result.analysis.attachments}
     assert {"flame.png", "collapsed.txt", "profile.jfr"} <= names
-    assert jdebug_files(sim, "restricted", "profiled") == []
-    assert_nothing_left(sim, "restricted", "profiled")
+    assert jdebug_files(sim, ns, name) == []
+    assert_nothing_left(sim, ns, name)
 
 
 @pytest.mark.parametrize("strategy", ["ephemeral", "node"])
