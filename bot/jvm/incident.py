@@ -47,7 +47,8 @@ def summarise_threaddump_run(run: ToolRun) -> Analysis:
     platform = summarise_thread_dumps(texts, run.options)
     json = run.step(JSON)
     if json is not None and json.exit_code == 0 and json.text.strip():
-        dump = read_thread_dump_json(io.BytesIO(json.text.encode("utf-8", "replace")))
+        body = json.text.encode("utf-8", "replace")  # once: it is parsed and attached
+        dump = read_thread_dump_json(io.BytesIO(body))
         merged = merge_analyses(
             platform, virtual_thread_summary(dump, carriers_in_thread_print(texts[-1]))
         )
@@ -57,7 +58,7 @@ def summarise_threaddump_run(run: ToolRun) -> Analysis:
         listing = Attachment(
             "threads.json",
             "JSON thread dump, virtual threads included",
-            json.text.encode("utf-8", "replace"),
+            body,
         )
         return dataclasses.replace(merged, attachments=(*merged.attachments, listing))
     if json is not None and json.exit_code == 0:

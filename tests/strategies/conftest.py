@@ -65,6 +65,12 @@ def request(text: str) -> Request:
     return parsed
 
 
+def namespace(name: str, level: str) -> dict[str, Any]:
+    """A Namespace enforcing PodSecurity `level`."""
+    labels = {"pod-security.kubernetes.io/enforce": level}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+
+
 def sim_of(
     tmp_path_factory: pytest.TempPathFactory, name: str, documents: list[dict[str, Any]]
 ) -> Iterator[KubeSim]:

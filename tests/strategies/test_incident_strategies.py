@@ -17,7 +17,7 @@ import pytest
 from bot.session.run import run_request
 from kubesim import KubeSim
 from tests.faults.leftovers import assert_nothing_left, jvm_pid
-from tests.strategies.conftest import backend_for, needs_root, request, sim_of
+from tests.strategies.conftest import backend_for, namespace, needs_root, request, sim_of
 from tests.support.workloads import BURNER
 
 pytestmark = needs_root
@@ -48,11 +48,6 @@ def pod(name: str, namespace: str, image: str, args: list[str], non_root: bool) 
         "metadata": {"name": name, "namespace": namespace},
         "spec": {"containers": [container]},
     }
-
-
-def namespace(name: str, level: str) -> dict[str, Any]:
-    labels = {"pod-security.kubernetes.io/enforce": level}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
 WORLD = [

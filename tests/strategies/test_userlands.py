@@ -16,7 +16,7 @@ from bot.model.errors import StrategyUnavailable
 from bot.session.run import run_request
 from kubesim import KubeSim
 from tests.faults.leftovers import assert_nothing_left
-from tests.strategies.conftest import backend_for, needs_root, request, sim_of
+from tests.strategies.conftest import backend_for, namespace, needs_root, request, sim_of
 
 pytestmark = needs_root
 
@@ -26,11 +26,6 @@ RESTRICTED = {
     "capabilities": {"drop": ["ALL"]},
     "seccompProfile": {"type": "RuntimeDefault"},
 }
-
-
-def namespace(name: str, level: str) -> dict[str, Any]:
-    labels = {"pod-security.kubernetes.io/enforce": level}
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
 def pod(
